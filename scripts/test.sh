@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Everything `make test` runs: lint, migrations check, production deploy check, the pytest suite on
+# PostgreSQL and Redis. Assumes `make install` and `make services` ran (the Makefile sees to it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv
+
+export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecportal}
+export CELERY_BROKER_URL=${TEST_BROKER_URL:-redis://127.0.0.1:6379/15}
+export ECPORTAL_VAR_DIR=${ECPORTAL_VAR_DIR:-$PWD/var/test}
+mkdir -p "$ECPORTAL_VAR_DIR"
+
+echo "== ruff"
+$VENV/bin/ruff check .
+$VENV/bin/ruff format --check .
+
+echo "== makemigrations --check"
+$VENV/bin/python manage.py makemigrations --check --dry-run
+
+echo "== check --deploy (production settings)"
+DJANGO_SETTINGS_MODULE=ecportal.settings.production \
+  SECRET_KEY=$($VENV/bin/python -c 'import secrets; print(secrets.token_urlsafe(60))') \
+  ALLOWED_HOSTS=ecportal.example.com \
+  $VENV/bin/python manage.py check --deploy --fail-level WARNING
+
+echo "== pytest"
+$VENV/bin/pytest "$@"

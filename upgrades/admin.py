@@ -1,0 +1,54 @@
+"""The EC team manages releases here; requests are read-only (their state changes only via services)."""
+
+from django.contrib import admin
+
+from upgrades.models import Contact, Event, Release, ServiceUpgrade, UpgradeRequest
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    list_display = ["name", "docker_image", "recommended", "created_at"]
+    list_editable = ["recommended"]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ServiceInline(ReadOnlyInline):
+    model = ServiceUpgrade
+    fields = ["zone_id", "domain", "foundation", "state", "step", "error"]
+
+
+class ContactInline(ReadOnlyInline):
+    model = Contact
+
+
+@admin.register(UpgradeRequest)
+class UpgradeRequestAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "requester", "plan", "release", "created_at"]
+    list_filter = ["plan", "release"]
+    search_fields = ["services__zone_id", "requester__username"]
+    inlines = [ServiceInline, ContactInline]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "request", "service", "kind", "actor_label", "from_state", "to_state"]
+    list_filter = ["kind"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

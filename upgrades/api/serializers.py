@@ -1,0 +1,113 @@
+"""API shapes (DESIGN §5). Input serializers only parse; services decide."""
+
+from rest_framework import serializers
+
+from upgrades import intake
+from upgrades.models import Release
+from upgrades.selectors import service_actions
+from upgrades.workflow import PLAN_LABELS, Plan
+
+
+def _raise(problems: list[intake.Problem]):
+    if problems:
+        raise serializers.ValidationError([str(p) for p in problems])
+
+
+class ServiceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    zone_id = serializers.CharField()
+    domain = serializers.CharField()
+    foundation = serializers.CharField()
+    state = serializers.CharField()
+    state_label = serializers.CharField()
+    step = serializers.CharField()
+    temporary_url = serializers.SerializerMethodField()
+    error = serializers.CharField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    def get_temporary_url(self, service) -> str | None:
+        return getattr(service, "temporary_url", None) or None
+
+    def get_allowed_actions(self, service) -> list[str]:
+        user = self.context["request"].user
+        return [str(action) for action in service_actions(user, service.request, service)]
+
+
+class RequestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    status = serializers.SerializerMethodField()
+    plan = serializers.CharField()
+    release = serializers.CharField(source="release.name")
+    contacts = serializers.SerializerMethodField()
+    notes = serializers.CharField()
+    requester = serializers.CharField(source="requester.username")
+    created_at = serializers.DateTimeField()
+    services = serializers.SerializerMethodField()
+
+    def get_status(self, request) -> str:
+        return str(request.status_from(request.services.all()))
+
+    def get_contacts(self, request) -> list[str]:
+        return [contact.email for contact in request.contacts.all()]
+
+    def get_services(self, request) -> list[dict]:
+        services = list(request.services.all())
+        for service in services:
+            # The request is already loaded; spare a query per service.
+            service.request = request
+        return ServiceSerializer(services, many=True, context=self.context).data
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    service_urls = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False))
+    plan = serializers.ChoiceField(choices=list(PLAN_LABELS.items()), default=Plan.TEST_FIRST)
+    release = serializers.CharField(required=False, allow_blank=True, default="")
+    contacts = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False), default=list
+    )
+    notes = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+    def validate_service_urls(self, value):
+        services, problems = intake.parse_service_urls(value)
+        _raise(problems)
+        return services
+
+    def validate_contacts(self, value):
+        emails, problems = intake.parse_contacts(value)
+        _raise(problems)
+        return emails
+
+    def validate_notes(self, value):
+        _raise(intake.check_notes(value))
+        return value
+
+    def validate_release(self, value):
+        if not value:
+            release = Release.objects.filter(recommended=True).first() or Release.objects.first()
+            if release is None:
+                raise serializers.ValidationError("No release is configured yet; ask the EC team.")
+            return release
+        try:
+            return Release.objects.get(name=value)
+        except Release.DoesNotExist:
+            known = ", ".join(Release.objects.values_list("name", flat=True))
+            raise serializers.ValidationError(
+                f"Unknown release “{value}”. Known releases: {known}."
+            ) from None
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+
+
+class EventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    service = serializers.IntegerField(source="service_id", allow_null=True)
+    actor = serializers.CharField(source="actor_label")
+    from_state = serializers.CharField()
+    to_state = serializers.CharField()
+    message = serializers.CharField()
+    created_at = serializers.DateTimeField()

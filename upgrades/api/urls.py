@@ -1,0 +1,21 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from upgrades.api import views
+from upgrades.workflow import REQUEST_ACTIONS
+
+urlpatterns = [
+    path("requests/", views.RequestListCreate.as_view(), name="api-requests"),
+    path("requests/<int:request_id>/", views.RequestDetail.as_view(), name="api-request"),
+    path("requests/<int:request_id>/events/", views.RequestEvents.as_view(), name="api-request-events"),
+    *[
+        path(
+            f"requests/<int:request_id>/{action}/",
+            views.RequestAction.as_view(workflow_action=action),
+            name=f"api-request-{action}",
+        )
+        for action in sorted(REQUEST_ACTIONS)
+    ],
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+]

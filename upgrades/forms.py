@@ -1,0 +1,90 @@
+"""Forms parse input and report problems; they write nothing (services do)."""
+
+from django import forms
+from django.utils.html import format_html
+
+from upgrades import intake
+from upgrades.models import Release
+from upgrades.workflow import PLAN_LABELS, Plan
+
+
+def _as_errors(problems: list[intake.Problem]) -> list:
+    """Problems as form errors; a conflict links to the active request."""
+    return [
+        format_html('{} <a href="{}">Open it</a>.', p.message, p.link) if p.link else p.message
+        for p in problems
+    ]
+
+
+class UpgradeRequestForm(forms.Form):
+    service_urls = forms.CharField(
+        label="Service URLs",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="One per line (commas also work), e.g. https://<zone-id>.run.aws-usw02-pr.ice.predix.io",
+    )
+    plan = forms.ChoiceField(
+        label="Plan",
+        choices=list(PLAN_LABELS.items()),
+        initial=Plan.TEST_FIRST,
+        widget=forms.RadioSelect,
+    )
+    release = forms.ModelChoiceField(label="Release", queryset=Release.objects.all(), empty_label=None)
+    contacts = forms.CharField(
+        label="Points of contact",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text="Email addresses, one per line or separated by commas. Each gets every update.",
+    )
+    notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args, requester_email: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        recommended = Release.objects.filter(recommended=True).first()
+        if recommended:
+            self.fields["release"].initial = recommended.pk
+        if requester_email:
+            self.fields["contacts"].initial = requester_email
+
+    def clean_service_urls(self):
+        services, problems = intake.parse_service_urls(self.cleaned_data["service_urls"])
+        if problems:
+            raise forms.ValidationError(_as_errors(problems))
+        return services
+
+    def clean_contacts(self):
+        emails, problems = intake.parse_contacts(self.cleaned_data["contacts"])
+        if problems:
+            raise forms.ValidationError(_as_errors(problems))
+        return emails
+
+    def clean_notes(self):
+        notes = self.cleaned_data["notes"]
+        problems = intake.check_notes(notes)
+        if problems:
+            raise forms.ValidationError(_as_errors(problems))
+        return notes
+
+    def add_problems(self, problems: dict[str, list[intake.Problem]]) -> None:
+        for field, field_problems in problems.items():
+            for error in _as_errors(field_problems):
+                self.add_error(field, error)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="Reason", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CommentForm(forms.Form):
+    text = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 2}), max_length=10_000)
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(label="Search", required=False)
+    state = forms.ChoiceField(label="State", required=False)
+    foundation = forms.ChoiceField(label="Foundation", required=False)
+
+    def __init__(self, *args, state_choices=(), foundation_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["state"].choices = [("", "Any state"), *state_choices]
+        self.fields["foundation"].choices = [("", "Any foundation"), *foundation_choices]

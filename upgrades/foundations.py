@@ -1,0 +1,59 @@
+"""The configured Cloud Foundry foundations. Configuration only: secrets stay in the environment."""
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Foundation:
+    slug: str
+    name: str
+    domains: tuple[str, ...]
+    api_url: str
+    client_id: str
+    secret_env: str
+
+    @property
+    def client_secret(self) -> str:
+        """Read at call time from the environment variable the configuration names."""
+        return os.environ.get(self.secret_env, "")
+
+
+@cache
+def _configured() -> tuple[Foundation, ...]:
+    return tuple(
+        Foundation(
+            slug=item["slug"],
+            name=item["name"],
+            domains=tuple(domain.lower() for domain in item["domains"]),
+            api_url=item["api_url"].rstrip("/"),
+            client_id=item["client_id"],
+            secret_env=item["secret_env"],
+        )
+        for item in settings.FOUNDATIONS
+    )
+
+
+def all_foundations() -> tuple[Foundation, ...]:
+    return _configured()
+
+
+def for_domain(domain: str) -> Foundation | None:
+    """The foundation serving `domain` (case-insensitive), or None."""
+    domain = domain.lower()
+    return next((f for f in _configured() if domain in f.domains), None)
+
+
+def by_slug(slug: str) -> Foundation | None:
+    return next((f for f in _configured() if f.slug == slug), None)
+
+
+def known_domains() -> list[str]:
+    return [domain for foundation in _configured() for domain in foundation.domains]
+
+
+def choices() -> list[tuple[str, str]]:
+    return [(f.slug, f.name) for f in _configured()]

@@ -1,0 +1,145 @@
+"""Data only: fields, constraints and the `visible_to(user)` querysets. Writes go through services."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+
+from upgrades.workflow import ACTIVE_STATES, PLAN_LABELS, STATE_LABELS, Plan, State, request_status
+
+
+class Release(models.Model):
+    """An EC service release the EC team offers, e.g. `okinawa.130`, with the image Step 1 deploys."""
+
+    name = models.CharField(max_length=64, unique=True)
+    docker_image = models.CharField(max_length=255)
+    recommended = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-recommended", "-name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recommended"], condition=Q(recommended=True), name="one_recommended_release"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UpgradeRequestQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "UpgradeRequestQuerySet":
+        """The one gate behind every page, fragment and API call: what `user` may see."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.has_perm("upgrades.operate"):
+            return self.all()
+        listed = Contact.objects.filter(request=OuterRef("pk"), email__iexact=user.email)
+        if not user.email:
+            return self.filter(requester=user)
+        return self.filter(Q(requester=user) | Exists(listed))
+
+
+class UpgradeRequest(models.Model):
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    plan = models.CharField(max_length=16, choices=list(PLAN_LABELS.items()), default=Plan.TEST_FIRST)
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="requests")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = UpgradeRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("operate", "Operate upgrades (EC team)")]
+
+    def __str__(self) -> str:
+        return f"UR-{self.pk}"
+
+    @property
+    def reference(self) -> str:
+        return f"UR-{self.pk}"
+
+    def status_from(self, services) -> State:
+        """The request's status, derived from its services (pass them to avoid a query)."""
+        return request_status([service.state for service in services])
+
+
+class Contact(models.Model):
+    """A point of contact kept informed about a request; often not a portal user."""
+
+    request = models.ForeignKey(UpgradeRequest, on_delete=models.CASCADE, related_name="contacts")
+    email = models.EmailField(max_length=254)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "email"], name="unique_contact_per_request")
+        ]
+        indexes = [models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class ServiceUpgrade(models.Model):
+    """One EC service (zone ID on a foundation) moving through the blue-green steps."""
+
+    request = models.ForeignKey(UpgradeRequest, on_delete=models.CASCADE, related_name="services")
+    url = models.CharField(max_length=300)
+    zone_id = models.CharField(max_length=36)
+    domain = models.CharField(max_length=253)
+    foundation = models.CharField(max_length=64)
+    state = models.CharField(max_length=32, choices=list(STATE_LABELS.items()), default=State.SUBMITTED)
+    step = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # One active upgrade per EC service, enforced by the database even under races.
+            models.UniqueConstraint(
+                fields=["zone_id"],
+                condition=Q(state__in=sorted(ACTIVE_STATES)),
+                name="one_active_upgrade_per_zone",
+            )
+        ]
+        indexes = [models.Index(fields=["state"]), models.Index(fields=["zone_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.zone_id} ({self.state})"
+
+    @property
+    def state_label(self) -> str:
+        return State(self.state).label
+
+
+class Event(models.Model):
+    """The timeline: every state change and comment, with who did it and when."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        TRANSITION = "transition", "State change"
+        COMMENT = "comment", "Comment"
+
+    request = models.ForeignKey(UpgradeRequest, on_delete=models.CASCADE, related_name="events")
+    service = models.ForeignKey(
+        ServiceUpgrade, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Who acted, in words: a username, a contact's email, or "system".
+    actor_label = models.CharField(max_length=254)
+    from_state = models.CharField(max_length=32, blank=True)
+    to_state = models.CharField(max_length=32, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_state}->{self.to_state}"

@@ -1,0 +1,94 @@
+"""Reads for pages and the API, each with a fixed number of queries whatever the list's length."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+
+from upgrades import foundations
+from upgrades.models import Contact, Event, ServiceUpgrade, UpgradeRequest
+from upgrades.permissions import roles_for
+from upgrades.workflow import Action, State, allowed_actions
+
+
+def requests_for(user) -> QuerySet[UpgradeRequest]:
+    """Visible requests with everything a list row or an API object needs, prefetched."""
+    return (
+        UpgradeRequest.objects.visible_to(user)
+        .select_related("requester", "release")
+        .prefetch_related(
+            Prefetch("services", queryset=ServiceUpgrade.objects.order_by("id")),
+            Prefetch("contacts", queryset=Contact.objects.order_by("id")),
+        )
+    )
+
+
+def my_requests(user) -> QuerySet[UpgradeRequest]:
+    """Requests the user filed or is listed on as a contact."""
+    listed = Contact.objects.filter(request=OuterRef("pk"), email__iexact=user.email or "\x00")
+    return requests_for(user).filter(Q(requester=user) | Exists(listed))
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    state: str = ""
+    foundation: str = ""
+    q: str = ""
+
+
+def filter_requests(queryset: QuerySet[UpgradeRequest], filters: QueueFilters) -> QuerySet[UpgradeRequest]:
+    """Narrow by a service state, a foundation, or a search over zone ID, URL and requester."""
+    if filters.state in {s.value for s in State}:
+        queryset = queryset.filter(
+            Exists(ServiceUpgrade.objects.filter(request=OuterRef("pk"), state=filters.state))
+        )
+    if foundations.by_slug(filters.foundation):
+        queryset = queryset.filter(
+            Exists(ServiceUpgrade.objects.filter(request=OuterRef("pk"), foundation=filters.foundation))
+        )
+    term = filters.q.strip()
+    if term:
+        matching_service = ServiceUpgrade.objects.filter(request=OuterRef("pk")).filter(
+            Q(zone_id__icontains=term) | Q(url__icontains=term)
+        )
+        queryset = queryset.filter(
+            Exists(matching_service)
+            | Q(requester__username__icontains=term)
+            | Q(requester__email__icontains=term)
+        )
+    return queryset
+
+
+def get_request(user, request_id: int) -> UpgradeRequest:
+    """One visible request (raises UpgradeRequest.DoesNotExist otherwise, shown as 404)."""
+    return requests_for(user).get(pk=request_id)
+
+
+def timeline(request: UpgradeRequest) -> QuerySet[Event]:
+    return request.events.select_related("service").order_by("created_at", "id")
+
+
+def request_actions(user, request: UpgradeRequest) -> list[Action]:
+    """Request-wide actions the user may fire now, from the request's services' states."""
+    roles = roles_for(user, request)
+    is_own = request.requester_id == user.pk
+    found: list[Action] = []
+    for service in request.services.all():
+        for action in allowed_actions(State(service.state), roles, is_own=is_own):
+            if action not in found:
+                found.append(action)
+    return found
+
+
+def service_actions(user, request: UpgradeRequest, service: ServiceUpgrade) -> list[Action]:
+    roles = roles_for(user, request)
+    return allowed_actions(State(service.state), roles, is_own=request.requester_id == user.pk)
+
+
+def state_counts(queryset: QuerySet[UpgradeRequest]) -> dict[str, int]:
+    """How many visible services are in each state (one query)."""
+    rows = (
+        ServiceUpgrade.objects.filter(request__in=queryset.values("pk"))
+        .values("state")
+        .annotate(n=Count("id"))
+    )
+    return {row["state"]: row["n"] for row in rows}

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from upgrades import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("requests/", views.my_requests, name="my-requests"),
+    path("requests/new/", views.new_request, name="request-new"),
+    path("requests/<int:request_id>/", views.request_detail, name="request-detail"),
+    path("requests/<int:request_id>/comment/", views.comment, name="request-comment"),
+    path(
+        "requests/<int:request_id>/<str:action>/",
+        views.request_action,
+        name="request-action",
+    ),
+    path("queue/", views.queue, name="queue"),
+]
