@@ -1,11 +1,12 @@
 """Shared fixtures: the cast of users (one of whom must always be refused), releases, requests."""
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from upgrades import intake, services
 from upgrades.models import Release
+from upgrades.permissions import ec_team_group
 from upgrades.workflow import Plan
 
 PASSWORD = "correct-horse-battery"
@@ -19,7 +20,7 @@ def make_user(username: str, *, ec_team: bool = False, superuser: bool = False) 
         user.is_staff = user.is_superuser = True
         user.save()
     if ec_team:
-        user.groups.add(Group.objects.get(name="EC team"))
+        user.groups.add(ec_team_group())
     return user
 
 

@@ -1,7 +1,18 @@
 """Who a user is with respect to one request: requester, contact, EC team (several at once)."""
 
+from django.contrib.auth.models import Group, Permission
+
 from upgrades.models import UpgradeRequest
 from upgrades.workflow import Role
+
+EC_TEAM_GROUP = "EC team"
+
+
+def ec_team_group() -> Group:
+    """The EC team group with its `operate` permission (a migration creates it; this restores it)."""
+    group, _ = Group.objects.get_or_create(name=EC_TEAM_GROUP)
+    group.permissions.add(Permission.objects.get(codename="operate", content_type__app_label="upgrades"))
+    return group
 
 
 def is_ec_team(user) -> bool:

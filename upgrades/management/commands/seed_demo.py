@@ -3,12 +3,12 @@
 import os
 
 from django.conf import settings
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
 from upgrades.models import Release
+from upgrades.permissions import ec_team_group
 
-EC_TEAM_GROUP = "EC team"
 DEMO_USERS = [
     # username, email, EC team, superuser
     ("alice", "alice@example.com", False, False),
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         if not settings.EMBEDDED:
             raise CommandError("Demo data is for embedded mode only, never production.")
         password = os.environ.get("DEMO_PASSWORD", "ecportal-demo")
-        ec_team = Group.objects.get(name=EC_TEAM_GROUP)
+        ec_team = ec_team_group()
         for username, email, in_team, superuser in DEMO_USERS:
             user, created = User.objects.get_or_create(username=username, defaults={"email": email})
             if created:
