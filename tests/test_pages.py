@@ -77,7 +77,7 @@ def test_approve_is_a_post_redirect_get(client, cast, filed):
 def test_reject_without_reason_says_so_and_changes_nothing(client, cast, filed):
     client.force_login(cast["olga"])
     page = client.post(f"/requests/{filed.pk}/reject/", {"reason": ""}, follow=True).content.decode()
-    assert "A reason is required to reject a request." in page
+    assert "A reason is required to reject." in page
     assert set(ServiceUpgrade.objects.values_list("state", flat=True)) == {"submitted"}
     client.post(f"/requests/{filed.pk}/reject/", {"reason": "Wrong foundation"})
     page = client.get(f"/requests/{filed.pk}/").content.decode()

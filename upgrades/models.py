@@ -82,6 +82,13 @@ class Contact(models.Model):
         return self.email
 
 
+class Preflight(models.TextChoices):
+    PENDING = "pending", "Checking"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+    RETRYING = "retrying", "CF unreachable, retrying"
+
+
 class ServiceUpgrade(models.Model):
     """One EC service (zone ID on a foundation) moving through the blue-green steps."""
 
@@ -91,9 +98,51 @@ class ServiceUpgrade(models.Model):
     domain = models.CharField(max_length=253)
     foundation = models.CharField(max_length=64)
     state = models.CharField(max_length=32, choices=list(STATE_LABELS.items()), default=State.SUBMITTED)
+    # The current (or failed) sub-step, e.g. "stage"; the engine resumes from here.
     step = models.CharField(max_length=64, blank=True)
+    progress = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Preflight: does the service stand on its foundation as an upgrade needs it?
+    preflight = models.CharField(max_length=16, choices=Preflight.choices, default=Preflight.PENDING)
+    preflight_message = models.TextField(blank=True)
+    preflight_checked_at = models.DateTimeField(null=True, blank=True)
+
+    # What the EC team chose: a scheduled Step 1, and whether a confirmation starts Step 2.
+    trigger_at = models.DateTimeField(null=True, blank=True)
+    start_step2_on_confirmation = models.BooleanField(default=False)
+    # Where a rollback ends: `rolled_back`, or `cancelled` when it undoes Step 1 for a cancellation.
+    rollback_outcome = models.CharField(max_length=32, blank=True)
+
+    # Engine bookkeeping (DESIGN §3): a lease claims the current sub-step; attempts count retries.
+    attempt = models.PositiveIntegerField(default=0)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    step_started_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    # Cloud Foundry facts, each recorded before the next call is made.
+    space_guid = models.CharField(max_length=36, blank=True)
+    domain_guid = models.CharField(max_length=36, blank=True)
+    original_route_guid = models.CharField(max_length=36, blank=True)
+    blue_app_guid = models.CharField(max_length=36, blank=True)
+    blue_app_name = models.CharField(max_length=255, blank=True)
+    blue_release = models.CharField(max_length=64, blank=True)
+    blue_snapshot = models.JSONField(default=dict, blank=True)
+    blue_stopped = models.BooleanField(default=False)
+    blue_deleted = models.BooleanField(default=False)
+    green_app_guid = models.CharField(max_length=36, blank=True)
+    green_app_name = models.CharField(max_length=255, blank=True)
+    package_guid = models.CharField(max_length=36, blank=True)
+    build_guid = models.CharField(max_length=36, blank=True)
+    droplet_guid = models.CharField(max_length=36, blank=True)
+    binding_guids = models.JSONField(default=list, blank=True)
+    temp_host = models.CharField(max_length=63, blank=True)
+    temp_route_guid = models.CharField(max_length=36, blank=True)
+    job_guid = models.CharField(max_length=36, blank=True)
+    instances_running = models.PositiveIntegerField(default=0)
+    instances_desired = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]
@@ -113,6 +162,16 @@ class ServiceUpgrade(models.Model):
     @property
     def state_label(self) -> str:
         return State(self.state).label
+
+    @property
+    def temporary_url(self) -> str:
+        return f"https://{self.temp_host}.{self.domain}" if self.temp_host and self.temp_route_guid else ""
+
+    @property
+    def temporary_url_live(self) -> str:
+        """The temporary URL while it serves green (Step 1 done, route not yet deleted)."""
+        live = {State.AWAITING_VERIFICATION, State.VERIFIED, State.STEP2_RUNNING, State.STEP1_RUNNING}
+        return self.temporary_url if self.state in live else ""
 
 
 class Event(models.Model):
@@ -143,3 +202,22 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.from_state}->{self.to_state}"
+
+
+class CallLog(models.Model):
+    """One Cloud Foundry call made for a service upgrade (shown to the EC team)."""
+
+    service = models.ForeignKey(ServiceUpgrade, on_delete=models.CASCADE, related_name="calls")
+    step = models.CharField(max_length=64, blank=True)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    request_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"

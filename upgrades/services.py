@@ -1,18 +1,27 @@
 """The only writer of workflow state.
 
-Each state change is compare-and-set: check the transition in `workflow`, `UPDATE … WHERE id=… AND
-state=<expected>`, insist that exactly one row changed, and write the event row in the same transaction.
-Side effects are enqueued on commit.
+Each state change is compare-and-set (`transition`): check it in `workflow`, `UPDATE … WHERE id=… AND
+state=<expected>`, insist that exactly one row changed, and write the event row in the same transaction,
+together with the outbox rows of the notifications it causes. Tasks are enqueued on commit.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from upgrades import intake, workflow
-from upgrades.models import Contact, Event, Release, ServiceUpgrade, UpgradeRequest
+from upgrades import intake, notifications, workflow
+from upgrades.models import Contact, Event, Preflight, Release, ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import roles_for
-from upgrades.workflow import Action, Plan, State
+from upgrades.workflow import Action, Plan, Role, State
+
+# The first sub-step of each running phase (the engine's tables in `upgrades.steps` go on from there).
+FIRST_STEP = {
+    State.STEP1_RUNNING: "preflight",
+    State.STEP2_RUNNING: "map_original",
+    State.ROLLING_BACK: "rb_start_blue",
+}
 
 
 class StaleState(Exception):
@@ -30,6 +39,25 @@ class IntakeRejected(Exception):
     problems: dict[str, list[intake.Problem]]
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a portal user, a contact through a signed link (email only), or the system."""
+
+    user: object | None
+    label: str
+
+    @classmethod
+    def of(cls, user) -> "Actor":
+        return cls(user, user.get_username())
+
+    @classmethod
+    def contact(cls, email: str) -> "Actor":
+        return cls(None, email)
+
+
+SYSTEM = Actor(None, "system")
+
+
 def submit_request(
     *,
     requester,
@@ -39,7 +67,7 @@ def submit_request(
     contacts: list[str],
     notes: str,
 ) -> UpgradeRequest:
-    """File a request with one service upgrade per service, each `submitted`.
+    """File a request with one service upgrade per service, each `submitted`, and queue preflight.
 
     The partial unique index on active zone IDs decides races: of two submissions for one service,
     exactly one commits; the other gets IntakeRejected naming the active upgrade.
@@ -50,7 +78,7 @@ def submit_request(
                 requester=requester, plan=plan, release=release, notes=notes
             )
             Contact.objects.bulk_create([Contact(request=request, email=email) for email in contacts])
-            ServiceUpgrade.objects.bulk_create(
+            created = ServiceUpgrade.objects.bulk_create(
                 [
                     ServiceUpgrade(
                         request=request,
@@ -70,6 +98,9 @@ def submit_request(
                 to_state=State.SUBMITTED,
                 message=f"{len(services)} service(s), plan “{Plan(plan).label}”, release {release.name}.",
             )
+            notifications.on_submitted(request)
+            for service in created:
+                _enqueue_preflight(service.pk)
     except IntegrityError:
         lines = {service.zone_id: number for number, service in enumerate(services, start=1)}
         conflicts = intake.active_conflicts(services, lines)
@@ -79,28 +110,126 @@ def submit_request(
     return request
 
 
-def apply_request_action(
-    *, request: UpgradeRequest, action: Action, actor, reason: str = ""
-) -> UpgradeRequest:
-    """Fire a request-wide action (approve, reject, cancel) on every service it applies to.
+def transition(
+    service: ServiceUpgrade, *, target: State, actor: Actor, message: str = "", updates: dict | None = None
+) -> Event:
+    """The one state change: CAS from `service.state` to `target`, event and notifications, atomically.
 
-    Raises workflow.NotAllowed (the user may never do this), ReasonRequired, workflow.InvalidTransition
-    (not from the current states) or StaleState (lost a race; nothing changed).
+    Raises StaleState when the row is no longer in the state the caller read. Entering a running
+    state sets its first sub-step and enqueues it on commit.
+    """
+    source = State(service.state)
+    if actor is SYSTEM:
+        workflow.check_system(source, target)
+    fields = {"state": target, **(updates or {})}
+    if target in FIRST_STEP and "step" not in fields:
+        fields.update(step=FIRST_STEP[target], attempt=0, step_started_at=timezone.now(), progress="")
+    with transaction.atomic():
+        changed = ServiceUpgrade.objects.filter(pk=service.pk, state=source).update(**fields)
+        if changed != 1:
+            raise StaleState(
+                f"Service {service.zone_id} changed while you were looking; reload and try again."
+            )
+        for name, value in fields.items():
+            setattr(service, name, value)
+        event = Event.objects.create(
+            request_id=service.request_id,
+            service=service,
+            kind=Event.Kind.TRANSITION,
+            actor=actor.user,
+            actor_label=actor.label,
+            from_state=source,
+            to_state=target,
+            message=message,
+        )
+        notifications.on_transition(service=service, source=source, target=target, event=event)
+        if target in workflow.RUNNING_STATES:
+            enqueue_step(service)
+    return event
+
+
+def enqueue_step(service: ServiceUpgrade, countdown: float = 0) -> None:
+    """Queue the service's current sub-step once the surrounding transaction commits."""
+    from upgrades import tasks  # tasks import services; import here to keep the graph acyclic
+
+    ServiceUpgrade.objects.filter(pk=service.pk).update(enqueued_at=timezone.now())
+    service_id, step = service.pk, service.step
+    transaction.on_commit(lambda: tasks.advance.apply_async((service_id, step), countdown=countdown))
+
+
+def enqueue_step_now(service: ServiceUpgrade) -> None:
+    """Enqueue the current sub-step outside any transaction (the reconciler's path)."""
+    with transaction.atomic():
+        enqueue_step(service)
+
+
+def _enqueue_preflight(service_id: int, countdown: float = 0) -> None:
+    from upgrades import tasks
+
+    transaction.on_commit(lambda: tasks.preflight.apply_async((service_id,), countdown=countdown))
+
+
+# --- Actions by people ---------------------------------------------------------------------------
+
+
+def apply_request_action(
+    *,
+    request: UpgradeRequest,
+    action: Action,
+    actor,
+    reason: str = "",
+    trigger_at: datetime | None = None,
+    start_step2_on_confirmation: bool | None = None,
+) -> UpgradeRequest:
+    """Fire a request-wide action (approve, reject, cancel, confirm) on every service it applies to.
+
+    Approval needs every service to have passed preflight and may carry a time for Step 1 and the
+    "start Step 2 on confirmation" choice. Raises workflow.NotAllowed (the user may never do this),
+    ReasonRequired, workflow.InvalidTransition (not from the current states) or StaleState.
     """
     roles = roles_for(actor, request)
     is_own = request.requester_id == actor.pk
-    if not workflow.permitted(action, roles, is_own=is_own):
-        raise workflow.NotAllowed(f"You may not {action} this request.")
-    reason = reason.strip()
-    if workflow.reason_required(action) and not reason:
-        raise ReasonRequired(f"A reason is required to {action} a request.")
+    reason = _checked_reason(action, roles, is_own=is_own, reason=reason)
     with transaction.atomic():
         services = list(request.services.select_for_update().order_by("id"))
         moves = _moves(action, services, roles, is_own=is_own)
+        if action == Action.APPROVE:
+            _check_preflight(services)
         for service, target in moves:
-            _compare_and_set(service, target=target, actor=actor, message=reason, action=action)
+            updates = _updates_for(action, service, trigger_at, start_step2_on_confirmation)
+            _fire(service, action, target, Actor.of(actor), reason, updates)
     request.refresh_from_db()
     return request
+
+
+def apply_service_action(
+    *, service: ServiceUpgrade, action: Action, actor=None, contact_email: str = "", reason: str = ""
+) -> ServiceUpgrade:
+    """Fire an action on one service, by a user or by a contact through a signed link.
+
+    Same exceptions as `apply_request_action`; a contact acts with the contact role only.
+    """
+    request = service.request
+    if actor is not None:
+        roles, is_own, who = roles_for(actor, request), request.requester_id == actor.pk, Actor.of(actor)
+    else:
+        roles, is_own, who = frozenset({Role.CONTACT}), False, Actor.contact(contact_email)
+    reason = _checked_reason(action, roles, is_own=is_own, reason=reason)
+    with transaction.atomic():
+        locked = ServiceUpgrade.objects.select_for_update().get(pk=service.pk)
+        target = workflow.target_state(action, State(locked.state), roles, is_own=is_own)
+        _fire(locked, action, target, who, reason, _updates_for(action, locked, None, None))
+    service.refresh_from_db()
+    return service
+
+
+def _checked_reason(action: Action, roles, *, is_own: bool, reason: str) -> str:
+    if not workflow.permitted(action, roles, is_own=is_own):
+        raise workflow.NotAllowed(f"You may not {action.replace('-', ' ')} this request.")
+    reason = reason.strip()
+    if workflow.reason_required(action) and not reason:
+        raise ReasonRequired(f"A reason is required to {action.replace('-', ' ')}.")
+    return reason
 
 
 def _moves(action: Action, services, roles, *, is_own: bool) -> list[tuple[ServiceUpgrade, State]]:
@@ -108,7 +237,7 @@ def _moves(action: Action, services, roles, *, is_own: bool) -> list[tuple[Servi
     moves, refused = [], None
     for service in services:
         try:
-            moves.append((service, workflow.target_state(action, service.state, roles, is_own=is_own)))
+            moves.append((service, workflow.target_state(action, State(service.state), roles, is_own=is_own)))
         except workflow.InvalidTransition as error:
             refused = error
     if refused and (action == Action.APPROVE or not moves):
@@ -116,23 +245,54 @@ def _moves(action: Action, services, roles, *, is_own: bool) -> list[tuple[Servi
     return moves
 
 
-def _compare_and_set(service: ServiceUpgrade, *, target: State, actor, message: str, action: Action) -> None:
-    changed = ServiceUpgrade.objects.filter(pk=service.pk, state=service.state).update(
-        state=target, step="", error=""
-    )
-    if changed != 1:
-        raise StaleState(f"Service {service.zone_id} changed while you were looking; reload and try again.")
-    Event.objects.create(
-        request_id=service.request_id,
-        service=service,
-        kind=Event.Kind.TRANSITION,
+def _check_preflight(services: list[ServiceUpgrade]) -> None:
+    waiting = [s for s in services if s.preflight != Preflight.PASSED]
+    if waiting:
+        names = ", ".join(f"{s.zone_id} ({s.get_preflight_display().lower()})" for s in waiting)
+        raise workflow.InvalidTransition(f"Approval needs every service to pass preflight first: {names}.")
+
+
+def _updates_for(action: Action, service: ServiceUpgrade, trigger_at, start_step2) -> dict:
+    """Field changes that go with an action, beyond the state."""
+    updates: dict = {}
+    if action == Action.APPROVE:
+        updates["trigger_at"] = trigger_at
+        if start_step2 is not None:
+            updates["start_step2_on_confirmation"] = start_step2
+    elif action == Action.RETRY:
+        # Resume at the failed sub-step with a fresh attempt budget.
+        updates.update(step=service.step, attempt=0, error="", step_started_at=timezone.now())
+    elif action in (Action.ROLLBACK, Action.REPORT_PROBLEM, Action.CANCEL):
+        updates.update(
+            error="", rollback_outcome=State.CANCELLED if action == Action.CANCEL else State.ROLLED_BACK
+        )
+    elif action == Action.TRIGGER:
+        updates.update(error="", trigger_at=None)
+    return updates
+
+
+def _fire(
+    service: ServiceUpgrade, action: Action, target: State, actor: Actor, reason: str, updates: dict
+) -> None:
+    if action in workflow.NEEDS_BLUE and target == State.ROLLING_BACK and service.blue_deleted:
+        raise workflow.InvalidTransition(
+            "Blue is already deleted, so this upgrade can no longer be rolled back. "
+            "To go back, file a new upgrade to the previous release."
+        )
+    transition(
+        service,
+        target=target,
         actor=actor,
-        actor_label=actor.get_username(),
-        from_state=service.state,
-        to_state=target,
-        message=message or f"{workflow.ACTION_DONE[action]}.",
+        message=reason or f"{workflow.ACTION_DONE[action]}.",
+        updates=updates,
     )
-    service.state = target
+    if action == Action.CONFIRM and service.start_step2_on_confirmation:
+        transition(
+            service,
+            target=State.STEP2_RUNNING,
+            actor=SYSTEM,
+            message="Step 2 starts on confirmation, as the EC team chose.",
+        )
 
 
 def add_comment(*, request: UpgradeRequest, actor, text: str) -> Event:
@@ -141,9 +301,47 @@ def add_comment(*, request: UpgradeRequest, actor, text: str) -> Event:
     if not text:
         raise ValueError("A comment cannot be empty.")
     return Event.objects.create(
-        request=request,
-        kind=Event.Kind.COMMENT,
-        actor=actor,
-        actor_label=actor.get_username(),
-        message=text,
+        request=request, kind=Event.Kind.COMMENT, actor=actor, actor_label=actor.get_username(), message=text
     )
+
+
+# --- Preflight and schedules ------------------------------------------------------------------------
+
+
+def record_preflight(*, service_id: int, outcome: Preflight, message: str, facts: dict | None = None) -> None:
+    """Store a preflight result (not a state change). Only services still `submitted` are updated."""
+    with transaction.atomic():
+        changed = ServiceUpgrade.objects.filter(pk=service_id, state=State.SUBMITTED).update(
+            preflight=outcome, preflight_message=message, preflight_checked_at=timezone.now(), **(facts or {})
+        )
+        if changed and outcome == Preflight.FAILED:
+            notifications.on_preflight_failed(ServiceUpgrade.objects.get(pk=service_id))
+        if changed and outcome == Preflight.RETRYING:
+            _enqueue_preflight(service_id, countdown=15)
+
+
+def recheck_preflight(*, service: ServiceUpgrade) -> None:
+    """Run preflight again (e.g. after the requester fixed something on CF)."""
+    ServiceUpgrade.objects.filter(pk=service.pk, state=State.SUBMITTED).update(
+        preflight=Preflight.PENDING, preflight_message=""
+    )
+    _enqueue_preflight(service.pk)
+
+
+def fire_due_schedules(now: datetime | None = None) -> int:
+    """Start Step 1 for approved services whose scheduled time has come; returns how many."""
+    now = now or timezone.now()
+    started = 0
+    for service in ServiceUpgrade.objects.filter(state=State.APPROVED, trigger_at__lte=now):
+        try:
+            transition(
+                service,
+                target=State.STEP1_RUNNING,
+                actor=SYSTEM,
+                message="Scheduled start of Step 1.",
+                updates={"trigger_at": None},
+            )
+            started += 1
+        except StaleState:
+            continue  # someone triggered or cancelled it meanwhile
+    return started

@@ -80,10 +80,24 @@ class Action(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
     CANCEL = "cancel"
+    TRIGGER = "trigger"
+    CONFIRM = "confirm"
+    REPORT_PROBLEM = "report-problem"
+    RETRY = "retry"
+    ROLLBACK = "rollback"
 
 
-# How an action reads on the timeline once done.
-ACTION_DONE = {Action.APPROVE: "Approved", Action.REJECT: "Rejected", Action.CANCEL: "Cancelled"}
+# How an action reads on the timeline once done, and on a button.
+ACTION_DONE = {
+    Action.APPROVE: "Approved",
+    Action.REJECT: "Rejected",
+    Action.CANCEL: "Cancelled",
+    Action.TRIGGER: "Started",
+    Action.CONFIRM: "Confirmed: it works",
+    Action.REPORT_PROBLEM: "Problem reported",
+    Action.RETRY: "Retried",
+    Action.ROLLBACK: "Rollback started",
+}
 
 
 @dataclass(frozen=True)
@@ -102,15 +116,62 @@ def _rule(action, roles, sources, target, **flags) -> Rule:
     return Rule(action, frozenset(roles), frozenset(sources), target, **flags)
 
 
-RULES: tuple[Rule, ...] = (
-    _rule(Action.APPROVE, {Role.EC_TEAM}, {State.SUBMITTED}, State.APPROVED, forbids_own=True),
-    _rule(Action.REJECT, {Role.EC_TEAM}, {State.SUBMITTED}, State.REJECTED, reason_required=True),
-    _rule(Action.CANCEL, {Role.REQUESTER}, {State.SUBMITTED}, State.CANCELLED),
-    _rule(Action.CANCEL, {Role.EC_TEAM}, {State.SUBMITTED, State.APPROVED}, State.CANCELLED),
+_USERS = {Role.REQUESTER, Role.CONTACT}
+_TEAM = {Role.EC_TEAM}
+# States from which undoing Step 1 (and Step 2, while blue still exists) is offered.
+ROLLBACK_SOURCES = frozenset(
+    {State.AWAITING_VERIFICATION, State.VERIFIED, State.STEP1_FAILED, State.STEP2_FAILED, State.STEP2_RUNNING}
 )
 
-# Actions that apply to a whole request (every service in a source state moves together).
-REQUEST_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.CANCEL})
+RULES: tuple[Rule, ...] = (
+    _rule(Action.APPROVE, _TEAM, {State.SUBMITTED}, State.APPROVED, forbids_own=True),
+    _rule(Action.REJECT, _TEAM, {State.SUBMITTED}, State.REJECTED, reason_required=True),
+    _rule(Action.TRIGGER, _TEAM, {State.APPROVED}, State.STEP1_RUNNING),
+    _rule(Action.TRIGGER, _TEAM, {State.VERIFIED}, State.STEP2_RUNNING),
+    _rule(Action.CONFIRM, _USERS, {State.AWAITING_VERIFICATION}, State.VERIFIED),
+    _rule(
+        Action.REPORT_PROBLEM, _USERS, {State.AWAITING_VERIFICATION}, State.ROLLING_BACK, reason_required=True
+    ),
+    _rule(Action.RETRY, _TEAM, {State.STEP1_FAILED}, State.STEP1_RUNNING),
+    _rule(Action.RETRY, _TEAM, {State.STEP2_FAILED}, State.STEP2_RUNNING),
+    _rule(Action.RETRY, _TEAM, {State.ROLLBACK_FAILED}, State.ROLLING_BACK),
+    _rule(Action.ROLLBACK, _TEAM, ROLLBACK_SOURCES, State.ROLLING_BACK),
+    _rule(Action.CANCEL, {Role.REQUESTER}, {State.SUBMITTED}, State.CANCELLED),
+    _rule(Action.CANCEL, _TEAM, {State.SUBMITTED, State.APPROVED}, State.CANCELLED),
+    # After Step 1 ran, cancelling means undoing it first; the rollback then ends in `cancelled`.
+    _rule(
+        Action.CANCEL,
+        _TEAM,
+        {State.AWAITING_VERIFICATION, State.VERIFIED, State.STEP1_FAILED},
+        State.ROLLING_BACK,
+    ),
+)
+
+# Actions that apply to a whole request (every service in a source state moves together); the rest
+# apply to one service.
+REQUEST_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.CANCEL, Action.CONFIRM})
+SERVICE_ACTIONS = frozenset(
+    {Action.TRIGGER, Action.CONFIRM, Action.REPORT_PROBLEM, Action.RETRY, Action.ROLLBACK, Action.CANCEL}
+)
+# Actions that need blue to still exist (it is deleted at finalization, the point of no return).
+NEEDS_BLUE = frozenset({Action.ROLLBACK, Action.CANCEL})
+
+# What the workers may do on their own: (from, to) pairs outside any user's reach.
+SYSTEM_TRANSITIONS = frozenset(
+    {
+        (State.STEP1_RUNNING, State.AWAITING_VERIFICATION),
+        (State.STEP1_RUNNING, State.STEP2_RUNNING),  # back to back
+        (State.STEP1_RUNNING, State.STEP1_FAILED),
+        (State.STEP2_RUNNING, State.COMPLETED),
+        (State.STEP2_RUNNING, State.STEP2_FAILED),
+        (State.ROLLING_BACK, State.ROLLED_BACK),
+        (State.ROLLING_BACK, State.CANCELLED),
+        (State.ROLLING_BACK, State.ROLLBACK_FAILED),
+        (State.APPROVED, State.STEP1_RUNNING),  # a scheduled trigger firing
+        (State.VERIFIED, State.STEP2_RUNNING),  # "start Step 2 on confirmation"
+    }
+)
+RUNNING_STATES = frozenset({State.STEP1_RUNNING, State.STEP2_RUNNING, State.ROLLING_BACK})
 
 
 class NotAllowed(Exception):
@@ -131,24 +192,33 @@ def permitted(action: Action, roles: frozenset[Role], *, is_own: bool) -> bool:
 def target_state(action: Action, state: State, roles: frozenset[Role], *, is_own: bool) -> State:
     """The state `action` leads to from `state`, or raise NotAllowed / InvalidTransition."""
     if not permitted(action, roles, is_own=is_own):
-        raise NotAllowed(f"You may not {action} this request.")
+        raise NotAllowed(f"You may not {action.replace('-', ' ')} this request.")
     for rule in RULES:
         if rule.action == action and rule.roles & roles and state in rule.sources:
             return rule.target
-    raise InvalidTransition(f"Cannot {action} a service that is {State(state).label.lower()}.")
+    raise InvalidTransition(
+        f"Cannot {action.replace('-', ' ')} a service that is {State(state).label.lower()}."
+    )
+
+
+def check_system(source: State, target: State) -> None:
+    if (State(source), State(target)) not in SYSTEM_TRANSITIONS:
+        raise InvalidTransition(f"The system cannot move a service from {source} to {target}.")
 
 
 def reason_required(action: Action) -> bool:
     return any(rule.reason_required for rule in RULES if rule.action == action)
 
 
-def allowed_actions(state: State, roles: frozenset[Role], *, is_own: bool) -> list[Action]:
+def allowed_actions(
+    state: State, roles: frozenset[Role], *, is_own: bool, blue_gone: bool = False
+) -> list[Action]:
     """The actions these roles may fire from `state`, in table order, without duplicates."""
     found: list[Action] = []
     for rule in RULES:
         if rule.action in found or not rule.roles & roles or state not in rule.sources:
             continue
-        if rule.forbids_own and is_own:
+        if (rule.forbids_own and is_own) or (blue_gone and rule.action in NEEDS_BLUE):
             continue
         found.append(rule.action)
     return found

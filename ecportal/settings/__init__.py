@@ -268,3 +268,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- The blue-green engine (DESIGN §3) ----------------------------------------------------------
+# A sub-step holds its lease this long; a worker that dies mid-sub-step is taken over after it expires
+# (the reconciler looks every ENGINE_RECONCILE_SECONDS), so resumption takes at most about the sum.
+ENGINE_LEASE_SECONDS = env.int("ENGINE_LEASE_SECONDS", default=60)
+ENGINE_RECONCILE_SECONDS = env.float("ENGINE_RECONCILE_SECONDS", default=60.0)
+ENGINE_SILENCE_SECONDS = env.int("ENGINE_SILENCE_SECONDS", default=60)
+ENGINE_MAX_ATTEMPTS = env.int("ENGINE_MAX_ATTEMPTS", default=6)
+ENGINE_BACKOFF_BASE = env.float("ENGINE_BACKOFF_BASE", default=2.0)
+ENGINE_BACKOFF_CAP = env.float("ENGINE_BACKOFF_CAP", default=60.0)
+ENGINE_POLL_SECONDS = env.float("ENGINE_POLL_SECONDS", default=2.0)
+ENGINE_STAGING_TIMEOUT = env.int("ENGINE_STAGING_TIMEOUT", default=900)
+ENGINE_START_TIMEOUT = env.int("ENGINE_START_TIMEOUT", default=300)
+ENGINE_JOB_TIMEOUT = env.int("ENGINE_JOB_TIMEOUT", default=600)
+ENGINE_LABEL = "ecportal.io/upgrade"
+
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},
+}

@@ -1,0 +1,172 @@
+"""Bookkeeping of the blue-green engine: leases on sub-steps, recorded CF facts, moving on.
+
+A sub-step is claimed with a compare-and-set on the lease, so a duplicate delivery finds the claim
+taken and does nothing. Facts (GUIDs) are recorded under the lease before the next CF call. Moving on,
+waiting, retrying and failing each release the lease and enqueue what comes next on commit.
+"""
+
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from upgrades import services, workflow
+from upgrades.cloudfoundry import CallRecord
+from upgrades.models import CallLog, ServiceUpgrade
+from upgrades.workflow import State
+
+
+class LeaseLost(Exception):
+    """Another worker took over this sub-step (our lease expired); abandon quietly."""
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim(service_id: int, step: str, owner: str) -> ServiceUpgrade | None:
+    """Take the lease on `step` of a running service, or None if it is not ours to run now."""
+    now = timezone.now()
+    free = Q(lease_owner="") | Q(lease_expires_at__lt=now)
+    changed = (
+        ServiceUpgrade.objects.filter(pk=service_id, step=step, state__in=sorted(workflow.RUNNING_STATES))
+        .filter(free)
+        .update(lease_owner=owner, lease_expires_at=now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS))
+    )
+    if changed != 1:
+        return None
+    return ServiceUpgrade.objects.select_related("request__release").get(pk=service_id)
+
+
+def _ours(service: ServiceUpgrade, owner: str):
+    return ServiceUpgrade.objects.filter(
+        pk=service.pk, lease_owner=owner, step=service.step, state=service.state
+    )
+
+
+def record(service: ServiceUpgrade, owner: str, **facts) -> None:
+    """Store facts learnt from CF (GUIDs, progress) while we hold the lease."""
+    if _ours(service, owner).update(**facts) != 1:
+        raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+    for name, value in facts.items():
+        setattr(service, name, value)
+
+
+def record_calls(service_id: int, step: str, calls: list[CallRecord]) -> None:
+    CallLog.objects.bulk_create(
+        [
+            CallLog(
+                service_id=service_id,
+                step=step,
+                method=call.method,
+                path=call.path[:500],
+                status=call.status,
+                duration_ms=call.duration_ms,
+                request_id=(call.request_id or "")[:200],
+            )
+            for call in calls
+        ]
+    )
+
+
+def _release_fields() -> dict:
+    return {"lease_owner": "", "lease_expires_at": None}
+
+
+def move_on(service: ServiceUpgrade, owner: str, next_step: str) -> None:
+    """The sub-step is done: go to `next_step` and enqueue it."""
+    with transaction.atomic():
+        fields = {
+            "step": next_step,
+            "attempt": 0,
+            "step_started_at": timezone.now(),
+            "progress": "",
+            "error": "",
+            **_release_fields(),
+        }
+        if _ours(service, owner).update(**fields) != 1:
+            raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        service.step = next_step
+        services.enqueue_step(service)
+
+
+def wait(service: ServiceUpgrade, owner: str, countdown: float, progress: str = "") -> None:
+    """Asynchronous CF work is under way: look again in `countdown` seconds (never sleep in a task)."""
+    with transaction.atomic():
+        fields = {**_release_fields(), **({"progress": progress} if progress else {})}
+        if _ours(service, owner).update(**fields) != 1:
+            raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        services.enqueue_step(service, countdown=countdown)
+
+
+def retry_later(service: ServiceUpgrade, owner: str, message: str) -> None:
+    """A transient CF error: try the same sub-step again after a capped exponential backoff, or fail
+    once the attempts are used up."""
+    attempt = service.attempt + 1
+    if attempt >= settings.ENGINE_MAX_ATTEMPTS:
+        fail(service, owner, f"{message} (gave up after {attempt} attempts)")
+        return
+    countdown = min(settings.ENGINE_BACKOFF_CAP, settings.ENGINE_BACKOFF_BASE * 2 ** (attempt - 1))
+    with transaction.atomic():
+        if (
+            _ours(service, owner).update(
+                attempt=attempt, progress=f"{message}; retrying", **_release_fields()
+            )
+            != 1
+        ):
+            raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        services.enqueue_step(service, countdown=countdown)
+
+
+_FAILED = {
+    State.STEP1_RUNNING: State.STEP1_FAILED,
+    State.STEP2_RUNNING: State.STEP2_FAILED,
+    State.ROLLING_BACK: State.ROLLBACK_FAILED,
+}
+
+
+def fail(service: ServiceUpgrade, owner: str, message: str) -> None:
+    """The sub-step cannot succeed: the service goes to its failed state, locked for the EC team."""
+    with transaction.atomic():
+        if _ours(service, owner).update(**_release_fields()) != 1:
+            raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        target = _FAILED[State(service.state)]
+        services.transition(
+            service,
+            target=target,
+            actor=services.SYSTEM,
+            message=message,
+            updates={"error": message, "progress": ""},
+        )
+
+
+def finish(service: ServiceUpgrade, owner: str, target: State, message: str) -> None:
+    """The phase is complete: move to `target` (which may start the next phase)."""
+    with transaction.atomic():
+        if _ours(service, owner).update(**_release_fields()) != 1:
+            raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        updates = {"progress": ""}
+        if target not in workflow.RUNNING_STATES:
+            updates["step"] = ""
+        services.transition(service, target=target, actor=services.SYSTEM, message=message, updates=updates)
+
+
+def release(service_id: int, owner: str) -> None:
+    """Give the lease back without changing anything (e.g. the service changed under us)."""
+    ServiceUpgrade.objects.filter(pk=service_id, lease_owner=owner).update(**_release_fields())
+
+
+def stalled(now=None):
+    """Running services nobody is working on: an expired lease, or no lease and no task for a while."""
+    now = now or timezone.now()
+    silent_since = now - timedelta(seconds=settings.ENGINE_SILENCE_SECONDS)
+    return ServiceUpgrade.objects.filter(state__in=sorted(workflow.RUNNING_STATES)).filter(
+        Q(lease_owner="", enqueued_at__lt=silent_since)
+        | Q(lease_owner="", enqueued_at__isnull=True)
+        | Q(lease_expires_at__lt=now)
+    )

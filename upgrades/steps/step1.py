@@ -1,0 +1,231 @@
+"""Step 1: stand up green beside blue, on a temporary route, until every instance runs.
+
+Each sub-step observes before it acts and records each GUID before the next call, so running it
+twice is harmless. Blue is only read here.
+"""
+
+import secrets
+import string
+
+from django.conf import settings
+from django.utils import timezone
+
+from upgrades.cloudfoundry import NotFound, Uniqueness, Unprocessable
+from upgrades.steps.base import Context, Done, Outcome, StepFailed
+from upgrades.steps.inspect import inspect, web_process
+
+_HOST_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def preflight(ctx: Context) -> Outcome:
+    """Inspect again just before acting: things may have changed since approval."""
+    s = ctx.service
+    ctx.record(**inspect(ctx.cf, ctx.foundation, s.zone_id, s.domain).as_facts())
+    return Done()
+
+
+def read_blue(ctx: Context) -> Outcome:
+    """Snapshot what green must copy: processes (scale, health check) and service bindings.
+
+    Environment variables are read again when green is created, never stored: they hold secrets.
+    """
+    blue = ctx.service.blue_app_guid
+    processes = [
+        {
+            "type": p.type,
+            "instances": p.instances,
+            "memory_in_mb": p.memory_in_mb,
+            "disk_in_mb": p.disk_in_mb,
+            "health_check_type": p.health_check_type,
+            "health_check_data": p.health_check_data,
+        }
+        for p in ctx.cf.list_app_processes(blue)
+    ]
+    bindings = [
+        {"service_instance_guid": b.service_instance_guid, "name": b.name}
+        for b in ctx.cf.list_credential_bindings(app_guids=[blue])
+    ]
+    try:
+        image = ctx.cf.get_current_droplet(blue).image or ""
+    except NotFound:
+        image = ""
+    web = next((p for p in processes if p["type"] == "web"), {"instances": 1})
+    ctx.record(
+        blue_snapshot={"processes": processes, "bindings": bindings},
+        blue_release=image.rpartition(":")[2] if ":" in image else "",
+        instances_desired=web["instances"],
+    )
+    return Done()
+
+
+def create_green(ctx: Context) -> Outcome:
+    s = ctx.service
+    if s.green_app_guid:
+        return Done()
+    ours = ctx.cf.list_apps(space_guids=[s.space_guid], label_selector=ctx.label_selector)
+    if ours:
+        ctx.record(green_app_guid=ours[0].guid, green_app_name=ours[0].name)
+        return Done()
+    name = f"{s.blue_app_name}-{s.request.release.name}"
+    env = ctx.cf.get_env_vars(s.blue_app_guid)
+    try:
+        green = ctx.cf.create_app(
+            name, s.space_guid, env=env, labels={**ctx.label, "ecportal.io/role": "green"}
+        )
+    except Uniqueness:
+        raise StepFailed(
+            f"An app named {name} already exists in the space and was not created by the portal."
+        ) from None
+    ctx.record(green_app_guid=green.guid, green_app_name=green.name)
+    return Done()
+
+
+def create_package(ctx: Context) -> Outcome:
+    s = ctx.service
+    if not s.package_guid:
+        package = ctx.cf.create_docker_package(s.green_app_guid, s.request.release.docker_image)
+        ctx.record(package_guid=package.guid)
+    return Done()
+
+
+def stage(ctx: Context) -> Outcome:
+    """Build the droplet from the release image; polled until STAGED (never waited for in a task)."""
+    s = ctx.service
+    if not s.build_guid:
+        build = ctx.cf.create_build(s.package_guid, labels=ctx.label)
+        ctx.record(build_guid=build.guid)
+        return ctx.poll("building the droplet")
+    build = ctx.cf.get_build(s.build_guid)
+    if build.state == "FAILED":
+        # A fresh build on retry: clear the failed one.
+        ctx.record(build_guid="")
+        raise StepFailed(f"Staging {s.request.release.name} failed: {build.error or 'no reason given'}.")
+    if build.state != "STAGED":
+        if ctx.elapsed() > settings.ENGINE_STAGING_TIMEOUT:
+            raise StepFailed(f"Staging did not finish within {settings.ENGINE_STAGING_TIMEOUT} s.")
+        return ctx.poll("building the droplet")
+    ctx.record(droplet_guid=build.droplet_guid or "")
+    return Done()
+
+
+def set_droplet(ctx: Context) -> Outcome:
+    ctx.cf.set_current_droplet(ctx.service.green_app_guid, ctx.service.droplet_guid)
+    return Done()
+
+
+def scale(ctx: Context) -> Outcome:
+    """Give green blue's instances, memory, disk and health check, process type by process type."""
+    s = ctx.service
+    green_processes = {p.type: p for p in ctx.cf.list_app_processes(s.green_app_guid)}
+    for wanted in s.blue_snapshot.get("processes", []):
+        process = green_processes.get(wanted["type"])
+        if process is None:
+            continue
+        ctx.cf.scale_process(
+            process.guid,
+            instances=wanted["instances"],
+            memory_in_mb=wanted["memory_in_mb"],
+            disk_in_mb=wanted["disk_in_mb"],
+        )
+        if wanted.get("health_check_type"):
+            ctx.cf.update_health_check(
+                process.guid, wanted["health_check_type"], wanted.get("health_check_data")
+            )
+    return Done()
+
+
+def bind(ctx: Context) -> Outcome:
+    """Bind green to every service instance blue is bound to; managed bindings are jobs, polled."""
+    s = ctx.service
+    if s.job_guid:
+        job = ctx.cf.get_job(s.job_guid)
+        if not job.is_done:
+            return ctx.poll("binding services")
+        ctx.record(job_guid="")
+        if job.failed:
+            detail = "; ".join(e.get("detail", "") for e in job.errors) or "no reason given"
+            raise StepFailed(f"Binding a service to the new app failed: {detail}")
+    bound = {
+        b.service_instance_guid: b.guid for b in ctx.cf.list_credential_bindings(app_guids=[s.green_app_guid])
+    }
+    for wanted in s.blue_snapshot.get("bindings", []):
+        instance = wanted["service_instance_guid"]
+        if instance in bound:
+            continue
+        result = ctx.cf.create_credential_binding(
+            s.green_app_guid, instance, name=wanted.get("name"), labels=ctx.label
+        )
+        if hasattr(result, "is_done"):
+            ctx.record(job_guid=result.guid)
+            return ctx.poll("binding services")
+        bound[instance] = result.guid
+    ctx.record(binding_guids=sorted(bound.values()))
+    return Done()
+
+
+def create_temp_route(ctx: Context) -> Outcome:
+    """A fresh, labelled, unpredictable host, so nobody can claim it first and catch test traffic."""
+    s = ctx.service
+    if s.temp_route_guid:
+        return Done()
+    ours = ctx.cf.list_routes(label_selector=ctx.label_selector, space_guids=[s.space_guid])
+    if ours:
+        ctx.record(temp_route_guid=ours[0].guid, temp_host=ours[0].host)
+        return Done()
+    if not s.temp_host:
+        suffix = "".join(secrets.choice(_HOST_ALPHABET) for _ in range(6))
+        ctx.record(temp_host=f"{s.zone_id}-upgrade-{suffix}")
+    try:
+        route = ctx.cf.create_route(
+            s.temp_host,
+            s.domain_guid,
+            s.space_guid,
+            labels={**ctx.label, "ecportal.io/role": "temporary-route"},
+        )
+    except Unprocessable:
+        # Taken by someone else (ours would have been found by label): pick another host next time.
+        ctx.record(temp_host="")
+        return ctx.poll("choosing a temporary route")
+    ctx.record(temp_route_guid=route.guid)
+    return Done()
+
+
+def map_temp_route(ctx: Context) -> Outcome:
+    s = ctx.service
+    if not ctx.cf.list_destinations(s.temp_route_guid, app_guids=[s.green_app_guid]):
+        ctx.cf.insert_destination(s.temp_route_guid, s.green_app_guid)
+    return Done()
+
+
+def start_green(ctx: Context) -> Outcome:
+    """Start green; a green whose instances crashed (a retry after a failure) is restarted."""
+    green = ctx.service.green_app_guid
+    if ctx.cf.get_app(green).state == "STARTED":
+        stats = ctx.cf.get_process_stats(web_process(ctx.cf, green).guid)
+        if not any(i.state == "CRASHED" for i in stats):
+            return Done()
+        ctx.cf.stop_app(green)
+    ctx.cf.start_app(green)
+    ctx.record(step_started_at=timezone.now())
+    return Done()
+
+
+def wait_running(ctx: Context) -> Outcome:
+    """Done only when every desired instance is RUNNING (stricter than the CLI's "any")."""
+    s = ctx.service
+    stats = ctx.cf.get_process_stats(web_process(ctx.cf, s.green_app_guid).guid)
+    running = sum(1 for i in stats if i.state == "RUNNING" and i.routable is not False)
+    desired = max(s.instances_desired, 1)
+    crashed = [i for i in stats if i.state == "CRASHED"]
+    if crashed:
+        details = "; ".join(f"instance {i.index}: {i.details or 'crashed'}" for i in crashed)
+        raise StepFailed(f"The new app's instances crashed ({details}).", resume_at="start_green")
+    progress = f"{running} of {desired} instances running"
+    ctx.record(instances_running=running, progress=progress)
+    if running >= desired and len(stats) >= desired:
+        return Done()
+    if ctx.elapsed() > settings.ENGINE_START_TIMEOUT:
+        raise StepFailed(
+            f"Only {running} of {desired} instances were running after {settings.ENGINE_START_TIMEOUT} s."
+        )
+    return ctx.poll(progress)
