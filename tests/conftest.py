@@ -54,7 +54,13 @@ def releases(db):
 
 
 def file_request(
-    requester, urls=(PROD,), *, contacts=("carol@example.com",), release=None, plan=Plan.TEST_FIRST, checked=True
+    requester,
+    urls=(PROD,),
+    *,
+    contacts=("carol@example.com",),
+    release=None,
+    plan=Plan.TEST_FIRST,
+    checked=True,
 ):
     """File a request as `requester`; `checked` records a passed preflight for each service, as the
     preflight task would against CF (tests of that task run it for real)."""

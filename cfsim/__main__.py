@@ -1,0 +1,68 @@
+"""``python -m cfsim --port 9000 --router-port 9080 [--seed FILE]``.
+
+Port 0 picks a free port; the first line printed is ``cfsim api=<url> router=<url>`` so a parent
+process can read the ports actually bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from cfsim.control import ControlState, apply_config
+from cfsim.faults import FaultTable
+from cfsim.router import RouterServer
+from cfsim.seeds import load_seed, read_seed
+from cfsim.server import ApiServer
+from cfsim.state import Store
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cfsim", description="Cloud Foundry simulator for ecportal")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9000, help="Cloud Controller + UAA port")
+    parser.add_argument("--router-port", type=int, default=9080, help="router port")
+    parser.add_argument("--seed", help="seed JSON file (default: the demo seed)")
+    parser.add_argument("--staging-delay", type=float, help="seconds a build stays STAGING")
+    parser.add_argument("--start-delay", type=float, help="seconds an instance stays STARTING")
+    parser.add_argument("--job-delay", type=float, help="seconds a job stays PROCESSING")
+    parser.add_argument("--latency", type=float, help="seconds added to every API response")
+    parser.add_argument("--token-lifetime", type=int, help="access token lifetime in seconds")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    overrides = {
+        knob: getattr(args, knob)
+        for knob in ("staging_delay", "start_delay", "job_delay", "latency", "token_lifetime")
+        if getattr(args, knob) is not None
+    }
+    store = Store()
+    state = ControlState(seed=read_seed(args.seed), overrides=overrides)
+    with store.lock:
+        load_seed(store, state.seed)
+        apply_config(store, overrides)
+    api = ApiServer((args.host, args.port), store, FaultTable(), state)
+    router = RouterServer((args.host, args.router_port), store)
+    threading.Thread(target=router.serve_forever, daemon=True).start()
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=api.shutdown).start())
+    print(
+        f"cfsim api=http://{args.host}:{api.server_address[1]} router=http://{args.host}:{router.server_address[1]}",
+        flush=True,
+    )
+    try:
+        api.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        router.shutdown()
+        api.server_close()
+        router.server_close()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Control endpoints under ``/_cfsim/`` (loopback only): knobs, faults, call log, reset, snapshot.
+
+- ``GET /_cfsim/state``: snapshot of routes (with destinations), apps (state, image, labels,
+  desired and actual instances), bindings and jobs.
+- ``GET /_cfsim/config``; ``PATCH /_cfsim/config`` with any of ``staging_delay``, ``start_delay``,
+  ``job_delay``, ``latency`` (seconds), ``token_lifetime`` (seconds), ``rate_limit_enabled``,
+  ``rate_limit``, ``rate_limit_reset_seconds``, ``failing_images`` (list of docker images).
+- ``GET /_cfsim/calls`` → ``{"calls": [{time, method, path, query, status, request_id}]}``;
+  ``DELETE /_cfsim/calls`` clears it.
+- ``GET /_cfsim/faults``; ``POST /_cfsim/faults`` ``{method, path (regex), status, title?, code?,
+  detail?, body?, count?, probability?, delay?}`` → 201; ``DELETE /_cfsim/faults[/<id>]``.
+- ``POST /_cfsim/apps/<guid>/crash`` ``{index?, details?}``: that instance (or all) CRASHED.
+- ``POST /_cfsim/jobs/fail`` ``{operation, count}``: the next ``count`` jobs of that operation FAIL.
+- ``POST /_cfsim/tokens/expire``: every issued access token becomes invalid.
+- ``POST /_cfsim/reset`` ``{seed?: object, seed_file?: path}``: reload (default: the start seed and
+  the command-line knobs); clears faults and the call log.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+
+from cfsim import presenters, uaa
+from cfsim.faults import Fault, FaultTable
+from cfsim.http_util import Request, Response
+from cfsim.seeds import load_seed, read_seed
+from cfsim.state import Store
+
+_KNOBS = {
+    "staging_delay": float,
+    "start_delay": float,
+    "job_delay": float,
+    "latency": float,
+    "token_lifetime": int,
+    "rate_limit_enabled": bool,
+    "rate_limit": int,
+    "rate_limit_reset_seconds": int,
+}
+
+
+@dataclass
+class ControlState:
+    """What a reset goes back to: the start seed plus the knobs given on the command line."""
+
+    seed: dict
+    overrides: dict = field(default_factory=dict)
+
+
+def apply_config(store: Store, changes: dict) -> None:
+    for key, value in changes.items():
+        if key == "failing_images":
+            store.config.failing_images = set(value)
+        elif key in _KNOBS:
+            setattr(store.config, key, _KNOBS[key](value))
+        else:
+            raise ValueError(f"unknown knob {key!r}")
+    if "rate_limit_enabled" in changes or "rate_limit_reset_seconds" in changes:
+        store.rate_windows.clear()
+
+
+def config_json(store: Store) -> dict:
+    data = asdict(store.config)
+    data["failing_images"] = sorted(store.config.failing_images)
+    return data
+
+
+def reset(store: Store, fault_table: FaultTable, state: ControlState, seed: dict | None = None) -> None:
+    with store.lock:
+        load_seed(store, seed if seed is not None else state.seed)
+        apply_config(store, state.overrides)
+        store.call_log.clear()
+    fault_table.remove()
+
+
+def snapshot(store: Store) -> dict:
+    store.advance()
+    routes = [
+        {
+            "guid": r.guid,
+            "url": presenters.route_url(store, r),
+            "labels": dict(r.labels),
+            "destinations": [{"guid": d.guid, "app_guid": d.app_guid} for d in r.destinations],
+        }
+        for r in store.routes.values()
+    ]
+    apps = []
+    for app in store.apps.values():
+        droplet = store.droplets.get(app.droplet_guid or "")
+        process = store.web_process(app.guid)
+        apps.append(
+            {
+                "guid": app.guid,
+                "name": app.name,
+                "state": app.state,
+                "image": droplet.image if droplet else None,
+                "labels": dict(app.labels),
+                "instances": process.instances if process else 0,
+                "actual": [{"index": i.index, "state": i.state} for i in (process.actual if process else [])],
+            }
+        )
+    bindings = [
+        {
+            "guid": b.guid,
+            "app_guid": b.app_guid,
+            "service_instance_guid": b.service_instance_guid,
+            "state": b.state,
+        }
+        for b in store.bindings.values()
+    ]
+    jobs = [{"guid": j.guid, "operation": j.operation, "state": j.state} for j in store.jobs.values()]
+    return {"routes": routes, "apps": apps, "bindings": bindings, "jobs": jobs}
+
+
+def _crash(store: Store, app_guid: str, body: dict) -> Response:
+    process = store.web_process(app_guid)
+    if process is None:
+        return Response(404, {"error": "no such app"})
+    index = body.get("index")
+    for instance in process.actual:
+        if index is None or instance.index == index:
+            instance.state = "CRASHED"
+            instance.details = body.get("details", "APP/PROC/WEB: Exited with status 1")
+    return Response(200, {"crashed": [i.index for i in process.actual if i.state == "CRASHED"]})
+
+
+def dispatch(req: Request, store: Store, fault_table: FaultTable, state: ControlState) -> Response:
+    try:
+        return _dispatch(req, store, fault_table, state)
+    except (ValueError, TypeError, KeyError, re.error) as exc:
+        return Response(400, {"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _dispatch(req: Request, store: Store, fault_table: FaultTable, state: ControlState) -> Response:
+    path, method = req.path.rstrip("/"), req.method
+    body = req.json() if req.raw_body else {}
+    if path == "/_cfsim/state" and method == "GET":
+        with store.lock:
+            return Response(200, snapshot(store))
+    if path == "/_cfsim/config":
+        with store.lock:
+            if method in ("PATCH", "POST", "PUT"):
+                apply_config(store, body)
+            return Response(200, config_json(store))
+    if path == "/_cfsim/calls":
+        with store.lock:
+            if method == "DELETE":
+                store.call_log.clear()
+            return Response(200, {"calls": list(store.call_log)})
+    if path == "/_cfsim/faults":
+        if method == "POST":
+            return Response(201, fault_table.add(Fault(**body)).as_json())
+        if method == "DELETE":
+            fault_table.remove()
+        return Response(200, {"faults": fault_table.list()})
+    if (match := re.fullmatch(r"/_cfsim/faults/(\d+)", path)) and method == "DELETE":
+        fault_table.remove(int(match.group(1)))
+        return Response(200, {"faults": fault_table.list()})
+    if (match := re.fullmatch(r"/_cfsim/apps/([^/]+)/crash", path)) and method == "POST":
+        with store.lock:
+            store.advance()
+            return _crash(store, match.group(1), body)
+    if path == "/_cfsim/jobs/fail" and method == "POST":
+        with store.lock:
+            store.job_failures[body["operation"]] = int(body.get("count", 1))
+            return Response(200, {"job_failures": dict(store.job_failures)})
+    if path == "/_cfsim/tokens/expire" and method == "POST":
+        with store.lock:
+            return Response(200, {"expired": uaa.expire_all(store)})
+    if path == "/_cfsim/reset" and method == "POST":
+        seed = body.get("seed") or (read_seed(body["seed_file"]) if body.get("seed_file") else None)
+        reset(store, fault_table, state, seed)
+        return Response(200, {"reset": True})
+    return Response(404, {"error": f"no control endpoint {method} {path}"})

@@ -1,0 +1,143 @@
+"""Loading a seed file (JSON) into a Store.
+
+Seed layout (every key optional)::
+
+    {"uaa": {"users": {"admin": "admin"}, "clients": {"cf": "", "ecportal": "..."},
+             "token_lifetime": 1200},
+     "delays": {"staging": 2, "start": 2, "job": 1},
+     "failing_images": ["ecsim/ec-service:broken.1"],
+     "organizations": [{"guid", "name"}], "spaces": [{"guid", "name", "organization_guid"}],
+     "domains": [{"guid", "name"}],
+     "service_instances": [{"guid", "name", "space_guid", "type", "offering", "plan"}],
+     "apps": [{"guid", "name", "space_guid", "image", "instances", "memory_in_mb", "env", "labels",
+               "health_check", "state",
+               "routes": [{"guid", "host", "domain_guid", "path"}],
+               "bindings": [{"guid", "service_instance_guid", "name"}]}],
+     "routes": [{"guid", "host", "domain_guid", "space_guid", "path"}]}
+
+Seeded apps with an image are staged and, unless ``state`` is "STOPPED", RUNNING at once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cfsim.state import (
+    App,
+    Binding,
+    Destination,
+    Domain,
+    Droplet,
+    Organization,
+    Package,
+    Process,
+    Route,
+    ServiceInstance,
+    Space,
+    Store,
+    new_guid,
+)
+
+DEMO_SEED = Path(__file__).parent / "seeds" / "demo.json"
+
+
+def read_seed(path: str | Path | None) -> dict:
+    return json.loads(Path(path or DEMO_SEED).read_text())
+
+
+def load_seed(store: Store, seed: dict, *, keep_config: bool = False) -> None:
+    """Replace everything in ``store`` with ``seed``. Call with the lock held."""
+    store.clear()
+    _load_config(store, seed, keep_config)
+    for org in seed.get("organizations", []):
+        store.organizations[org["guid"]] = Organization(guid=org["guid"], name=org["name"])
+    for space in seed.get("spaces", []):
+        store.spaces[space["guid"]] = Space(space["guid"], space["name"], space["organization_guid"])
+    for domain in seed.get("domains", []):
+        store.domains[domain["guid"]] = Domain(guid=domain["guid"], name=domain["name"])
+    for si in seed.get("service_instances", []):
+        store.service_instances[si["guid"]] = ServiceInstance(
+            guid=si["guid"],
+            name=si["name"],
+            space_guid=si["space_guid"],
+            type=si.get("type", "managed"),
+            offering=si.get("offering", "enterprise-connect"),
+            plan=si.get("plan", "Basic"),
+        )
+    for route in seed.get("routes", []):
+        _add_route(store, route, route["space_guid"], app_guid=None)
+    for app in seed.get("apps", []):
+        _load_app(store, app)
+
+
+def _load_config(store: Store, seed: dict, keep_config: bool) -> None:
+    uaa = seed.get("uaa", {})
+    store.users = dict(uaa.get("users", {"admin": "admin"}))
+    store.clients = dict(uaa.get("clients", {"cf": ""}))
+    if keep_config:
+        return
+    config = store.config
+    config.token_lifetime = int(uaa.get("token_lifetime", config.token_lifetime))
+    delays = seed.get("delays", {})
+    config.staging_delay = float(delays.get("staging", config.staging_delay))
+    config.start_delay = float(delays.get("start", config.start_delay))
+    config.job_delay = float(delays.get("job", config.job_delay))
+    config.failing_images = set(seed.get("failing_images", []))
+
+
+def _load_app(store: Store, spec: dict) -> None:
+    app = App(
+        guid=spec["guid"],
+        name=spec["name"],
+        space_guid=spec["space_guid"],
+        env=dict(spec.get("env", {})),
+        labels=dict(spec.get("labels", {})),
+        annotations=dict(spec.get("annotations", {})),
+    )
+    store.apps[app.guid] = app
+    process = Process(
+        guid=app.guid,
+        app_guid=app.guid,
+        instances=int(spec.get("instances", 1)),
+        memory_in_mb=int(spec.get("memory_in_mb", 1024)),
+        disk_in_mb=int(spec.get("disk_in_mb", 1024)),
+        command=spec.get("command"),
+    )
+    if "health_check" in spec:
+        process.health_check = spec["health_check"]
+    store.processes[process.guid] = process
+    if image := spec.get("image"):
+        package = Package(guid=new_guid(), app_guid=app.guid, image=image)
+        droplet = Droplet(guid=new_guid(), app_guid=app.guid, image=image)
+        store.packages[package.guid] = package
+        store.droplets[droplet.guid] = droplet
+        app.droplet_guid = droplet.guid
+        if spec.get("state", "STARTED") == "STARTED":
+            app.state = "STARTED"
+            store.start_instances(process, delay=0)
+    for route in spec.get("routes", []):
+        _add_route(store, route, app.space_guid, app_guid=app.guid)
+    for binding in spec.get("bindings", []):
+        guid = binding.get("guid") or new_guid()
+        store.bindings[guid] = Binding(
+            guid=guid,
+            name=binding.get("name"),
+            app_guid=app.guid,
+            service_instance_guid=binding["service_instance_guid"],
+        )
+
+
+def _add_route(store: Store, spec: dict, space_guid: str, app_guid: str | None) -> None:
+    guid = spec.get("guid") or new_guid()
+    route = store.routes.get(guid) or Route(
+        guid=guid,
+        host=spec["host"],
+        domain_guid=spec["domain_guid"],
+        space_guid=space_guid,
+        path=spec.get("path", ""),
+        labels=dict(spec.get("labels", {})),
+    )
+    store.routes[guid] = route
+    if app_guid:
+        route.destinations.append(Destination(guid=new_guid(), app_guid=app_guid))

@@ -1,0 +1,219 @@
+"""The Cloud Controller + UAA HTTP server: parsing, auth, faults, rate limit and dispatch."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from cfsim import control, faults, handlers_apps, handlers_routes, handlers_services, handlers_staging, uaa
+from cfsim.errors import ApiError, error_body
+from cfsim.http_util import Request, Response, ok
+from cfsim.state import Store
+
+API_VERSION = "3.190.0"
+
+RouteTable = list[tuple[str, re.Pattern, object]]
+
+
+def _compile(*modules) -> RouteTable:
+    return [
+        (method, re.compile(f"^{pattern}/?$"), handler)
+        for module in modules
+        for method, pattern, handler in module.ROUTES
+    ]
+
+
+V3_ROUTES = _compile(handlers_routes, handlers_apps, handlers_staging, handlers_services)
+
+
+def root(req: Request) -> Response:
+    base = req.base
+    return ok(
+        {
+            "links": {
+                "self": {"href": base},
+                "bits_service": None,
+                "cloud_controller_v2": None,
+                "cloud_controller_v3": {"href": f"{base}/v3", "meta": {"version": API_VERSION}},
+                "network_policy_v0": None,
+                "network_policy_v1": None,
+                "login": {"href": f"{base}/uaa"},
+                "uaa": {"href": f"{base}/uaa"},
+                "credhub": None,
+                "routing": None,
+                "logging": None,
+                "log_cache": None,
+                "log_stream": None,
+                "app_ssh": None,
+            }
+        }
+    )
+
+
+def v3_root(req: Request) -> Response:
+    names = ("apps", "builds", "domains", "droplets", "jobs", "organizations", "packages", "processes",
+             "routes", "service_instances", "service_credential_bindings", "spaces")  # fmt: skip
+    links = {"self": {"href": f"{req.base}/v3"}} | {n: {"href": f"{req.base}/v3/{n}"} for n in names}
+    return ok({"links": links})
+
+
+def info(req: Request, store: Store) -> Response:
+    config = store.config
+    return ok(
+        {
+            "build": "cfsim",
+            "cli_version": {"minimum": "8.0.0", "recommended": "8.9.0"},
+            "custom": {},
+            "description": "Cloud Foundry simulator for ecportal",
+            "name": "cfsim",
+            "version": 190,
+            "osbapi_version": "2.15",
+            "rate_limits": {
+                "enabled": config.rate_limit_enabled,
+                "general_limit": config.rate_limit,
+                "reset_interval_in_minutes": max(1, config.rate_limit_reset_seconds // 60),
+            },
+            "links": {
+                "self": {"href": f"{req.base}/v3/info"},
+                "support": {"href": "https://example.org/support"},
+            },
+        }
+    )
+
+
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def __init__(self, address, store: Store, fault_table: faults.FaultTable, state: control.ControlState):
+        super().__init__(address, ApiHandler)
+        self.store = store
+        self.faults = fault_table
+        self.control_state = state
+
+
+class ApiHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ApiServer
+    server_version = "cfsim"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes; without NODELAY the second waits for a delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+        pass  # the call log under /_cfsim/calls replaces the access log
+
+    def do_GET(self):
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _read_request(self) -> Request:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        return Request(self.command, parts.path, query, raw, f"http://{host}", headers)
+
+    def _handle(self) -> None:
+        request_id = str(uuid.uuid4())
+        req = self._read_request()
+        if req.path.startswith("/_cfsim"):
+            if self.client_address[0] not in ("127.0.0.1", "::1"):
+                response = Response(403, {"error": "control endpoints answer on loopback only"})
+            else:
+                response = control.dispatch(
+                    req, self.server.store, self.server.faults, self.server.control_state
+                )
+            self._send(response, request_id)
+            return
+        response = self._serve(req)
+        with self.server.store.lock:
+            self.server.store.call_log.append(
+                {
+                    "time": time.time(),
+                    "method": req.method,
+                    "path": req.path,
+                    "query": dict(req.query),
+                    "status": response.status,
+                    "request_id": request_id,
+                }  # fmt: skip
+            )
+        self._send(response, request_id)
+
+    def _serve(self, req: Request) -> Response:
+        store = self.server.store
+        if store.config.latency > 0:
+            time.sleep(store.config.latency)
+        fault = self.server.faults.take(req.method, req.path)
+        if fault is not None:
+            time.sleep(fault.delay)
+            if fault.status:
+                return Response(fault.status, fault.response_body(), dict(fault.headers))
+        try:
+            return self._route(req, store)
+        except ApiError as exc:
+            return Response(exc.status, exc.body())
+
+    def _route(self, req: Request, store: Store) -> Response:
+        path = req.path.rstrip("/") or "/"
+        if path == "/" and req.method == "GET":
+            return root(req)
+        if path == "/v3" and req.method == "GET":
+            return v3_root(req)
+        if path == "/uaa/oauth/token" and req.method == "POST":
+            with store.lock:
+                return uaa.token_endpoint(req, store)
+        if path == "/v3/info" and req.method == "GET":
+            return info(req, store)
+        with store.lock:
+            subject, problem = uaa.authenticate(store, req.headers.get("authorization"))
+            if problem:
+                detail = "Authentication error" if problem == "CF-NotAuthenticated" else "Invalid Auth Token"
+                raise ApiError(problem, detail)
+            headers, retry_after = faults.rate_limit(store, subject)
+            if retry_after is not None:
+                body = error_body(10013, "CF-RateLimitExceeded", "Rate Limit Exceeded")
+                return Response(429, body, headers | {"Retry-After": str(retry_after)})
+            store.advance()
+            response = self._dispatch(req, store)
+        response.headers.update(headers)
+        return response
+
+    def _dispatch(self, req: Request, store: Store) -> Response:
+        path = req.path.rstrip("/")
+        allowed = False
+        for method, pattern, handler in V3_ROUTES:
+            match = pattern.match(path)
+            if match:
+                if method == req.method:
+                    try:
+                        return handler(req, store, *match.groups())
+                    except ApiError as exc:
+                        return Response(exc.status, exc.body())
+                allowed = True
+        if allowed:
+            return Response(405, error_body(10000, "CF-NotFound", "Unknown request"))
+        return Response(404, error_body(10000, "CF-NotFound", "Unknown request"))
+
+    def _send(self, response: Response, request_id: str) -> None:
+        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        self.send_response(response.status)
+        self.send_header("X-Vcap-Request-Id", request_id)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)

@@ -1,0 +1,338 @@
+"""The simulated foundation: every resource in memory, guarded by one lock.
+
+Handlers take ``store.lock``, call ``store.advance()`` so time-driven transitions (staging, jobs,
+instance start-up) are settled as of now, then read or change the collections. Nothing runs in the
+background: a build is STAGED, a job COMPLETE or an instance RUNNING as soon as someone looks
+after its delay has passed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_guid() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Config:
+    """Knobs the control endpoints change at run time."""
+
+    staging_delay: float = 2.0
+    start_delay: float = 2.0
+    job_delay: float = 1.0
+    latency: float = 0.0
+    token_lifetime: int = 1200
+    rate_limit_enabled: bool = False
+    rate_limit: int = 2000
+    rate_limit_reset_seconds: int = 1800
+    failing_images: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Organization:
+    guid: str
+    name: str
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Space:
+    guid: str
+    name: str
+    organization_guid: str
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Domain:
+    guid: str
+    name: str
+    internal: bool = False
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Destination:
+    guid: str
+    app_guid: str
+    process_type: str = "web"
+    port: int = 8080
+    protocol: str = "http1"
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Route:
+    guid: str
+    host: str
+    domain_guid: str
+    space_guid: str
+    path: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    destinations: list[Destination] = field(default_factory=list)
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+    next_instance: int = 0  # the router's round-robin cursor
+
+
+@dataclass
+class Instance:
+    index: int
+    state: str  # STARTING | RUNNING | CRASHED
+    ready_at: float
+    started_at: float = field(default_factory=time.time)
+    guid: str = field(default_factory=lambda: uuid.uuid4().hex[:28])
+    details: str | None = None
+
+
+@dataclass
+class Process:
+    guid: str
+    app_guid: str
+    type: str = "web"
+    command: str | None = None
+    instances: int = 1
+    memory_in_mb: int = 1024
+    disk_in_mb: int = 1024
+    log_rate_limit: int = -1
+    health_check: dict = field(default_factory=lambda: {"type": "port", "data": {"timeout": None}})
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    actual: list[Instance] = field(default_factory=list)
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+    version: str = field(default_factory=new_guid)
+
+
+@dataclass
+class App:
+    guid: str
+    name: str
+    space_guid: str
+    state: str = "STOPPED"
+    lifecycle_type: str = "docker"
+    env: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    droplet_guid: str | None = None
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Package:
+    guid: str
+    app_guid: str
+    type: str = "docker"
+    image: str | None = None
+    state: str = "READY"
+    ready_at: float = 0.0  # when a COPYING package becomes READY
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Droplet:
+    guid: str
+    app_guid: str
+    image: str | None
+    state: str = "STAGED"
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Build:
+    guid: str
+    app_guid: str
+    package_guid: str
+    ready_at: float
+    state: str = "STAGING"
+    droplet_guid: str | None = None
+    error: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class ServiceInstance:
+    guid: str
+    name: str
+    space_guid: str
+    type: str = "managed"
+    offering: str = "enterprise-connect"
+    plan: str = "Basic"
+    plan_guid: str = field(default_factory=new_guid)
+    offering_guid: str = field(default_factory=new_guid)
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Binding:
+    guid: str
+    name: str | None
+    app_guid: str
+    service_instance_guid: str
+    state: str = "succeeded"
+    operation: str = "create"
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Job:
+    guid: str
+    operation: str
+    ready_at: float
+    resource: tuple[str, str] | None = None  # (collection, guid) for the job's links
+    on_complete: Callable[[], None] | None = None
+    state: str = "PROCESSING"
+    errors: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    fail_with: dict | None = None
+    created_at: str = field(default_factory=now_iso)
+    updated_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Token:
+    value: str
+    subject: str  # user name or client id; the rate limiter counts per subject
+    client_id: str
+    expires_at: float
+    scope: str = "cloud_controller.read cloud_controller.write openid"
+
+
+class Store:
+    """All simulated resources plus the knobs; ``lock`` guards every read and write."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.config = Config()
+        self.clear()
+        self.call_log: deque[dict] = deque(maxlen=5000)
+
+    def clear(self) -> None:
+        self.organizations: dict[str, Organization] = {}
+        self.spaces: dict[str, Space] = {}
+        self.domains: dict[str, Domain] = {}
+        self.routes: dict[str, Route] = {}
+        self.apps: dict[str, App] = {}
+        self.processes: dict[str, Process] = {}
+        self.packages: dict[str, Package] = {}
+        self.droplets: dict[str, Droplet] = {}
+        self.builds: dict[str, Build] = {}
+        self.service_instances: dict[str, ServiceInstance] = {}
+        self.bindings: dict[str, Binding] = {}
+        self.jobs: dict[str, Job] = {}
+        self.tokens: dict[str, Token] = {}
+        self.refresh_tokens: dict[str, tuple[str, str]] = {}  # refresh token -> (subject, client_id)
+        self.users: dict[str, str] = {}
+        self.clients: dict[str, str] = {}
+        # Only unsettled builds/jobs are scanned on every request, so a long run stays fast.
+        self.pending_builds: dict[str, Build] = {}
+        self.pending_jobs: dict[str, Job] = {}
+        self.job_failures: dict[str, int] = {}  # operation -> how many upcoming jobs fail
+        self.rate_windows: dict[str, tuple[float, int]] = {}  # subject -> (window start, count)
+
+    # -- time-driven transitions -------------------------------------------------------------
+
+    def advance(self) -> None:
+        """Settle every transition whose delay has passed. Call with the lock held."""
+        moment = time.monotonic()
+        for package in self.packages.values():
+            if package.state == "COPYING" and moment >= package.ready_at:
+                package.state = "READY"
+        for build in list(self.pending_builds.values()):
+            if moment >= build.ready_at:
+                del self.pending_builds[build.guid]
+                if build.state == "STAGING" and build.guid in self.builds:  # not purged with its app
+                    self._finish_build(build)
+        for job in list(self.pending_jobs.values()):
+            if moment >= job.ready_at:
+                del self.pending_jobs[job.guid]
+                self._finish_job(job)
+        for process in self.processes.values():
+            for instance in process.actual:
+                if instance.state == "STARTING" and moment >= instance.ready_at:
+                    instance.state = "RUNNING"
+                    instance.started_at = time.time()
+
+    def _finish_build(self, build: Build) -> None:
+        package = self.packages.get(build.package_guid)
+        image = package.image if package else None
+        build.updated_at = now_iso()
+        if image in self.config.failing_images:
+            build.state = "FAILED"
+            build.error = "StagingError - Staging error: staging failed"
+            return
+        droplet = Droplet(guid=new_guid(), app_guid=build.app_guid, image=image)
+        self.droplets[droplet.guid] = droplet
+        build.droplet_guid = droplet.guid
+        build.state = "STAGED"
+
+    def _finish_job(self, job: Job) -> None:
+        job.updated_at = now_iso()
+        if job.fail_with:
+            job.state = "FAILED"
+            job.errors = [job.fail_with]
+            return
+        if job.on_complete:
+            job.on_complete()
+        job.state = "COMPLETE"
+
+    def new_job(self, operation: str, resource: tuple[str, str] | None, on_complete=None) -> Job:
+        """Queue an async job; the configured job failures for ``operation`` are spent here."""
+        job = Job(
+            guid=new_guid(),
+            operation=operation,
+            ready_at=time.monotonic() + self.config.job_delay,
+            resource=resource,
+            on_complete=on_complete,
+        )
+        if self.job_failures.get(operation, 0) > 0:
+            self.job_failures[operation] -= 1
+            job.fail_with = {
+                "code": 10008,
+                "title": "CF-UnprocessableEntity",
+                "detail": f"{operation} failed (injected by cfsim)",
+            }
+        self.jobs[job.guid] = job
+        self.pending_jobs[job.guid] = job
+        return job
+
+    def add_build(self, build: Build) -> None:
+        self.builds[build.guid] = build
+        self.pending_builds[build.guid] = build
+
+    # -- instances ---------------------------------------------------------------------------
+
+    def start_instances(self, process: Process, *, delay: float | None = None) -> None:
+        """Bring the actual instances in line with the desired count of a started app."""
+        delay = self.config.start_delay if delay is None else delay
+        ready_at = time.monotonic() + delay
+        state = "RUNNING" if delay <= 0 else "STARTING"
+        while len(process.actual) < process.instances:
+            process.actual.append(Instance(index=len(process.actual), state=state, ready_at=ready_at))
+        del process.actual[process.instances :]
+
+    def web_process(self, app_guid: str) -> Process | None:
+        return self.processes.get(app_guid)  # the web process shares the app's GUID
+
+    def app_processes(self, app_guid: str) -> list[Process]:
+        return [p for p in self.processes.values() if p.app_guid == app_guid]
