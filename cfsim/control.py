@@ -4,7 +4,8 @@
   desired and actual instances), bindings and jobs.
 - ``GET /_cfsim/config``; ``PATCH /_cfsim/config`` with any of ``staging_delay``, ``start_delay``,
   ``job_delay``, ``latency`` (seconds), ``token_lifetime`` (seconds), ``rate_limit_enabled``,
-  ``rate_limit``, ``rate_limit_reset_seconds``, ``failing_images`` (list of docker images).
+  ``rate_limit``, ``rate_limit_reset_seconds``, ``failing_images`` and ``crashing_images``
+  (lists of docker images).
 - ``GET /_cfsim/calls`` → ``{"calls": [{time, method, path, query, status, request_id}]}``;
   ``DELETE /_cfsim/calls`` clears it.
 - ``GET /_cfsim/faults``; ``POST /_cfsim/faults`` ``{method, path (regex), status, title?, code?,
@@ -49,8 +50,8 @@ class ControlState:
 
 def apply_config(store: Store, changes: dict) -> None:
     for key, value in changes.items():
-        if key == "failing_images":
-            store.config.failing_images = set(value)
+        if key in ("failing_images", "crashing_images"):
+            setattr(store.config, key, set(value))
         elif key in _KNOBS:
             setattr(store.config, key, _KNOBS[key](value))
         else:
@@ -62,6 +63,7 @@ def apply_config(store: Store, changes: dict) -> None:
 def config_json(store: Store) -> dict:
     data = asdict(store.config)
     data["failing_images"] = sorted(store.config.failing_images)
+    data["crashing_images"] = sorted(store.config.crashing_images)
     return data
 
 

@@ -84,6 +84,7 @@ def _load_config(store: Store, seed: dict, keep_config: bool) -> None:
     config.start_delay = float(delays.get("start", config.start_delay))
     config.job_delay = float(delays.get("job", config.job_delay))
     config.failing_images = set(seed.get("failing_images", []))
+    config.crashing_images = set(seed.get("crashing_images", []))
 
 
 def _load_app(store: Store, spec: dict) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+CRASH_DETAILS = "APP/PROC/WEB: Exited with status 1 (out of memory)"
+
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -38,6 +40,8 @@ class Config:
     rate_limit: int = 2000
     rate_limit_reset_seconds: int = 1800
     failing_images: set[str] = field(default_factory=set)
+    # Images whose instances crash as they start (like a release that exits at boot).
+    crashing_images: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -268,9 +272,13 @@ class Store:
                 del self.pending_jobs[job.guid]
                 self._finish_job(job)
         for process in self.processes.values():
+            crashing = self.runs_crashing_image(process)
             for instance in process.actual:
                 if instance.state == "STARTING" and moment >= instance.ready_at:
-                    instance.state = "RUNNING"
+                    instance.state = "CRASHED" if crashing else "RUNNING"
+                    instance.details = (
+                        "APP/PROC/WEB: Exited with status 1 (out of memory)" if crashing else None
+                    )
                     instance.started_at = time.time()
 
     def _finish_build(self, build: Build) -> None:
@@ -327,9 +335,16 @@ class Store:
         delay = self.config.start_delay if delay is None else delay
         ready_at = time.monotonic() + delay
         state = "RUNNING" if delay <= 0 else "STARTING"
+        if self.runs_crashing_image(process):
+            state = "STARTING"  # becomes CRASHED on the next settle
         while len(process.actual) < process.instances:
             process.actual.append(Instance(index=len(process.actual), state=state, ready_at=ready_at))
         del process.actual[process.instances :]
+
+    def runs_crashing_image(self, process: Process) -> bool:
+        app = self.apps.get(process.app_guid)
+        droplet = self.droplets.get(app.droplet_guid) if app and app.droplet_guid else None
+        return bool(droplet and droplet.image in self.config.crashing_images)
 
     def web_process(self, app_guid: str) -> Process | None:
         return self.processes.get(app_guid)  # the web process shares the app's GUID

@@ -7,7 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from upgrades import foundations
 from upgrades.models import Contact, Event, ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import roles_for
-from upgrades.workflow import Action, State, allowed_actions
+from upgrades.workflow import REQUEST_ACTIONS, SERVICE_ACTIONS, Action, State, allowed_actions
 
 
 def requests_for(user) -> QuerySet[UpgradeRequest]:
@@ -63,6 +63,16 @@ def get_request(user, request_id: int) -> UpgradeRequest:
     return requests_for(user).get(pk=request_id)
 
 
+def get_service(user, service_id: int) -> ServiceUpgrade:
+    """One service of a visible request (raises ServiceUpgrade.DoesNotExist otherwise, a 404)."""
+    service = ServiceUpgrade.objects.select_related("request__release", "request__requester").get(
+        pk=service_id
+    )
+    if not UpgradeRequest.objects.visible_to(user).filter(pk=service.request_id).exists():
+        raise ServiceUpgrade.DoesNotExist
+    return service
+
+
 def timeline(request: UpgradeRequest) -> QuerySet[Event]:
     return request.events.select_related("service").order_by("created_at", "id")
 
@@ -73,15 +83,21 @@ def request_actions(user, request: UpgradeRequest) -> list[Action]:
     is_own = request.requester_id == user.pk
     found: list[Action] = []
     for service in request.services.all():
-        for action in allowed_actions(State(service.state), roles, is_own=is_own):
-            if action not in found:
+        for action in allowed_actions(
+            State(service.state), roles, is_own=is_own, blue_gone=service.blue_deleted
+        ):
+            if action in REQUEST_ACTIONS and action not in found:
                 found.append(action)
     return found
 
 
 def service_actions(user, request: UpgradeRequest, service: ServiceUpgrade) -> list[Action]:
+    """Actions the user may fire on this one service now (approve and reject are request-wide)."""
     roles = roles_for(user, request)
-    return allowed_actions(State(service.state), roles, is_own=request.requester_id == user.pk)
+    actions = allowed_actions(
+        State(service.state), roles, is_own=request.requester_id == user.pk, blue_gone=service.blue_deleted
+    )
+    return [a for a in actions if a in SERVICE_ACTIONS]
 
 
 def state_counts(queryset: QuerySet[UpgradeRequest]) -> dict[str, int]:

@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from upgrades import intake
 from upgrades.models import Release
-from upgrades.selectors import service_actions
+from upgrades.selectors import request_actions, service_actions
 from upgrades.workflow import PLAN_LABELS, Plan
 
 
@@ -24,10 +24,14 @@ class ServiceSerializer(serializers.Serializer):
     step = serializers.CharField()
     temporary_url = serializers.SerializerMethodField()
     error = serializers.CharField()
+    progress = serializers.CharField()
+    preflight = serializers.CharField()
+    preflight_message = serializers.CharField()
+    trigger_at = serializers.DateTimeField(allow_null=True)
     allowed_actions = serializers.SerializerMethodField()
 
     def get_temporary_url(self, service) -> str | None:
-        return getattr(service, "temporary_url", None) or None
+        return service.temporary_url_live or None
 
     def get_allowed_actions(self, service) -> list[str]:
         user = self.context["request"].user
@@ -45,6 +49,11 @@ class RequestSerializer(serializers.Serializer):
     requester = serializers.CharField(source="requester.username")
     created_at = serializers.DateTimeField()
     services = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+
+    def get_allowed_actions(self, request) -> list[str]:
+        """Request-wide actions (approve, reject, cancel, confirm all) the caller may fire now."""
+        return [str(action) for action in request_actions(self.context["request"].user, request)]
 
     def get_status(self, request) -> str:
         return str(request.status_from(request.services.all()))
@@ -100,6 +109,11 @@ class RequestCreateSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+
+
+class ActionSerializer(ReasonSerializer):
+    trigger_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    start_step2_on_confirmation = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
 class EventSerializer(serializers.Serializer):

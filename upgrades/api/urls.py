@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from upgrades.api import views
-from upgrades.workflow import REQUEST_ACTIONS
+from upgrades.workflow import REQUEST_ACTIONS, SERVICE_ACTIONS
 
 urlpatterns = [
     path("requests/", views.RequestListCreate.as_view(), name="api-requests"),
@@ -15,6 +15,14 @@ urlpatterns = [
             name=f"api-request-{action}",
         )
         for action in sorted(REQUEST_ACTIONS)
+    ],
+    *[
+        path(
+            f"services/<int:service_id>/{action}/",
+            views.ServiceAction.as_view(workflow_action=action),
+            name=f"api-service-{action}",
+        )
+        for action in sorted(SERVICE_ACTIONS)
     ],
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -7,10 +7,12 @@ from rest_framework.views import APIView
 
 from upgrades import selectors, services
 from upgrades.api.serializers import (
+    ActionSerializer,
     EventSerializer,
     ReasonSerializer,
     RequestCreateSerializer,
     RequestSerializer,
+    ServiceSerializer,
 )
 from upgrades.workflow import Action, Plan
 
@@ -76,20 +78,46 @@ class RequestEvents(generics.GenericAPIView):
 
 
 class RequestAction(APIView):
-    """POST /api/requests/{id}/{approve|reject|cancel}/ with an optional (or required) reason."""
+    """POST /api/requests/{id}/{approve|reject|cancel|confirm}/ with an optional (or required) reason.
+
+    Approve may also carry `trigger_at` (schedule Step 1) and `start_step2_on_confirmation`.
+    """
 
     workflow_action: Action | None = None
 
-    @extend_schema(request=ReasonSerializer, responses=RequestSerializer)
+    @extend_schema(request=ActionSerializer, responses=RequestSerializer)
     def post(self, request, request_id: int):
         found = selectors.get_request(request.user, request_id)
-        incoming = ReasonSerializer(data=request.data)
+        incoming = ActionSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
         services.apply_request_action(
             request=found,
             action=self.workflow_action,
             actor=request.user,
-            reason=incoming.validated_data["reason"],
+            reason=data["reason"],
+            trigger_at=data.get("trigger_at"),
+            start_step2_on_confirmation=data.get("start_step2_on_confirmation"),
         )
         updated = selectors.get_request(request.user, request_id)
         return Response(RequestSerializer(updated, context={"request": request}).data)
+
+
+class ServiceAction(APIView):
+    """POST /api/services/{id}/{trigger|confirm|report-problem|retry|rollback|cancel}/."""
+
+    workflow_action: Action | None = None
+
+    @extend_schema(request=ReasonSerializer, responses=ServiceSerializer)
+    def post(self, request, service_id: int):
+        service = selectors.get_service(request.user, service_id)
+        incoming = ReasonSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        services.apply_service_action(
+            service=service,
+            action=self.workflow_action,
+            actor=request.user,
+            reason=incoming.validated_data["reason"],
+        )
+        updated = selectors.get_service(request.user, service_id)
+        return Response(ServiceSerializer(updated, context={"request": request}).data)

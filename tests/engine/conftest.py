@@ -1,0 +1,121 @@
+"""Fixtures for end-to-end engine tests: cfsim over HTTP, a real worker and beat, PostgreSQL, Redis."""
+
+import time
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from tests.conftest import file_request
+from tests.support.cfsim import CfSim
+from tests.support.stack import Stack, database_url
+from upgrades import services
+from upgrades.models import Preflight, ServiceUpgrade
+from upgrades.workflow import Action, State
+
+
+@pytest.fixture(scope="session")
+def sim():
+    with CfSim() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def stack(django_db_setup, django_db_blocker, sim, tmp_path_factory):
+    broker = settings.CELERY_BROKER_URL
+    assert broker.startswith("redis://"), "engine tests run on Redis (make test sets CELERY_BROKER_URL)"
+    assert connection.vendor == "postgresql", "engine tests run on PostgreSQL (make test sets DATABASE_URL)"
+    redis.Redis.from_url(broker).flushdb()
+    running = Stack(
+        database=database_url(connection.settings_dict),
+        broker=broker,
+        api_url=sim.api_url,
+        log_dir=tmp_path_factory.mktemp("celery"),
+    )
+    running.start_worker()
+    running.start_beat()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def engine(stack, sim, transactional_db, cast, releases):
+    """A clean cfsim (the demo seed, no delays) and the running worker, for one test."""
+    sim.reset()
+    sim.configure(staging_delay=0, start_delay=0, job_delay=0)
+    return stack
+
+
+ACME_PROD = "https://ec000001-0000-4000-8000-000000000001.run.aws-usw02-pr.ice.predix.io"
+ACME_NONPROD = "https://ec000002-0000-4000-8000-000000000002.run.aws-usw02-pr.ice.predix.io"
+INITECH = "https://ec000c31-0000-4000-8000-000000000001.run.aws-usw02.dev.ice.predix.io"
+
+
+def wait_for(predicate, timeout: float = 60, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_state(service_id: int, *states: State, timeout: float = 60) -> ServiceUpgrade:
+    def reached():
+        service = ServiceUpgrade.objects.get(pk=service_id)
+        return service if service.state in states else None
+
+    try:
+        return wait_for(reached, timeout, f"service {service_id} to reach {states}")
+    except AssertionError:
+        service = ServiceUpgrade.objects.get(pk=service_id)
+        detail = service.error or service.progress
+        raise AssertionError(
+            f"service {service_id} is {service.state} at {service.step!r} ({detail})"
+        ) from None
+
+
+def filed_and_checked(user, urls, **kwargs):
+    """File for real and wait for the worker's preflight against cfsim to pass."""
+    request = file_request(user, urls, checked=False, **kwargs)
+    for service in request.services.all():
+        wait_for(
+            lambda pk=service.pk: ServiceUpgrade.objects.get(pk=pk).preflight == Preflight.PASSED,
+            30,
+            f"preflight of {service.zone_id}",
+        )
+    return request
+
+
+def approve_and_trigger(request, operator):
+    services.apply_request_action(request=request, action=Action.APPROVE, actor=operator)
+    for service in request.services.all():
+        services.apply_service_action(service=service, action=Action.TRIGGER, actor=operator)
+
+
+def topology(sim, zone_id: str, base_name: str) -> dict:
+    """What CF shows for one EC service: who serves its route, its apps (the original name and the
+    portal's `<name>-<release>`), their bindings, and any temporary routes."""
+    state = sim.state()
+    apps = {app["guid"]: app for app in state["apps"]}
+    family = {
+        g for g, app in apps.items() if app["name"] == base_name or app["name"].startswith(base_name + "-")
+    }
+    route = next(r for r in state["routes"] if r["url"].startswith(zone_id + "."))
+
+    def described(guid):
+        app = apps[guid]
+        return app["name"], app["state"], app["image"], sum(i["state"] == "RUNNING" for i in app["actual"])
+
+    serving = [apps[d["app_guid"]] for d in route["destinations"]]
+    bindings = [b for b in state["bindings"] if b["app_guid"] in family]
+    return {
+        "serving": sorted((app["name"], app["image"]) for app in serving),
+        "apps": sorted(described(guid) for guid in family),
+        "bindings": sorted((apps[b["app_guid"]]["name"], b["service_instance_guid"]) for b in bindings),
+        "temporary_routes": sorted(
+            r["url"] for r in state["routes"] if r["url"].startswith(f"{zone_id}-upgrade-")
+        ),
+    }

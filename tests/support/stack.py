@@ -1,0 +1,123 @@
+"""A real Celery worker (and beat) against the test database, cfsim and the Redis broker.
+
+The worker is its own `celery … worker` process (prefork), exactly as in production; tests see its
+effects only through the database and cfsim. Tests that use it must be transactional
+(`django_db(transaction=True)`) so the worker sees their rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SIM_SECRET = "ecportal-sim-secret"
+# Short leases, polls and backoff, so crash recovery and retries happen within a test's patience.
+FAST_ENGINE = {
+    "ENGINE_LEASE_SECONDS": "4",
+    "ENGINE_RECONCILE_SECONDS": "1",
+    "ENGINE_SILENCE_SECONDS": "3",
+    "ENGINE_POLL_SECONDS": "0.2",
+    "ENGINE_BACKOFF_BASE": "0.2",
+    "ENGINE_BACKOFF_CAP": "1",
+    "ENGINE_MAX_ATTEMPTS": "6",
+    "ENGINE_START_TIMEOUT": "30",
+}
+
+
+def foundations_for(api_url: str) -> list[dict]:
+    """The three demo foundations, all served by one cfsim."""
+    names = [
+        ("predix-west", "Predix West / Basic", "run.aws-usw02-pr.ice.predix.io", "CF_SECRET_PREDIX_WEST"),
+        ("predix-east", "Predix East / Select", "run.asv-pr.ice.predix.io", "CF_SECRET_PREDIX_EAST"),
+        ("cf3", "CF3", "run.aws-usw02.dev.ice.predix.io", "CF_SECRET_CF3"),
+    ]
+    return [
+        {"slug": slug, "name": name, "domains": [domain], "api_url": api_url, "client_id": "ecportal",
+         "secret_env": secret_env}
+        for slug, name, domain, secret_env in names
+    ]  # fmt: skip
+
+
+def database_url(settings_dict: dict) -> str:
+    user = settings_dict.get("USER") or "postgres"
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+class Stack:
+    """Worker and beat processes; `kill_worker` SIGKILLs the whole worker, as a crash would."""
+
+    def __init__(self, *, database: str, broker: str, api_url: str, log_dir: Path, extra_env=None):
+        self.env = dict(os.environ)
+        self.env.update(
+            DATABASE_URL=database,
+            CELERY_BROKER_URL=broker,
+            FOUNDATIONS=json.dumps(foundations_for(api_url)),
+            CF_SECRET_PREDIX_WEST=SIM_SECRET,
+            CF_SECRET_PREDIX_EAST=SIM_SECRET,
+            CF_SECRET_CF3=SIM_SECRET,
+            PYTHONUNBUFFERED="1",
+            **FAST_ENGINE,
+            **(extra_env or {}),
+        )
+        self.log_dir = log_dir
+        self.worker: subprocess.Popen | None = None
+        self.beat: subprocess.Popen | None = None
+        self._workers_started = 0
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "a")  # noqa: SIM115 (lives as long as the process)
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "ecportal", *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def start_worker(self, concurrency: int = 2) -> None:
+        self._workers_started += 1
+        name = f"worker{self._workers_started}"
+        self.worker = self._spawn(
+            name,
+            ["worker", "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "INFO",
+             "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        )  # fmt: skip
+        self._wait_for_line(self.log_dir / f"{name}.log", "ready.")
+
+    def start_beat(self) -> None:
+        self.beat = self._spawn(
+            "beat", ["beat", "--loglevel", "INFO", "--schedule", str(self.log_dir / "celerybeat-schedule")]
+        )
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker's whole process group: no chance to ack, requeue or clean up."""
+        if self.worker and self.worker.poll() is None:
+            os.killpg(self.worker.pid, signal.SIGKILL)
+            self.worker.wait(10)
+
+    def _wait_for_line(self, path: Path, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if path.exists() and text in path.read_text(errors="replace"):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{path.name} never said {text!r}:\n{path.read_text(errors='replace')[-3000:]}")
+
+    def stop(self) -> None:
+        for process in (self.worker, self.beat):
+            if process and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
