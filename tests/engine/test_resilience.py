@@ -1,0 +1,123 @@
+"""Crashes, duplicates, races and CF faults: the upgrade still happens exactly once."""
+
+import threading
+import time
+
+import pytest
+
+from tests.engine.conftest import (
+    ACME_PROD,
+    approve_and_trigger,
+    filed_and_checked,
+    topology,
+    wait_for,
+    wait_state,
+)
+from upgrades import services, tasks, workflow
+from upgrades.models import CallLog, ServiceUpgrade
+from upgrades.workflow import Action, Plan, State
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+ACME_ZONE = "ec000001-0000-4000-8000-000000000001"
+ACME = "ec-service-acme-prod"
+NEW = "ecsim/ec-service:okinawa.130"
+
+
+def cf_calls(sim, method: str, path: str) -> int:
+    return sum(1 for call in sim.calls() if call["method"] == method and call["path"] == path)
+
+
+def test_duplicated_messages_are_no_ops(engine, sim, cast):
+    request = filed_and_checked(cast["alice"], [ACME_PROD])
+    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    service = request.services.get()
+    # The same sub-step delivered three times at once, as a redelivery storm would.
+    services.apply_service_action(service=service, action=Action.TRIGGER, actor=cast["olga"])
+    for _ in range(3):
+        tasks.advance.delay(service.pk, "preflight")
+    service = wait_state(service.pk, State.AWAITING_VERIFICATION)
+    assert cf_calls(sim, "POST", "/v3/apps") == 1
+    before = len(sim.calls())
+    for step in ("create_green", "wait_running", "map_original", "rb_delete_green"):
+        tasks.advance.delay(service.pk, step)
+    time.sleep(2)
+    assert len(sim.calls()) == before, "stale deliveries made no CF call"
+    assert ServiceUpgrade.objects.get(pk=service.pk).state == State.AWAITING_VERIFICATION
+
+
+def test_two_racing_triggers_start_one_run(engine, sim, cast):
+    request = filed_and_checked(cast["alice"], [ACME_PROD])
+    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    service = request.services.get()
+    barrier, outcomes = threading.Barrier(2), []
+
+    def trigger(user):
+        from django.db import connection
+
+        barrier.wait()
+        try:
+            fresh = ServiceUpgrade.objects.get(pk=service.pk)
+            services.apply_service_action(service=fresh, action=Action.TRIGGER, actor=user)
+            outcomes.append("started")
+        except (workflow.InvalidTransition, services.StaleState) as error:
+            outcomes.append(type(error).__name__)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=trigger, args=(cast[who],)) for who in ("olga", "oscar")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes)[0] != "started" and outcomes.count("started") == 1, outcomes
+    wait_state(service.pk, State.AWAITING_VERIFICATION)
+    assert cf_calls(sim, "POST", "/v3/apps") == 1
+    assert service.events.filter(to_state=State.STEP1_RUNNING).count() == 1
+
+
+def test_a_burst_of_503s_and_an_expired_token_mid_upgrade_are_recovered(engine, sim, cast):
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    stats = r"^/v3/processes/[^/]+/stats$"
+    sim.add_fault(method="GET", path=stats, status=503, title="CF-InstancesUnavailable", code=220002, count=6)
+    sim.add_fault(method="POST", path=r"^/v3/routes$", status=502, count=1)
+    approve_and_trigger(request, cast["olga"])
+    service = request.services.get()
+    later = ("bind", "create_temp_route", "map_temp_route", "start_green", "wait_running")
+    wait_for(
+        lambda: ServiceUpgrade.objects.get(pk=service.pk).step in later, 30, "Step 1 to reach its bindings"
+    )
+    sim.control("POST", "tokens/expire")
+    service = wait_state(service.pk, State.COMPLETED, timeout=90)
+    statuses = set(CallLog.objects.filter(service=service).values_list("status", flat=True))
+    assert {503, 502, 401} <= statuses, "the faults really happened and were recovered from"
+    assert topology(sim, ACME_ZONE, ACME)["serving"] == [(ACME, NEW)]
+    assert cf_calls(sim, "POST", "/v3/apps") == 1
+
+
+def test_a_worker_killed_mid_sub_step_is_resumed_and_the_upgrade_completes_once(engine, sim, cast):
+    before = topology(sim, ACME_ZONE, ACME)
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    # Creating green takes 3 s: the worker dies while CF is creating it, before its GUID is recorded.
+    sim.add_fault(method="POST", path=r"^/v3/apps$", status=0, delay=3, count=1)
+    approve_and_trigger(request, cast["olga"])
+    service = request.services.get()
+    wait_for(
+        lambda: (s := ServiceUpgrade.objects.get(pk=service.pk)).step == "create_green" and s.lease_owner,
+        30,
+        "the create_green sub-step to be claimed",
+    )
+    time.sleep(0.5)
+    killed_at = time.monotonic()
+    engine.kill_worker()
+    engine.start_worker()
+    service = wait_state(service.pk, State.COMPLETED, timeout=120)
+    assert time.monotonic() - killed_at < 120
+    after = topology(sim, ACME_ZONE, ACME)
+    assert after["apps"] == [(ACME, "STARTED", NEW, 2)], "exactly one green was created and kept"
+    assert after["bindings"] == before["bindings"], "no duplicate bindings"
+    assert after["temporary_routes"] == []
+    assert cf_calls(sim, "POST", "/v3/apps") == 1, "the resumed sub-step found green by its label"
+    assert cf_calls(sim, "POST", "/v3/routes") == 1
+    assert cf_calls(sim, "POST", "/v3/service_credential_bindings") == len(before["bindings"])
+    assert service.events.filter(to_state=State.COMPLETED).count() == 1
