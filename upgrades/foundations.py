@@ -22,8 +22,8 @@ class Foundation:
         return os.environ.get(self.secret_env, "")
 
 
-@cache
-def _configured() -> tuple[Foundation, ...]:
+def parse(items: list[dict]) -> tuple[Foundation, ...]:
+    """Foundations from their configuration (a list of dicts, as in settings.FOUNDATIONS)."""
     return tuple(
         Foundation(
             slug=item["slug"],
@@ -33,8 +33,13 @@ def _configured() -> tuple[Foundation, ...]:
             client_id=item["client_id"],
             secret_env=item["secret_env"],
         )
-        for item in settings.FOUNDATIONS
+        for item in items
     )
+
+
+@cache
+def _configured() -> tuple[Foundation, ...]:
+    return parse(settings.FOUNDATIONS)
 
 
 def all_foundations() -> tuple[Foundation, ...]:

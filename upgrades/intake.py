@@ -61,7 +61,7 @@ def _parse_url(text: str) -> tuple[ParsedService | None, str]:
     if _CONTROL_CHARS.search(text) or " " in text:
         return None, "not a URL (it contains spaces or control characters)."
     if ZONE_ID_RE.match(text.lower()):
-        return None, "a bare zone ID; enter the service URL, https://<zone-id>.<domain>."
+        return _locate_zone(text.lower())
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -89,6 +89,16 @@ def _parse_url(text: str) -> tuple[ParsedService | None, str]:
         return None, f"“{domain}” is not a known Cloud Foundry domain. Known domains: {known}."
     url = f"https://{zone_id}.{domain}"
     return ParsedService(url=url, zone_id=zone_id, domain=domain, foundation=foundation.slug), ""
+
+
+def _locate_zone(zone_id: str) -> tuple[ParsedService | None, str]:
+    """A bare zone ID: look it up on each configured foundation (CF's API, never the user's URL)."""
+    from upgrades import zone_lookup  # the CF client is only needed for this rare path
+
+    found, looked = zone_lookup.locate(zone_id)
+    if found is None:
+        return None, f"zone ID {zone_id} was not found on {', '.join(looked) or 'any configured foundation'}."
+    return ParsedService(url=found.url, zone_id=zone_id, domain=found.domain, foundation=found.foundation), ""
 
 
 def _is_ip_literal(host: str) -> bool:

@@ -37,18 +37,19 @@ class Wait:
 
 Outcome = Done | Wait
 
-_clients: dict[str, CFClient] = {}
+_clients: dict[tuple[str, str, str], CFClient] = {}
 
 
 def client_for(foundation: Foundation, on_call: Callable[[CallRecord], None] | None = None) -> CFClient:
     """One client per foundation per worker process, so discovery and the token are shared; the call
     hook is swapped per task (a prefork child runs one task at a time)."""
-    client = _clients.get(foundation.slug)
+    key = (foundation.slug, foundation.api_url, foundation.client_id)
+    client = _clients.get(key)
     if client is None:
         client = CFClient(
             foundation.api_url, client_id=foundation.client_id, client_secret=foundation.client_secret
         )
-        _clients[foundation.slug] = client
+        _clients[key] = client
     client.on_call = on_call
     return client
 
