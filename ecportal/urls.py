@@ -13,5 +13,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/", include("upgrades.api.urls")),
+    path("c/", include("upgrades.contact_urls")),
     path("", include("upgrades.urls")),
 ]

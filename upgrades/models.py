@@ -221,3 +221,84 @@ class CallLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status}"
+
+
+# --- Notifications: the outbox (DESIGN §3) and what contacts without an account need ------------
+
+
+class Notification(models.Model):
+    """One milestone of one request, covering the services that reached it together.
+
+    Services join while `ready_at` lies ahead and the notification is not yet `sealed`; the first send
+    seals it under the request's row lock, so no service joins a notification whose mail went out.
+    `details` holds a snapshot of each service as it was when it joined (the mail says what happened
+    then, whatever happens after).
+    """
+
+    class Audience(models.TextChoices):
+        USERS = "users", "Requester and contacts"
+        TEAM = "team", "EC team"
+
+    request = models.ForeignKey(UpgradeRequest, on_delete=models.CASCADE, related_name="notifications")
+    milestone = models.CharField(max_length=32)
+    audience = models.CharField(max_length=8, choices=Audience.choices)
+    services = models.ManyToManyField(ServiceUpgrade, blank=True, related_name="notifications")
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(db_index=True)
+    sealed = models.BooleanField(default=False)
+    # A reminder points at the Step 1 mail it follows up; one reminder per such mail.
+    reminder_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="reminder"
+    )
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["request", "milestone"])]
+
+    def __str__(self) -> str:
+        return f"UR-{self.request_id} {self.milestone}"
+
+
+class Delivery(models.Model):
+    """One message of a notification to one recipient; claimed by a sender with a CAS on the lease."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.CharField(max_length=254)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField()
+    # Held by the sender that claimed the row; an expired lease (a sender that died) frees it again.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "recipient"], name="one_delivery_per_recipient")
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} {self.status}"
+
+
+class ContactLink(models.Model):
+    """A contact's signed link: its per-contact secret (rotated to revoke) and its unsubscription."""
+
+    contact = models.OneToOneField(Contact, on_delete=models.CASCADE, related_name="link")
+    secret = models.CharField(max_length=64)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"link for contact {self.contact_id}"

@@ -1,16 +1,394 @@
-"""Who is told what, written to the outbox in the same transaction as the change that causes it."""
+"""Who is told what, written to the outbox in the same transaction as the change that causes it.
 
-from upgrades.models import Event, ServiceUpgrade, UpgradeRequest
-from upgrades.workflow import State
+A milestone reached by services of one request within NOTIFY_GROUP_SECONDS makes one notification (one
+mail per recipient) covering them all; a service arriving later, or the same service again (a retried
+step), makes a new one. Rendering from `templates/emails/<milestone>/` happens at send time, from the
+snapshot stored on the notification (`upgrades.mail_tasks` sends).
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from upgrades import contact_links, contacts
+from upgrades.models import (
+    Contact,
+    ContactLink,
+    Delivery,
+    Event,
+    Notification,
+    ServiceUpgrade,
+    UpgradeRequest,
+)
+from upgrades.permissions import is_ec_team
+from upgrades.workflow import Plan, State
+
+USERS, TEAM = Notification.Audience.USERS, Notification.Audience.TEAM
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """A kind of mail: its template directory, its words in subjects and the mail log, its audience."""
+
+    name: str
+    label: str
+    audience: str
+
+
+MILESTONES = {
+    m.name: m
+    for m in (
+        Milestone("received", "Request received", USERS),
+        Milestone("approved", "Approved", USERS),
+        Milestone("rejected", "Rejected", USERS),
+        Milestone("step1_started", "Step 1 started", USERS),
+        Milestone("step1_complete", "Step 1 complete", USERS),
+        Milestone("reminder", "Reminder", USERS),
+        Milestone("step2_started", "Step 2 started", USERS),
+        Milestone("completed", "Completed", USERS),
+        Milestone("failed", "Failed", USERS),
+        Milestone("rolled_back", "Rolled back", USERS),
+        Milestone("cancelled", "Cancelled", USERS),
+        Milestone("new_request", "New request", TEAM),
+        Milestone("preflight_failed", "Preflight failed", TEAM),
+        Milestone("confirmed", "User confirmed, ready for Step 2", TEAM),
+        Milestone("problem_reported", "User reported a problem", TEAM),
+        Milestone("step_failed", "Step failed", TEAM),
+    )
+}
+
+# The milestones a service reaches by entering a state (rolling back is decided by who asked).
+_ON_ENTERING = {
+    State.APPROVED: ("approved",),
+    State.REJECTED: ("rejected",),
+    State.CANCELLED: ("cancelled",),
+    State.STEP1_RUNNING: ("step1_started",),
+    State.AWAITING_VERIFICATION: ("step1_complete",),
+    State.VERIFIED: ("confirmed",),
+    State.STEP2_RUNNING: ("step2_started",),
+    State.COMPLETED: ("completed",),
+    State.STEP1_FAILED: ("failed", "step_failed"),
+    State.STEP2_FAILED: ("failed", "step_failed"),
+    State.ROLLBACK_FAILED: ("failed", "step_failed"),
+    State.ROLLED_BACK: ("rolled_back",),
+}
+
+
+# --- Hooks called by `services`, inside the transaction of the change ---------------------------
 
 
 def on_submitted(request: UpgradeRequest) -> None:
     """A request was filed: tell its requester and contacts, and the EC team."""
+    services = list(request.services.all())
+    for name in ("received", "new_request"):
+        _record(request, name, [(service, None) for service in services])
 
 
 def on_transition(*, service: ServiceUpgrade, source: State, target: State, event: Event) -> None:
-    """A service changed state: record the milestone notification it belongs to."""
+    """A service changed state: record the milestone notification(s) it belongs to."""
+    names = _ON_ENTERING.get(State(target), ())
+    if target == State.ROLLING_BACK and _reported_by_user(service, source, event):
+        names = ("problem_reported",)
+    for name in names:
+        _record(service.request, name, [(service, event)])
 
 
 def on_preflight_failed(service: ServiceUpgrade) -> None:
     """Preflight found a problem: tell the EC team."""
+    _record(service.request, "preflight_failed", [(service, None)])
+
+
+def _reported_by_user(service: ServiceUpgrade, source: State, event: Event) -> bool:
+    """Rolling back from awaiting verification because a requester or contact reported a problem
+    (the EC team rolling back or cancelling is their own doing, not news to them)."""
+    if source != State.AWAITING_VERIFICATION or service.rollback_outcome == State.CANCELLED:
+        return False
+    return event.actor is None or not is_ec_team(event.actor)
+
+
+# --- The outbox ---------------------------------------------------------------------------------
+
+
+def service_facts(service: ServiceUpgrade, event: Event | None) -> dict:
+    """What a mail says about a service, as it stands now (stored, so later changes do not alter it)."""
+    return {
+        "id": service.pk,
+        "zone_id": service.zone_id,
+        "domain": service.domain,
+        "foundation": service.foundation,
+        "url": f"https://{service.zone_id}.{service.domain}",
+        "temporary_url": f"https://{service.temp_host}.{service.domain}" if service.temp_host else "",
+        "state": str(service.state),
+        "state_label": State(service.state).label,
+        "from_state": str(event.from_state) if event else "",
+        "step": service.step,
+        "error": service.error,
+        "preflight": service.preflight_message,
+        "message": event.message if event else "",
+        "actor": event.actor_label if event else "",
+    }
+
+
+def _record(request: UpgradeRequest, name: str, entries: list[tuple[ServiceUpgrade, Event | None]]) -> None:
+    """Add services to the open notification of this milestone, or open a new one with its deliveries.
+
+    The request row is locked so that concurrent transitions of one request's services, and the sender
+    sealing a notification, take turns: a service never joins a mail that already went out.
+    """
+    milestone = MILESTONES[name]
+    with transaction.atomic():
+        UpgradeRequest.objects.select_for_update().filter(pk=request.pk).first()
+        now = timezone.now()
+        ids = [service.pk for service, _ in entries]
+        notification = (
+            Notification.objects.filter(request=request, milestone=name, sealed=False, ready_at__gt=now)
+            .exclude(services__in=ids)
+            .order_by("-id")
+            .first()
+        )
+        if notification is None:
+            window = timedelta(seconds=settings.NOTIFY_GROUP_SECONDS)
+            notification = Notification.objects.create(
+                request=request, milestone=name, audience=milestone.audience, ready_at=now + window
+            )
+            _create_deliveries(notification, recipients(request, milestone.audience))
+            _send_when_ready(notification)
+        facts = notification.details.get("services", [])
+        facts.extend(service_facts(service, event) for service, event in entries)
+        notification.details = {**notification.details, "services": facts}
+        notification.save(update_fields=["details"])
+        notification.services.add(*ids)
+
+
+def _create_deliveries(notification: Notification, emails: list[str]) -> None:
+    Delivery.objects.bulk_create(
+        [
+            Delivery(notification=notification, recipient=email, next_attempt_at=notification.ready_at)
+            for email in emails
+        ]
+    )
+
+
+def _send_when_ready(notification: Notification) -> None:
+    """Enqueue the send on commit, to run once the grouping window closes. A broker outage here only
+    delays the mail: beat sends whatever is pending."""
+    from upgrades import mail_tasks
+
+    notification_id = notification.pk
+    countdown = max(0.0, (notification.ready_at - timezone.now()).total_seconds())
+    transaction.on_commit(
+        lambda: mail_tasks.send_notification.apply_async((notification_id,), countdown=countdown),
+        robust=True,
+    )
+
+
+def ec_team_emails() -> list[str]:
+    """The EC team's addresses: EC_TEAM_EMAILS when set, else active users holding `operate` through
+    the EC team group or directly (a superuser is mailed only if they hold it explicitly)."""
+    if settings.EC_TEAM_EMAILS:
+        return _unique(settings.EC_TEAM_EMAILS)
+    perm = Q(codename="operate", content_type__app_label="upgrades")
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    holders = users.filter(
+        Q(groups__permissions__in=_perms(perm)) | Q(user_permissions__in=_perms(perm))
+    ).distinct()
+    return _unique(holders.order_by("email").values_list("email", flat=True))
+
+
+def _perms(query: Q):
+    from django.contrib.auth.models import Permission
+
+    return Permission.objects.filter(query)
+
+
+def recipients(request: UpgradeRequest, audience: str) -> list[str]:
+    """Who gets a mail: the requester and the subscribed contacts, or the EC team."""
+    if audience == TEAM:
+        return ec_team_emails()
+    unsubscribed = set(
+        ContactLink.objects.filter(contact__request=request, unsubscribed_at__isnull=False).values_list(
+            "contact__email", flat=True
+        )
+    )
+    contacts = [c.email for c in Contact.objects.filter(request=request) if c.email not in unsubscribed]
+    return _unique([request.requester.email, *contacts])
+
+
+def _unique(emails) -> list[str]:
+    seen: list[str] = []
+    for email in emails:
+        email = (email or "").strip()
+        if email and email.lower() not in {s.lower() for s in seen}:
+            seen.append(email)
+    return seen
+
+
+# --- Reminders (beat) ---------------------------------------------------------------------------
+
+
+def queue_reminders(now=None) -> int:
+    """Remind users of Step 1 mails older than NOTIFY_REMINDER_HOURS whose services still await
+    confirmation; one reminder per such mail. Returns how many reminders were queued."""
+    now = now or timezone.now()
+    due = Notification.objects.filter(
+        milestone="step1_complete",
+        reminder__isnull=True,
+        created_at__lte=now - timedelta(hours=settings.NOTIFY_REMINDER_HOURS),
+        services__state=State.AWAITING_VERIFICATION,
+    ).distinct()
+    queued = 0
+    for original in due.select_related("request"):
+        waiting = set(
+            original.services.filter(state=State.AWAITING_VERIFICATION).values_list("pk", flat=True)
+        )
+        facts = [f for f in original.details.get("services", []) if f["id"] in waiting]
+        try:
+            with transaction.atomic():
+                reminder = Notification.objects.create(
+                    request=original.request,
+                    milestone="reminder",
+                    audience=USERS,
+                    ready_at=now,
+                    reminder_of=original,
+                    details={"services": facts},
+                )
+                reminder.services.add(*waiting)
+                _create_deliveries(reminder, recipients(original.request, USERS))
+                _send_when_ready(reminder)
+        except IntegrityError:
+            continue  # another beat run queued it first
+        queued += 1
+    return queued
+
+
+# --- For the request page -----------------------------------------------------------------------
+
+
+def page_context(upgrade_request: UpgradeRequest, user) -> dict:
+    """Context for `upgrades/_contacts.html` and `upgrades/_mail_log.html` on the request page."""
+    links = {link.contact_id: link for link in ContactLink.objects.filter(contact__request=upgrade_request)}
+    rows = [
+        {
+            "id": contact.pk,
+            "email": contact.email,
+            "unsubscribed": bool(links.get(contact.pk) and links[contact.pk].unsubscribed_at),
+        }
+        for contact in Contact.objects.filter(request=upgrade_request).order_by("id")
+    ]
+    team = is_ec_team(user)
+    mail_log = []
+    if team:
+        deliveries = Delivery.objects.filter(notification__request=upgrade_request).select_related(
+            "notification"
+        )
+        mail_log = [
+            {
+                "recipient": d.recipient,
+                "milestone": MILESTONES[d.notification.milestone].label,
+                "status": d.get_status_display(),
+                "status_code": d.status,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "created_at": d.created_at,
+                "sent_at": d.sent_at,
+            }
+            for d in deliveries.order_by("-notification__created_at", "id")
+        ]
+    return {
+        "contact_rows": rows,
+        "can_manage_contacts": contacts.may_manage(upgrade_request, user),
+        "show_mail_log": team,
+        "mail_log": mail_log,
+    }
+
+
+# --- Rendering (at send time, from the stored snapshot) -----------------------------------------
+
+
+class Unsendable(ValueError):
+    """The delivery cannot become a message (e.g. an address that would inject headers)."""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_address(address: str) -> str:
+    """The address, if it is one plain valid email address; else raise Unsendable (never sent)."""
+    if _CONTROL.search(address) or "," in address or "<" in address:
+        raise Unsendable(f"Refused address {address!r}: control characters or several addresses.")
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise Unsendable(f"Refused address {address!r}: not a valid email address.") from None
+    return address
+
+
+def render_message(delivery: Delivery) -> EmailMultiAlternatives:
+    """The multipart (plain text + HTML) message of one delivery, To its recipient only."""
+    notification = delivery.notification
+    request = notification.request
+    recipient = safe_address(delivery.recipient)
+    contact = None
+    if notification.audience == USERS:
+        contact = Contact.objects.filter(request=request, email__iexact=recipient).first()
+    links = contact_links.urls_for(contact) if contact else {}
+    services = []
+    for facts in notification.details.get("services", []):
+        facts = dict(facts)
+        if links:
+            facts["confirm_url"] = contact_links.action_url(links["token"], "confirm", facts["id"])
+            facts["report_url"] = contact_links.action_url(links["token"], "report", facts["id"])
+        services.append(facts)
+    context = {
+        "reference": request.reference,
+        "milestone": MILESTONES[notification.milestone].label,
+        "request": request,
+        "plan_label": Plan(request.plan).label,
+        "back_to_back": request.plan == Plan.BACK_TO_BACK,
+        "services": services,
+        "links": links,
+        "request_url": contact_links.absolute(reverse("request-detail", args=[request.pk])),
+        "reminder_hours": settings.NOTIFY_REMINDER_HOURS,
+    }
+    name = notification.milestone
+    # One line, whatever the template holds: a subject can never carry a header break.
+    subject = " ".join(render_to_string(f"emails/{name}/subject.txt", context).split())
+    headers = {"Auto-Submitted": "auto-generated", "X-Ecportal-Request": request.reference}
+    if links:
+        headers["List-Unsubscribe"] = f"<{links['unsubscribe']}>"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"emails/{name}/body.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[recipient],
+        headers=headers,
+    )
+    message.attach_alternative(render_to_string(f"emails/{name}/body.html", context), "text/html")
+    return message
+
+
+def skip_reason(delivery: Delivery) -> str:
+    """Why a users' mail is no longer wanted (its contact unsubscribed or was removed), or ""."""
+    notification = delivery.notification
+    if notification.audience != USERS:
+        return ""
+    request = notification.request
+    if request.requester.email and request.requester.email.lower() == delivery.recipient.lower():
+        return ""
+    contact = Contact.objects.filter(request=request, email__iexact=delivery.recipient).first()
+    if contact is None:
+        return "No longer a contact of this request."
+    if contact_links.is_unsubscribed(contact):
+        return "The contact unsubscribed from this request."
+    return ""

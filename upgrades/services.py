@@ -215,6 +215,10 @@ def apply_service_action(
     else:
         roles, is_own, who = frozenset({Role.CONTACT}), False, Actor.contact(contact_email)
     reason = _checked_reason(action, roles, is_own=is_own, reason=reason)
+    if action not in workflow.SERVICE_ACTIONS:
+        raise workflow.InvalidTransition(
+            f"{action.capitalize()} applies to the whole request, not one service."
+        )
     with transaction.atomic():
         locked = ServiceUpgrade.objects.select_for_update().get(pk=service.pk)
         target = workflow.target_state(action, State(locked.state), roles, is_own=is_own)
@@ -274,7 +278,7 @@ def _updates_for(action: Action, service: ServiceUpgrade, trigger_at, start_step
 def _fire(
     service: ServiceUpgrade, action: Action, target: State, actor: Actor, reason: str, updates: dict
 ) -> None:
-    if action in workflow.NEEDS_BLUE and target == State.ROLLING_BACK and service.blue_deleted:
+    if target == State.ROLLING_BACK and service.blue_deleted:
         raise workflow.InvalidTransition(
             "Blue is already deleted, so this upgrade can no longer be rolled back. "
             "To go back, file a new upgrade to the previous release."

@@ -153,8 +153,6 @@ REQUEST_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.CANCEL, Actio
 SERVICE_ACTIONS = frozenset(
     {Action.TRIGGER, Action.CONFIRM, Action.REPORT_PROBLEM, Action.RETRY, Action.ROLLBACK, Action.CANCEL}
 )
-# Actions that need blue to still exist (it is deleted at finalization, the point of no return).
-NEEDS_BLUE = frozenset({Action.ROLLBACK, Action.CANCEL})
 
 # What the workers may do on their own: (from, to) pairs outside any user's reach.
 SYSTEM_TRANSITIONS = frozenset(
@@ -218,7 +216,8 @@ def allowed_actions(
     for rule in RULES:
         if rule.action in found or not rule.roles & roles or state not in rule.sources:
             continue
-        if (rule.forbids_own and is_own) or (blue_gone and rule.action in NEEDS_BLUE):
+        # Going back needs blue, which finalization deletes (the point of no return).
+        if (rule.forbids_own and is_own) or (blue_gone and rule.target == State.ROLLING_BACK):
             continue
         found.append(rule.action)
     return found

@@ -188,9 +188,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -205,6 +206,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Task modules beyond the autodiscovered `upgrades.tasks`.
+CELERY_IMPORTS = ["upgrades.mail_tasks"]
 
 # --- Cloud Foundry foundations ------------------------------------------------------------------
 # A JSON list of {slug, name, domains, api_url, client_id, secret_env}; the secret itself is read from
@@ -260,6 +263,17 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ecportal <ecportal@localhost>")
+# Notifications (issue 5): services reaching a milestone within NOTIFY_GROUP_SECONDS share one mail;
+# a failed send is retried with capped exponential backoff and never given up while SMTP is only down.
+NOTIFY_GROUP_SECONDS = env.float("NOTIFY_GROUP_SECONDS", default=3.0)
+NOTIFY_REMINDER_HOURS = env.float("NOTIFY_REMINDER_HOURS", default=24.0)
+NOTIFY_RETRY_BASE = env.float("NOTIFY_RETRY_BASE", default=10.0)
+NOTIFY_RETRY_CAP = env.float("NOTIFY_RETRY_CAP", default=600.0)
+NOTIFY_LEASE_SECONDS = env.int("NOTIFY_LEASE_SECONDS", default=120)
+NOTIFY_TASK_RETRIES = env.int("NOTIFY_TASK_RETRIES", default=8)
+NOTIFY_SEND_SECONDS = env.float("NOTIFY_SEND_SECONDS", default=30.0)
+EC_TEAM_EMAILS = env.list("EC_TEAM_EMAILS", default=[])
+CONTACT_LINK_DAYS = env.int("CONTACT_LINK_DAYS", default=30)
 
 LOGGING = {
     "version": 1,
@@ -286,4 +300,5 @@ ENGINE_LABEL = "ecportal.io/upgrade"
 
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},
+    "send-mail": {"task": "upgrades.mail_tasks.send_pending", "schedule": NOTIFY_SEND_SECONDS},
 }

@@ -15,13 +15,14 @@ from upgrades.models import Preflight, ServiceUpgrade
 from upgrades.workflow import Action, State
 
 
-@pytest.fixture(scope="session")
+# Package scope: the worker stops when the engine tests end, so it never acts on later tests' rows.
+@pytest.fixture(scope="package")
 def sim():
     with CfSim() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(django_db_setup, django_db_blocker, sim, tmp_path_factory):
     broker = settings.CELERY_BROKER_URL
     assert broker.startswith("redis://"), "engine tests run on Redis (make test sets CELERY_BROKER_URL)"

@@ -1,0 +1,239 @@
+"""Signed links for contacts without an account, their pages, unsubscribing, and managing contacts."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.conftest import PROD, file_request
+from tests.notifications.conftest import send_all, walk
+from upgrades import contact_links, contacts, notifications, services
+from upgrades.models import Contact, Delivery, Event, ServiceUpgrade
+from upgrades.workflow import Action, NotAllowed, State
+
+
+@pytest.fixture
+def awaiting(cast, releases):
+    request = file_request(cast["alice"], [PROD])
+    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    walk(request.services.get(), State.AWAITING_VERIFICATION)
+    return request
+
+
+@pytest.fixture
+def carol(awaiting):
+    return awaiting.contacts.get(email="carol@example.com")
+
+
+def anonymous() -> Client:
+    return Client(enforce_csrf_checks=True)
+
+
+def post_form(client: Client, url: str, data: dict | None = None):
+    """GET the page (for its CSRF cookie), then POST its form as a browser would."""
+    page = client.get(url)
+    assert page.status_code == 200
+    token = (
+        page.cookies["csrftoken"].value if "csrftoken" in page.cookies else client.cookies["csrftoken"].value
+    )
+    return client.post(url, {"csrfmiddlewaretoken": token, **(data or {})})
+
+
+def test_a_link_opens_the_status_page_without_login(carol, awaiting):
+    token = contact_links.token_for(carol)
+    page = anonymous().get(reverse("contact-status", args=[token]))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert awaiting.reference in body and "Awaiting verification" in body
+    assert "-upgrade-a1b2c3" in body, "the temporary URL is shown while it serves"
+    inline_scripts = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", body)
+    assert not inline_scripts and "style=" not in body and "<style" not in body, "nothing inline (strict CSP)"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_tampered_forged_and_foreign_tokens_are_404(carol, awaiting, cast):
+    token = contact_links.token_for(carol)
+    contact_id, signature = token.split(":")
+    other = file_request(
+        cast["bob"], ["https://1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d.run.aws-usw02.dev.ice.predix.io"]
+    )
+    other_contact = other.contacts.get()
+    forged = [
+        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        f"{other_contact.pk}:{signature}",
+        "nonsense",
+        f"{contact_id}:",
+    ]
+    for bad in forged:
+        with pytest.raises(contact_links.LinkInvalid):
+            contact_links.resolve(bad)
+        assert anonymous().get(reverse("contact-status", args=[bad])).status_code == 404
+
+
+def test_revoking_or_removing_kills_the_old_link(carol, awaiting, cast):
+    token = contact_links.token_for(carol)
+    assert contact_links.resolve(token) == carol
+    contact_links.revoke(carol)
+    with pytest.raises(contact_links.LinkInvalid):
+        contact_links.resolve(token)
+    fresh = contact_links.token_for(carol)
+    assert fresh != token and contact_links.resolve(fresh) == carol
+    contacts.remove_contact(request=awaiting, user=cast["alice"], contact_id=carol.pk)
+    assert anonymous().get(reverse("contact-status", args=[fresh])).status_code == 404
+
+
+def test_a_link_expires_contact_link_days_after_the_request_ended(carol, awaiting, settings, time_machine):
+    token = contact_links.token_for(carol)
+    service = awaiting.services.get()
+    services.apply_service_action(
+        service=service, action=Action.REPORT_PROBLEM, contact_email=carol.email, reason="x"
+    )
+    service.refresh_from_db()
+    services.transition(service, target=State.ROLLED_BACK, actor=services.SYSTEM)
+    ended = contact_links.ended_at(awaiting.pk)
+    assert ended is not None
+    assert contact_links.resolve(token, now=ended + timedelta(days=settings.CONTACT_LINK_DAYS - 1)) == carol
+    with pytest.raises(contact_links.LinkInvalid, match="expired"):
+        contact_links.resolve(token, now=ended + timedelta(days=settings.CONTACT_LINK_DAYS, seconds=1))
+
+
+def test_open_requests_links_do_not_expire(carol, awaiting):
+    token = contact_links.token_for(carol)
+    assert contact_links.resolve(token, now=timezone.now() + timedelta(days=400)) == carol
+
+
+def test_confirm_through_the_link_moves_the_state_with_the_contact_as_actor(carol, awaiting):
+    token = contact_links.token_for(carol)
+    service = awaiting.services.get()
+    url = reverse("contact-confirm", args=[token, service.pk])
+    client = anonymous()
+    assert client.get(url).status_code == 200
+    service.refresh_from_db()
+    assert service.state == State.AWAITING_VERIFICATION, "GET never changes anything"
+    response = post_form(client, url)
+    assert response.status_code == 302 and response.url == reverse("contact-status", args=[token])
+    service.refresh_from_db()
+    assert service.state == State.VERIFIED
+    event = Event.objects.filter(service=service, to_state=State.VERIFIED).get()
+    assert event.actor is None and event.actor_label == "carol@example.com"
+
+
+def test_report_a_problem_needs_a_reason_and_rolls_back(carol, awaiting):
+    token = contact_links.token_for(carol)
+    service = awaiting.services.get()
+    url = reverse("contact-report", args=[token, service.pk])
+    client = anonymous()
+    post_form(client, url, {"reason": "   "})
+    service.refresh_from_db()
+    assert service.state == State.AWAITING_VERIFICATION
+    post_form(client, url, {"reason": "Gateway cannot connect"})
+    service.refresh_from_db()
+    assert service.state == State.ROLLING_BACK
+    event = Event.objects.filter(service=service, to_state=State.ROLLING_BACK).get()
+    assert event.actor_label == "carol@example.com" and event.message == "Gateway cannot connect"
+
+
+def test_a_post_without_csrf_is_refused_and_a_service_of_another_request_is_404(carol, awaiting, cast):
+    token = contact_links.token_for(carol)
+    service = awaiting.services.get()
+    assert anonymous().post(reverse("contact-confirm", args=[token, service.pk])).status_code == 403
+    other = file_request(
+        cast["bob"], ["https://1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d.run.aws-usw02.dev.ice.predix.io"]
+    )
+    foreign = other.services.get()
+    assert anonymous().get(reverse("contact-confirm", args=[token, foreign.pk])).status_code == 404
+
+
+def test_unsubscribe_is_a_post_and_is_honoured_for_that_request_only(carol, awaiting, cast):
+    token = contact_links.token_for(carol)
+    url = reverse("contact-unsubscribe", args=[token])
+    client = anonymous()
+    client.get(url)
+    assert not contact_links.is_unsubscribed(carol), "GET never unsubscribes"
+    post_form(client, url)
+    assert contact_links.is_unsubscribed(carol)
+    service = awaiting.services.get()
+    services.apply_service_action(service=service, action=Action.CONFIRM, contact_email=carol.email)
+    mail.outbox.clear()
+    send_all()
+    assert "carol@example.com" not in {m.to[0] for m in mail.outbox}
+    skipped = Delivery.objects.filter(recipient="carol@example.com", status=Delivery.Status.SKIPPED)
+    assert skipped.exists(), "queued before she unsubscribed: skipped at send time"
+    other = file_request(
+        cast["bob"], ["https://1a2b3c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d.run.aws-usw02.dev.ice.predix.io"]
+    )
+    send_all()
+    assert "carol@example.com" in {m.to[0] for m in mail.outbox if other.reference in m.subject}
+
+
+def test_requester_and_ec_team_manage_contacts_others_may_not(awaiting, cast):
+    added = contacts.add_contact(request=awaiting, user=cast["alice"], email="Dave@Example.com")
+    assert added.email == "dave@example.com"
+    contacts.add_contact(request=awaiting, user=cast["olga"], email="erin@example.com")
+    with pytest.raises(contacts.ContactRefused, match="already a contact"):
+        contacts.add_contact(request=awaiting, user=cast["olga"], email="erin@example.com")
+    with pytest.raises(contacts.ContactRefused, match="line breaks"):
+        contacts.add_contact(
+            request=awaiting, user=cast["alice"], email="x@example.com\r\nBcc: y@example.com"
+        )
+    with pytest.raises(NotAllowed):
+        contacts.add_contact(request=awaiting, user=cast["carol"], email="z@example.com")
+    contacts.remove_contact(request=awaiting, user=cast["olga"], contact_id=added.pk)
+    assert set(awaiting.contacts.values_list("email", flat=True)) == {"carol@example.com", "erin@example.com"}
+
+
+def test_contact_pages_for_the_request_page(awaiting, cast, client):
+    client.force_login(cast["alice"])
+    response = client.post(reverse("contact-add", args=[awaiting.pk]), {"email": "frank@example.com"})
+    assert response.status_code == 302
+    assert awaiting.contacts.filter(email="frank@example.com").exists()
+    client.force_login(cast["bob"])
+    assert (
+        client.post(reverse("contact-add", args=[awaiting.pk]), {"email": "g@example.com"}).status_code == 404
+    )
+    client.force_login(cast["carol"])
+    assert (
+        client.post(reverse("contact-add", args=[awaiting.pk]), {"email": "g@example.com"}).status_code == 403
+    )
+    anonymous_response = Client().post(reverse("contact-add", args=[awaiting.pk]), {"email": "g@example.com"})
+    assert anonymous_response.status_code == 302 and "/accounts/login/" in anonymous_response.url
+
+
+def test_contacts_are_frozen_once_the_request_ended(cast, releases):
+    request = file_request(cast["alice"], [PROD])
+    services.apply_request_action(request=request, action=Action.CANCEL, actor=cast["alice"])
+    with pytest.raises(contacts.ContactRefused, match="ended"):
+        contacts.add_contact(request=request, user=cast["alice"], email="late@example.com")
+
+
+def test_page_context_shows_the_mail_log_to_the_ec_team_only(awaiting, cast, smtp):
+    send_all()  # nobody listens: deliveries stay pending with an error
+    team = notifications.page_context(awaiting, cast["olga"])
+    assert team["show_mail_log"] and team["mail_log"]
+    row = team["mail_log"][0]
+    assert {"recipient", "milestone", "status", "attempts", "last_error"} <= set(row)
+    assert any(r["attempts"] == 1 and r["last_error"] for r in team["mail_log"])
+    assert team["can_manage_contacts"]
+    user = notifications.page_context(awaiting, cast["carol"])
+    assert not user["show_mail_log"] and user["mail_log"] == []
+    assert not user["can_manage_contacts"]
+    assert [c["email"] for c in user["contact_rows"]] == ["carol@example.com"]
+    from django.template.loader import render_to_string
+
+    html = render_to_string("upgrades/_mail_log.html", {**team, "req": awaiting})
+    assert "Step 1 complete" in html and "Attempts" in html
+    html = render_to_string("upgrades/_contacts.html", {**team, "req": awaiting})
+    assert "carol@example.com" in html and reverse("contact-add", args=[awaiting.pk]) in html
+
+
+def test_removed_contacts_get_no_queued_mail(awaiting, cast):
+    carol = Contact.objects.get(request=awaiting, email="carol@example.com")
+    contacts.remove_contact(request=awaiting, user=cast["alice"], contact_id=carol.pk)
+    mail.outbox.clear()
+    send_all()
+    assert "carol@example.com" not in {m.to[0] for m in mail.outbox}
+    assert ServiceUpgrade.objects.filter(request=awaiting).exists()

@@ -1,0 +1,129 @@
+"""Thin views: contact pages behind a signed link (no login; GET shows, POST acts) and the requester's
+and EC team's add/remove of contacts (login; POST-redirect-GET)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from upgrades import contact_links, contacts, selectors, services, workflow
+from upgrades.models import ServiceUpgrade, UpgradeRequest
+from upgrades.workflow import Action, State
+
+
+def _contact_or_404(token: str):
+    try:
+        return contact_links.resolve(token)
+    except contact_links.LinkInvalid as error:
+        raise Http404(str(error)) from None
+
+
+def _service_or_404(contact, service_id: int) -> ServiceUpgrade:
+    service = ServiceUpgrade.objects.filter(pk=service_id, request_id=contact.request_id).first()
+    if service is None:
+        raise Http404("No such service on this request.")
+    return service
+
+
+def status(request, token: str):
+    """Read-only status of the contact's request."""
+    contact = _contact_or_404(token)
+    upgrade_request = contact.request
+    services_list = list(upgrade_request.services.order_by("id"))
+    context = {
+        "contact": contact,
+        "token": token,
+        "req": upgrade_request,
+        "status": upgrade_request.status_from(services_list),
+        "services": services_list,
+        "awaiting": State.AWAITING_VERIFICATION,
+        "unsubscribed": contact_links.is_unsubscribed(contact),
+    }
+    return render(request, "contact/status.html", context)
+
+
+def _act(request, token: str, service_id: int, action: Action, template: str):
+    """GET: a page with a button. POST: fire the action as the contact, then back to the status page."""
+    contact = _contact_or_404(token)
+    service = _service_or_404(contact, service_id)
+    if request.method == "POST":
+        try:
+            services.apply_service_action(
+                service=service,
+                action=action,
+                contact_email=contact.email,
+                reason=request.POST.get("reason", "")[:10_000],
+            )
+        except (workflow.NotAllowed, workflow.InvalidTransition, services.StaleState) as error:
+            messages.error(request, str(error))
+        except services.ReasonRequired as error:
+            messages.error(request, str(error))
+            return redirect(request.path)
+        else:
+            messages.success(
+                request, f"{service.zone_id}: {workflow.ACTION_DONE[action].lower()}. Thank you."
+            )
+        return redirect("contact-status", token)
+    context = {"contact": contact, "token": token, "req": contact.request, "service": service}
+    return render(request, template, context)
+
+
+def confirm(request, token: str, service_id: int):
+    return _act(request, token, service_id, Action.CONFIRM, "contact/confirm.html")
+
+
+def report_problem(request, token: str, service_id: int):
+    return _act(request, token, service_id, Action.REPORT_PROBLEM, "contact/report.html")
+
+
+def unsubscribe(request, token: str):
+    contact = _contact_or_404(token)
+    if request.method == "POST":
+        contact_links.unsubscribe(contact)
+        messages.success(request, f"You will get no more mails about {contact.request.reference}.")
+        return redirect("contact-status", token)
+    return render(
+        request, "contact/unsubscribe.html", {"contact": contact, "token": token, "req": contact.request}
+    )
+
+
+def _visible(user, request_id: int) -> UpgradeRequest:
+    try:
+        return selectors.get_request(user, request_id)
+    except UpgradeRequest.DoesNotExist:
+        raise Http404("No such request.") from None
+
+
+@login_required
+@require_POST
+def add_contact(request, request_id: int):
+    upgrade_request = _visible(request.user, request_id)
+    try:
+        added = contacts.add_contact(
+            request=upgrade_request, user=request.user, email=request.POST.get("email", "")
+        )
+    except workflow.NotAllowed as error:
+        raise PermissionDenied(str(error)) from None
+    except contacts.ContactRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{added.email} added as a contact.")
+    return redirect(reverse("request-detail", args=[upgrade_request.pk]) + "#contacts")
+
+
+@login_required
+@require_POST
+def remove_contact(request, request_id: int, contact_id: int):
+    upgrade_request = _visible(request.user, request_id)
+    try:
+        contacts.remove_contact(request=upgrade_request, user=request.user, contact_id=contact_id)
+    except workflow.NotAllowed as error:
+        raise PermissionDenied(str(error)) from None
+    except contacts.ContactRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Contact removed.")
+    return redirect(reverse("request-detail", args=[upgrade_request.pk]) + "#contacts")

@@ -1,0 +1,62 @@
+"""Adding and removing a request's contacts: by its requester or the EC team, while it is open."""
+
+from django.db import IntegrityError, transaction
+
+from upgrades import intake
+from upgrades.models import Contact, Event, UpgradeRequest
+from upgrades.permissions import is_ec_team
+from upgrades.workflow import NotAllowed, State
+
+
+class ContactRefused(ValueError):
+    """The change cannot be made (bad address, duplicate, request closed); the message says why."""
+
+
+def may_manage(request: UpgradeRequest, user) -> bool:
+    """The requester and the EC team may change contacts while some service is not terminal."""
+    if not user.is_authenticated or not (request.requester_id == user.pk or is_ec_team(user)):
+        return False
+    return is_open(request)
+
+
+def is_open(request: UpgradeRequest) -> bool:
+    return any(not State(state).is_terminal for state in request.services.values_list("state", flat=True))
+
+
+def _check(request: UpgradeRequest, user) -> None:
+    if not (request.requester_id == user.pk or is_ec_team(user)):
+        raise NotAllowed("Only the requester and the EC team may change the contacts of a request.")
+    if not is_open(request):
+        raise ContactRefused(f"{request.reference} has ended; its contacts can no longer change.")
+
+
+def add_contact(*, request: UpgradeRequest, user, email: str) -> Contact:
+    """Add one contact (validated as at intake: CR/LF and other header injection refused)."""
+    _check(request, user)
+    emails, problems = intake.parse_contacts([email])
+    if problems or len(emails) != 1:
+        raise ContactRefused(problems[0].message.replace("Line 1: ", "") if problems else "Give one address.")
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(request=request, email=emails[0])
+            _audit(request, user, f"Added contact {contact.email}.")
+    except IntegrityError:
+        raise ContactRefused(f"{emails[0]} is already a contact of {request.reference}.") from None
+    return contact
+
+
+def remove_contact(*, request: UpgradeRequest, user, contact_id: int) -> None:
+    """Remove a contact; their signed link stops working with it."""
+    _check(request, user)
+    with transaction.atomic():
+        contact = Contact.objects.filter(request=request, pk=contact_id).first()
+        if contact is None:
+            raise ContactRefused("No such contact on this request.")
+        contact.delete()
+        _audit(request, user, f"Removed contact {contact.email}.")
+
+
+def _audit(request: UpgradeRequest, user, message: str) -> None:
+    Event.objects.create(
+        request=request, kind=Event.Kind.COMMENT, actor=user, actor_label=user.get_username(), message=message
+    )
