@@ -65,9 +65,8 @@ class Stack:
             CF_SECRET_PREDIX_EAST=SIM_SECRET,
             CF_SECRET_CF3=SIM_SECRET,
             PYTHONUNBUFFERED="1",
-            **FAST_ENGINE,
-            **(extra_env or {}),
         )
+        self.env.update({**FAST_ENGINE, **(extra_env or {})})
         self.log_dir = log_dir
         self.worker: subprocess.Popen | None = None
         self.beat: subprocess.Popen | None = None
