@@ -166,3 +166,37 @@ def test_lists_show_only_visible_requests(api, cast, filed, who, count):
 def test_anonymous_list_is_401_not_a_redirect(api, db):
     response = api().get("/api/requests/")
     assert response.status_code == 401 and "Location" not in response
+
+
+SERVICE_MATRIX = {
+    # on a submitted service:  anonymous, alice, bob, carol, olga, root
+    "trigger": (401, 403, 404, 403, 409, 409),
+    "confirm": (401, 409, 404, 409, 403, 403),
+    "report-problem": (401, 409, 404, 409, 403, 403),
+    "retry": (401, 403, 404, 403, 409, 409),
+    "rollback": (401, 403, 404, 403, 409, 409),
+    "cancel": (401, 200, 404, 403, 200, 200),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(SERVICE_MATRIX))
+@pytest.mark.parametrize("position", range(len(WHO)))
+def test_service_role_matrix(api, cast, filed, endpoint, position):
+    who = WHO[position]
+    service = filed.services.first()
+    response = api(cast[who] if who else None).post(
+        f"/api/services/{service.pk}/{endpoint}/", {"reason": "because"}, format="json"
+    )
+    assert response.status_code == SERVICE_MATRIX[endpoint][position], (who, endpoint, response.content)
+    if response.status_code == 200:
+        assert response.json()["state"] == "cancelled"
+
+
+def test_approval_waits_for_preflight(api, cast, releases):
+    pending = file_request(cast["alice"], [PROD], checked=False)
+    response = api(cast["olga"]).post(f"/api/requests/{pending.pk}/approve/")
+    assert response.status_code == 409 and "pass preflight" in response.json()["detail"]
+    assert api(cast["olga"]).get(f"/api/requests/{pending.pk}/").json()["allowed_actions"] == [
+        "reject",
+        "cancel",
+    ]

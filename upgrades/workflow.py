@@ -209,15 +209,21 @@ def reason_required(action: Action) -> bool:
 
 
 def allowed_actions(
-    state: State, roles: frozenset[Role], *, is_own: bool, blue_gone: bool = False
+    state: State, roles: frozenset[Role], *, is_own: bool, blue_gone: bool = False, checked: bool = True
 ) -> list[Action]:
-    """The actions these roles may fire from `state`, in table order, without duplicates."""
+    """The actions these roles may fire from `state`, in table order, without duplicates.
+
+    `blue_gone`: finalization deleted blue, so nothing can lead back. `checked`: every service of the
+    request passed preflight, which approval needs.
+    """
     found: list[Action] = []
     for rule in RULES:
         if rule.action in found or not rule.roles & roles or state not in rule.sources:
             continue
         # Going back needs blue, which finalization deletes (the point of no return).
         if (rule.forbids_own and is_own) or (blue_gone and rule.target == State.ROLLING_BACK):
+            continue
+        if rule.action == Action.APPROVE and not checked:
             continue
         found.append(rule.action)
     return found

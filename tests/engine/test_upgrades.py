@@ -135,3 +135,23 @@ def test_cancel_after_step_1_undoes_it_and_ends_cancelled(engine, sim, cast):
     services.apply_service_action(service=service, action=Action.CANCEL, actor=cast["olga"], reason="freeze")
     wait_state(service.pk, State.CANCELLED)
     assert topology(sim, ACME_ZONE, ACME) == before
+
+
+def test_a_scheduled_approval_starts_step_1_by_itself_and_confirmation_can_start_step_2(engine, sim, cast):
+    from django.utils import timezone
+
+    request = filed_and_checked(cast["alice"], [ACME_PROD])
+    services.apply_request_action(
+        request=request,
+        action=Action.APPROVE,
+        actor=cast["olga"],
+        trigger_at=timezone.now() + timezone.timedelta(seconds=2),
+        start_step2_on_confirmation=True,
+    )
+    service = request.services.get()
+    assert service.state == State.APPROVED and service.trigger_at is not None
+    service = wait_state(service.pk, State.AWAITING_VERIFICATION)
+    assert service.events.filter(to_state=State.STEP1_RUNNING, actor_label="system").exists()
+    services.apply_service_action(service=service, action=Action.CONFIRM, actor=cast["carol"])
+    wait_state(service.pk, State.COMPLETED)
+    assert topology(sim, ACME_ZONE, ACME)["serving"] == [(ACME, NEW)]
