@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from upgrades.models import Contact, Event, Release, ServiceUpgrade, UpgradeRequest
+from upgrades.models import CallLog, Contact, Delivery, Event, Release, ServiceUpgrade, UpgradeRequest
 
 
 @admin.register(Release)
@@ -46,6 +46,33 @@ class UpgradeRequestAdmin(admin.ModelAdmin):
 class EventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "request", "service", "kind", "actor_label", "from_state", "to_state"]
     list_filter = ["kind"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(CallLog)
+class CallLogAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "service", "step", "method", "path", "status", "duration_ms", "request_id"]
+    list_filter = ["method", "status"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    """The outbox, for the EC team to see what went out and what is stuck."""
+
+    list_display = ["notification", "recipient", "status", "attempts", "last_error", "sent_at"]
+    list_filter = ["status"]
+    search_fields = ["recipient"]
 
     def has_change_permission(self, request, obj=None):
         return False
