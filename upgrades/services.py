@@ -154,7 +154,10 @@ def enqueue_step(service: ServiceUpgrade, countdown: float = 0) -> None:
 
     ServiceUpgrade.objects.filter(pk=service.pk).update(enqueued_at=timezone.now())
     service_id, step = service.pk, service.step
-    transaction.on_commit(lambda: tasks.advance.apply_async((service_id, step), countdown=countdown))
+    # No countdown at all when there is nothing to wait for: Celery treats any countdown as an ETA
+    # task, which the worker holds in a timer instead of running it at once.
+    options = {"countdown": countdown} if countdown > 0 else {}
+    transaction.on_commit(lambda: tasks.advance.apply_async((service_id, step), **options))
 
 
 def enqueue_step_now(service: ServiceUpgrade) -> None:
