@@ -121,7 +121,8 @@ def transition(
     source = State(service.state)
     if actor is SYSTEM:
         workflow.check_system(source, target)
-    fields = {"state": target, **(updates or {})}
+    # QuerySet.update() skips auto_now, and a state change is exactly what "last activity" means.
+    fields = {"state": target, "updated_at": timezone.now(), **(updates or {})}
     if target in FIRST_STEP and "step" not in fields:
         fields.update(step=FIRST_STEP[target], attempt=0, step_started_at=timezone.now(), progress="")
     with transaction.atomic():
