@@ -287,13 +287,8 @@ def _fire(
             "Blue is already deleted, so this upgrade can no longer be rolled back. "
             "To go back, file a new upgrade to the previous release."
         )
-    transition(
-        service,
-        target=target,
-        actor=actor,
-        message=reason or f"{workflow.ACTION_DONE[action]}.",
-        updates=updates,
-    )
+    # The timeline already says who moved the service where; the message carries only their reason.
+    transition(service, target=target, actor=actor, message=reason, updates=updates)
     if action == Action.CONFIRM and service.start_step2_on_confirmation:
         transition(
             service,
