@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark under bench/, each printing figures measured side by side in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+echo "== cfsim: sustained requests/s for a realistic call mix"
+$PY bench/cfsim_rate.py --seconds "${BENCH_SECONDS:-10}"
+echo
+echo "== upgrade throughput against the CF-side bound"
+$PY bench/upgrade_throughput.py --services "${BENCH_SERVICES:-200}"
+echo
+echo "== notification latency: state change to message in the SMTP catcher"
+$PY bench/mail_latency.py
