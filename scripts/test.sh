@@ -14,6 +14,11 @@ echo "== ruff"
 $VENV/bin/ruff check .
 $VENV/bin/ruff format --check .
 
+# The database named by DATABASE_URL (pytest makes its own test_ copy; the checks below connect here).
+db_name=${DATABASE_URL##*/}
+psql "${DATABASE_URL%/*}/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname='$db_name'" | grep -q 1 \
+  || psql "${DATABASE_URL%/*}/postgres" -qc "CREATE DATABASE \"$db_name\""
+
 echo "== makemigrations --check"
 $VENV/bin/python manage.py makemigrations --check --dry-run
 
@@ -22,6 +27,9 @@ DJANGO_SETTINGS_MODULE=ecportal.settings.production \
   SECRET_KEY=$($VENV/bin/python -c 'import secrets; print(secrets.token_urlsafe(60))') \
   ALLOWED_HOSTS=ecportal.example.com \
   $VENV/bin/python manage.py check --deploy --fail-level WARNING
+
+echo "== browser (Debian chromium, axe-core)"
+bash scripts/ensure-browser.sh
 
 echo "== pytest"
 $VENV/bin/pytest "$@"

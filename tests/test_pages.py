@@ -155,3 +155,245 @@ def test_security_headers_and_csp(client, cast):
     assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert response["X-Frame-Options"] == "DENY" and response["X-Content-Type-Options"] == "nosniff"
     assert _page_response["Referrer-Policy"] == "same-origin"
+
+
+# --- The request page: per-service actions, live fragment, pictures (issue 6) ---------------------
+
+
+def _services(request):
+    return list(request.services.order_by("id"))
+
+
+def _set(service, **fields):
+    """Put a service where a test needs it (the engine's own tests cover how it gets there)."""
+    ServiceUpgrade.objects.filter(pk=service.pk).update(**fields)
+
+
+def test_approve_waits_for_preflight_and_says_so(client, cast, releases):
+    unchecked = file_request(cast["alice"], [PROD], checked=False)
+    page = _page(client, cast["olga"], f"/requests/{unchecked.pk}/")
+    assert ">Approve</button>" not in page and "Approval waits for preflight" in page
+    assert "Preflight: Checking" in page
+
+
+def test_approve_with_a_start_time_and_step2_on_confirmation(client, cast, filed):
+    client.force_login(cast["olga"])
+    response = client.post(
+        f"/requests/{filed.pk}/approve/",
+        {"trigger_at": "2030-01-02T03:04", "start_step2_on_confirmation": "on"},
+    )
+    assert response.status_code == 302
+    for service in _services(filed):
+        assert service.state == "approved" and service.start_step2_on_confirmation
+        assert service.trigger_at.isoformat() == "2030-01-02T03:04:00+00:00"
+    page = client.get(f"/requests/{filed.pk}/").content.decode()
+    assert "Step 1 is scheduled for" in page and "2030-01-02 03:04 UTC" in page
+
+
+def test_bad_start_time_changes_nothing(client, cast, filed):
+    client.force_login(cast["olga"])
+    page = client.post(f"/requests/{filed.pk}/approve/", {"trigger_at": "soon"}, follow=True).content.decode()
+    assert "Enter the start time as a date and time" in page
+    assert set(ServiceUpgrade.objects.values_list("state", flat=True)) == {"submitted"}
+
+
+def test_start_step_buttons_per_service_and_their_post(client, cast, filed):
+    prod, nonprod = _services(filed)
+    _set(prod, state="approved")
+    _set(nonprod, state="verified")
+    page = _page(client, cast["olga"], f"/requests/{filed.pk}/")
+    assert page.count(">Start Step 1</button>") == 1 and page.count(">Start Step 2</button>") == 1
+    assert ">Start Step" not in _page(client, cast["alice"], f"/requests/{filed.pk}/")
+    client.force_login(cast["olga"])
+    response = client.post(f"/requests/{filed.pk}/services/{prod.pk}/trigger/")
+    assert response.status_code == 302 and response["Location"] == f"/requests/{filed.pk}/#service-{prod.pk}"
+    prod.refresh_from_db()
+    assert prod.state == "step1_running" and prod.step == "preflight"
+
+
+def test_verification_buttons_and_confirm_all(client, cast, filed):
+    prod, nonprod = _services(filed)
+    _set(
+        prod, state="awaiting_verification", temp_host=f"{prod.zone_id}-upgrade-abc123", temp_route_guid="r1"
+    )
+    page = _page(client, cast["alice"], f"/requests/{filed.pk}/")
+    assert ">It works</button>" in page and "<summary>Report a problem</summary>" in page
+    assert "Confirm all services" not in page, "one service awaiting: its own button says it"
+    temporary = f"https://{prod.zone_id}-upgrade-abc123.{prod.domain}"
+    assert f'<a href="{temporary}" class="temp-url">{temporary}</a>' in page
+    assert f"<code>-zon {prod.zone_id} -sst https://{prod.zone_id}.{prod.domain}</code>" in page
+    assert f"<code>-zon {prod.zone_id} -sst {temporary}</code>" in page
+    assert f'data-copy="-zon {prod.zone_id} -sst {temporary}"' in page
+    _set(nonprod, state="awaiting_verification")
+    page = _page(client, cast["carol"], f"/requests/{filed.pk}/")
+    assert ">Confirm all services</button>" in page
+    assert ">It works</button>" not in _page(client, cast["olga"], f"/requests/{filed.pk}/")
+    client.force_login(cast["carol"])
+    client.post(f"/requests/{filed.pk}/confirm/")
+    assert set(ServiceUpgrade.objects.values_list("state", flat=True)) == {"verified"}
+
+
+def test_report_a_problem_needs_a_reason(client, cast, filed):
+    prod, _ = _services(filed)
+    _set(prod, state="awaiting_verification")
+    client.force_login(cast["alice"])
+    page = client.post(f"/requests/{filed.pk}/services/{prod.pk}/report-problem/", follow=True)
+    assert "A reason is required to report problem." in page.content.decode()
+    client.post(f"/requests/{filed.pk}/services/{prod.pk}/report-problem/", {"reason": "Gateway 502s"})
+    prod.refresh_from_db()
+    assert prod.state == "rolling_back"
+    assert Event.objects.filter(service=prod, to_state="rolling_back", message="Gateway 502s").exists()
+
+
+def test_roll_back_and_cancel_ask_first_and_blue_deleted_says_so(client, cast, filed):
+    prod, nonprod = _services(filed)
+    _set(prod, state="step2_failed", step="unmap_blue", error="The new app is not serving.")
+    _set(nonprod, state="step2_running", step="rename_green", blue_deleted=True)
+    page = _page(client, cast["olga"], f"/requests/{filed.pk}/")
+    assert "<summary>Roll back</summary>" in page and ">Yes, roll back</button>" in page
+    assert ">Retry</button>" in page
+    assert "Stopped at Step 2 · 2.2 · unmapping the old app." in page
+    assert "Rollback is no longer possible: blue (the old app) is deleted." in page
+    assert page.count("<summary>Roll back</summary>") == 1
+
+
+def test_progress_of_the_running_step(client, cast, filed):
+    prod, _ = _services(filed)
+    _set(prod, state="approved")
+    client.force_login(cast["olga"])
+    client.post(f"/requests/{filed.pk}/services/{prod.pk}/trigger/")
+    _set(prod, step="stage", progress="staging: 40%")
+    page = client.get(f"/requests/{filed.pk}/").content.decode()
+    assert "<strong>Step 1</strong> · building the droplet · 5 of 12" in page
+    assert '<progress max="12" value="5"' in page and "staging: 40% · running for 0 s" in page
+
+
+def test_live_fragment_polls_by_state_and_stops_when_terminal(client, cast, filed):
+    client.force_login(cast["alice"])
+    live = client.get(f"/requests/{filed.pk}/live/")
+    assert live.status_code == 200 and 'hx-trigger="every 10s"' in live.content.decode()
+    assert "<html" not in live.content.decode()
+    prod, nonprod = _services(filed)
+    _set(prod, state="step1_running", step="stage")
+    assert 'hx-trigger="every 2s"' in client.get(f"/requests/{filed.pk}/live/").content.decode()
+    ServiceUpgrade.objects.update(state="rejected")
+    done = client.get(f"/requests/{filed.pk}/live/").content.decode()
+    assert "hx-get" not in done and "hx-trigger" not in done
+    page = client.get(f"/requests/{filed.pk}/").content.decode()
+    assert "hx-trigger" not in page and 'id="live"' in page
+
+
+def test_live_fragment_is_404_for_others_and_asks_anonymous_to_log_in(client, cast, filed):
+    client.force_login(cast["bob"])
+    assert client.get(f"/requests/{filed.pk}/live/").status_code == 404
+    assert client.post(f"/requests/{filed.pk}/services/{_services(filed)[0].pk}/trigger/").status_code == 404
+    client.logout()
+    anonymous = client.get(f"/requests/{filed.pk}/live/")
+    assert anonymous.status_code == 401
+    assert anonymous["HX-Redirect"] == f"/accounts/login/?next=/requests/{filed.pk}/"
+
+
+def test_service_of_another_request_is_404(client, cast, filed, releases):
+    other = file_request(
+        cast["alice"], [f"https://{'cd' * 4}-0000-4000-8000-000000000000.run.aws-usw02-pr.ice.predix.io"]
+    )
+    client.force_login(cast["olga"])
+    foreign = _services(other)[0]
+    assert client.post(f"/requests/{filed.pk}/services/{foreign.pk}/trigger/").status_code == 404
+
+
+def test_call_log_is_for_the_ec_team(client, cast, filed):
+    from upgrades.models import CallLog
+
+    prod, _ = _services(filed)
+    CallLog.objects.create(
+        service=prod, step="stage", method="POST", path="/v3/builds", status=201, duration_ms=37,
+        request_id="vcap-42",
+    )  # fmt: skip
+    team = _page(client, cast["olga"], f"/requests/{filed.pk}/")
+    assert "CF calls (1)" in team and "<code>/v3/builds</code>" in team and "<code>vcap-42</code>" in team
+    assert "CF calls" not in _page(client, cast["alice"], f"/requests/{filed.pk}/")
+
+
+def test_topology_picture_on_the_request_page(client, cast, filed):
+    page = _page(client, cast["alice"], f"/requests/{filed.pk}/")
+    assert page.count('<svg class="topology" role="img"') == 2
+    assert 'aria-label="Stage 1 of 5: one app, one route"' in page
+    assert f"The original route https://{_services(filed)[0].zone_id}." in page
+
+
+def test_how_upgrades_work_shows_five_stages(client, cast):
+    page = _page(client, cast["alice"], "/how-upgrades-work/")
+    assert page.count('<svg class="topology" role="img"') == 5
+    for title in ["one app, one route", "two apps, two routes", "the original route on both apps"]:
+        assert title in page
+    assert "Test after Step 1" in page and "Steps 1 and 2 back to back" in page
+    assert 'href="/how-upgrades-work/"' in page
+
+
+def test_home_shows_what_needs_each_role(client, cast, filed):
+    prod, nonprod = _services(filed)
+    _set(prod, state="awaiting_verification")
+    _set(nonprod, state="step1_failed", step="stage", error="Staging failed: image not found.")
+    alice = _page(client, cast["alice"], "/")
+    assert "Awaiting your verification" in alice and prod.zone_id in alice
+    assert "Failures" not in alice and "Awaiting approval" not in alice
+    olga = _page(client, cast["olga"], "/")
+    assert "Awaiting approval" in olga and "Steps to start" in olga and "Failures" in olga
+    assert "Staging failed: image not found." in olga
+    assert 'href="/queue/?state=step1_failed"' in olga
+
+
+def _many(cast, rows):
+    made = []
+    for n in range(rows):
+        made.append(
+            file_request(
+                cast["alice"], [f"https://{n:08x}-0000-4000-8000-000000000000.run.aws-usw02-pr.ice.predix.io"]
+            )
+        )
+    return made
+
+
+@pytest.mark.parametrize("rows", [1, 30])
+@pytest.mark.parametrize(
+    "who, path", [("olga", "/"), ("alice", "/"), ("alice", "/requests/"), ("olga", "/queue/?sort=activity")]
+)
+def test_lists_use_a_fixed_number_of_queries(
+    client, cast, releases, django_assert_max_num_queries, rows, who, path
+):
+    made = _many(cast, rows)
+    ServiceUpgrade.objects.filter(request__in=made[::2]).update(state="awaiting_verification")
+    client.force_login(cast[who])
+    with django_assert_max_num_queries(16):
+        assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("services_count", [1, 30])
+def test_request_page_uses_a_fixed_number_of_queries(
+    client, cast, releases, django_assert_max_num_queries, services_count
+):
+    from upgrades.models import CallLog
+
+    urls = [
+        f"https://{n:08x}-0000-4000-8000-000000000000.run.aws-usw02-pr.ice.predix.io"
+        for n in range(services_count)
+    ]
+    filed = file_request(cast["alice"], urls)
+    for service in filed.services.all():
+        CallLog.objects.create(service=service, method="GET", path="/v3/apps", status=200)
+    client.force_login(cast["olga"])
+    with django_assert_max_num_queries(20):
+        assert client.get(f"/requests/{filed.pk}/").status_code == 200
+    with django_assert_max_num_queries(14):
+        assert client.get(f"/requests/{filed.pk}/live/").status_code == 200
+
+
+def test_queue_sorts_and_keeps_filters_across_pages(client, cast, releases):
+    made = _many(cast, 27)
+    client.force_login(cast["olga"])
+    newest = client.get("/queue/").content.decode()
+    assert newest.index(f"UR-{made[-1].pk}<") < newest.index(f"UR-{made[-2].pk}<")
+    oldest = client.get("/queue/?sort=oldest&q=alice").content.decode()
+    assert oldest.index(f"UR-{made[0].pk}<") < oldest.index(f"UR-{made[1].pk}<")
+    assert 'href="?sort=oldest&amp;q=alice&amp;page=2"' in oldest and "Page 1 of 2" in oldest

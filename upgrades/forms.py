@@ -28,6 +28,8 @@ class UpgradeRequestForm(forms.Form):
         choices=list(PLAN_LABELS.items()),
         initial=Plan.TEST_FIRST,
         widget=forms.RadioSelect,
+        help_text="Test after Step 1: the portal stops so you can try the new release on a temporary URL "
+        "before your gateways move. Back to back: Step 2 follows at once. Not sure? Test after Step 1.",
     )
     release = forms.ModelChoiceField(label="Release", queryset=Release.objects.all(), empty_label=None)
     contacts = forms.CharField(
@@ -75,6 +77,20 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class ApproveForm(forms.Form):
+    """What the EC team may choose when approving: a time for Step 1, and Step 2 on confirmation."""
+
+    trigger_at = forms.DateTimeField(
+        label="Start Step 1 at (UTC, optional)",
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    start_step2_on_confirmation = forms.BooleanField(
+        label="Start Step 2 as soon as the requester confirms", required=False
+    )
+
+
 class CommentForm(forms.Form):
     text = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 2}), max_length=10_000)
 
@@ -83,8 +99,10 @@ class QueueFilterForm(forms.Form):
     q = forms.CharField(label="Search", required=False)
     state = forms.ChoiceField(label="State", required=False)
     foundation = forms.ChoiceField(label="Foundation", required=False)
+    sort = forms.ChoiceField(label="Sort by", required=False)
 
-    def __init__(self, *args, state_choices=(), foundation_choices=(), **kwargs):
+    def __init__(self, *args, state_choices=(), foundation_choices=(), sort_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["sort"].choices = list(sort_choices)
         self.fields["state"].choices = [("", "Any state"), *state_choices]
         self.fields["foundation"].choices = [("", "Any foundation"), *foundation_choices]

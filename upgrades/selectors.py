@@ -2,12 +2,20 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 
 from upgrades import foundations
-from upgrades.models import Contact, Event, ServiceUpgrade, UpgradeRequest
+from upgrades.models import Contact, Event, Preflight, ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import roles_for
 from upgrades.workflow import REQUEST_ACTIONS, SERVICE_ACTIONS, Action, State, allowed_actions
+
+# Queue orderings: key → (label, order_by). "activity" sorts by the latest change of any service.
+SORTS = {
+    "newest": ("Newest first", ("-created_at", "-id")),
+    "oldest": ("Oldest first", ("created_at", "id")),
+    "activity": ("Latest activity", ("-last_activity", "-id")),
+    "requester": ("Requester A–Z", ("requester__username", "-created_at", "-id")),
+}
 
 
 def requests_for(user) -> QuerySet[UpgradeRequest]:
@@ -33,10 +41,12 @@ class QueueFilters:
     state: str = ""
     foundation: str = ""
     q: str = ""
+    sort: str = ""
 
 
 def filter_requests(queryset: QuerySet[UpgradeRequest], filters: QueueFilters) -> QuerySet[UpgradeRequest]:
-    """Narrow by a service state, a foundation, or a search over zone ID, URL and requester."""
+    """Narrow by a service state, a foundation, or a search over zone ID, URL, foundation and
+    requester; order by one of SORTS."""
     if filters.state in {s.value for s in State}:
         queryset = queryset.filter(
             Exists(ServiceUpgrade.objects.filter(request=OuterRef("pk"), state=filters.state))
@@ -48,13 +58,17 @@ def filter_requests(queryset: QuerySet[UpgradeRequest], filters: QueueFilters) -
     term = filters.q.strip()
     if term:
         matching_service = ServiceUpgrade.objects.filter(request=OuterRef("pk")).filter(
-            Q(zone_id__icontains=term) | Q(url__icontains=term)
+            Q(zone_id__icontains=term) | Q(url__icontains=term) | Q(foundation__icontains=term)
         )
         queryset = queryset.filter(
             Exists(matching_service)
             | Q(requester__username__icontains=term)
             | Q(requester__email__icontains=term)
         )
+    if filters.sort == "activity":
+        queryset = queryset.annotate(last_activity=Max("services__updated_at"))
+    if filters.sort in SORTS:
+        queryset = queryset.order_by(*SORTS[filters.sort][1])
     return queryset
 
 
@@ -81,10 +95,13 @@ def request_actions(user, request: UpgradeRequest) -> list[Action]:
     """Request-wide actions the user may fire now, from the request's services' states."""
     roles = roles_for(user, request)
     is_own = request.requester_id == user.pk
+    services = list(request.services.all())
+    checked = all(service.preflight == Preflight.PASSED for service in services)
     found: list[Action] = []
-    for service in request.services.all():
+    for service in services:
+        state = State(service.state)
         for action in allowed_actions(
-            State(service.state), roles, is_own=is_own, blue_gone=service.blue_deleted
+            state, roles, is_own=is_own, blue_gone=service.blue_deleted, checked=checked
         ):
             if action in REQUEST_ACTIONS and action not in found:
                 found.append(action)

@@ -1,18 +1,22 @@
 """Pages: parse input, call one service or selector, render. POST-redirect-GET for every change."""
 
+from contextlib import contextmanager
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from upgrades import foundations, selectors, services, workflow
-from upgrades.forms import CommentForm, QueueFilterForm, ReasonForm, UpgradeRequestForm
-from upgrades.models import UpgradeRequest
-from upgrades.permissions import is_ec_team, roles_for
-from upgrades.workflow import STATE_LABELS, Action, Role, State
+from upgrades import foundations, notifications, pages, selectors, services, topology, workflow
+from upgrades.forms import ApproveForm, CommentForm, QueueFilterForm, UpgradeRequestForm
+from upgrades.models import ServiceUpgrade, UpgradeRequest
+from upgrades.permissions import is_ec_team
+from upgrades.workflow import STATE_LABELS, Action, State
 
 
 def _visible_request(user, request_id: int) -> UpgradeRequest:
@@ -24,17 +28,17 @@ def _visible_request(user, request_id: int) -> UpgradeRequest:
 
 @login_required
 def home(request):
-    visible = selectors.requests_for(request.user)
-    counts = selectors.state_counts(visible)
-    context = {
-        "counts": [(STATE_LABELS[state], state, counts[state]) for state in State if counts.get(state)],
-        "mine": selectors.my_requests(request.user)[:10],
-    }
-    if is_ec_team(request.user):
-        context["awaiting_approval"] = selectors.filter_requests(
-            visible, selectors.QueueFilters(state=State.SUBMITTED)
-        )[:10]
-    return render(request, "upgrades/home.html", context)
+    team = is_ec_team(request.user)
+    work = pages.worklist(request.user, team=team)
+    counts = [(state, work.counts[state]) for state in State if work.counts.get(state)]
+    return render(request, "upgrades/home.html", {"work": work, "counts": counts, "team": team})
+
+
+@login_required
+def how_it_works(request):
+    examples = enumerate(topology.examples(), start=1)
+    pictures = [(picture, text, topology.render(picture, f"how{n}")) for n, (picture, text) in examples]
+    return render(request, "upgrades/how.html", {"pictures": pictures})
 
 
 @login_required
@@ -78,6 +82,7 @@ def queue(request):
         request.GET or None,
         state_choices=list(STATE_LABELS.items()),
         foundation_choices=foundations.choices(),
+        sort_choices=[(key, label) for key, (label, _) in selectors.SORTS.items()],
     )
     filters = selectors.QueueFilters()
     if form.is_valid():
@@ -86,46 +91,80 @@ def queue(request):
     return _list_page(request, queryset, "upgrades/queue.html", form=form)
 
 
-@login_required
-def request_detail(request, request_id: int):
-    upgrade_request = _visible_request(request.user, request_id)
-    services_list = list(upgrade_request.services.all())
-    roles = roles_for(request.user, upgrade_request)
-    context = {
-        "req": upgrade_request,
-        "status": upgrade_request.status_from(services_list),
-        "services": services_list,
-        "actions": selectors.request_actions(request.user, upgrade_request),
-        "events": selectors.timeline(upgrade_request),
-        "is_ec_team": Role.EC_TEAM in roles,
-        "reason_form": ReasonForm(),
-        "comment_form": CommentForm(),
+def _page_context(request, request_id: int) -> dict:
+    try:
+        page = pages.request_page(request.user, request_id)
+    except UpgradeRequest.DoesNotExist:
+        raise Http404("No such request.") from None
+    return {
+        "page": page,
+        "req": page.req,
+        "approve_form": ApproveForm(),
         "foundation_names": dict(foundations.choices()),
     }
+
+
+@login_required
+def request_detail(request, request_id: int):
+    context = _page_context(request, request_id)
+    page_context = getattr(notifications, "page_context", None)
+    if page_context:
+        context.update(page_context(context["req"], request.user), contacts_partial=True)
     return render(request, "upgrades/request_detail.html", context)
+
+
+@never_cache
+def request_live(request, request_id: int):
+    """The live part of the request page, polled by htmx; same visibility rules as the page."""
+    if not request.user.is_authenticated:
+        # A session that expired while the page was open: send the whole page to the login form.
+        response = HttpResponse(status=401)
+        response["HX-Redirect"] = f"{reverse('login')}?next={reverse('request-detail', args=[request_id])}"
+        return response
+    return render(request, "upgrades/_live.html", _page_context(request, request_id))
 
 
 @login_required
 @require_POST
 def request_action(request, request_id: int, action: str):
     upgrade_request = _visible_request(request.user, request_id)
-    try:
-        chosen = Action(action)
-    except ValueError:
-        raise Http404("No such action.") from None
-    form = ReasonForm(request.POST)
-    reason = form.data.get("reason", "") if form.is_valid() else ""
-    try:
-        services.apply_request_action(
-            request=upgrade_request, action=chosen, actor=request.user, reason=reason
+    chosen = _action(action)
+    options = ApproveForm(request.POST)
+    if not options.is_valid():
+        messages.error(
+            request, "Enter the start time as a date and time, e.g. 2026-12-01 06:00, or leave it empty."
         )
-    except workflow.NotAllowed as error:
-        raise PermissionDenied(str(error)) from None
-    except (services.ReasonRequired, workflow.InvalidTransition, services.StaleState) as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"{upgrade_request.reference}: {workflow.ACTION_DONE[chosen].lower()}.")
+        return redirect("request-detail", upgrade_request.pk)
+    with _outcome(request, f"{upgrade_request.reference}: {workflow.ACTION_DONE[chosen].lower()}."):
+        services.apply_request_action(
+            request=upgrade_request,
+            action=chosen,
+            actor=request.user,
+            reason=request.POST.get("reason", ""),
+            **_approval_options(chosen, options.cleaned_data),
+        )
     return redirect("request-detail", upgrade_request.pk)
+
+
+@login_required
+@require_POST
+def service_action(request, request_id: int, service_id: int, action: str):
+    service = _visible_service(request.user, request_id, service_id)
+    chosen = _action(action)
+    with _outcome(request, f"{service.zone_id}: {workflow.ACTION_DONE[chosen].lower()}."):
+        services.apply_service_action(
+            service=service, action=chosen, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    return redirect(reverse("request-detail", args=[request_id]) + f"#service-{service.pk}")
+
+
+@login_required
+@require_POST
+def service_recheck(request, request_id: int, service_id: int):
+    service = _visible_service(request.user, request_id, service_id)
+    services.recheck_preflight(service=service)
+    messages.success(request, f"{service.zone_id}: preflight runs again.")
+    return redirect(reverse("request-detail", args=[request_id]) + f"#service-{service.pk}")
 
 
 @login_required
@@ -139,3 +178,43 @@ def comment(request, request_id: int):
     else:
         messages.error(request, "Write something before adding a comment.")
     return redirect("request-detail", upgrade_request.pk)
+
+
+def _visible_service(user, request_id: int, service_id: int):
+    try:
+        service = selectors.get_service(user, service_id)
+    except ServiceUpgrade.DoesNotExist:
+        raise Http404("No such service.") from None
+    if service.request_id != request_id:
+        raise Http404("No such service.")
+    return service
+
+
+def _action(name: str) -> Action:
+    try:
+        return Action(name)
+    except ValueError:
+        raise Http404("No such action.") from None
+
+
+def _approval_options(action: Action, data: dict) -> dict:
+    """Approve carries the EC team's choices; other actions carry none."""
+    if action != Action.APPROVE:
+        return {}
+    return {
+        "trigger_at": data["trigger_at"],
+        "start_step2_on_confirmation": data["start_step2_on_confirmation"],
+    }
+
+
+@contextmanager
+def _outcome(request, success: str):
+    """Map the service layer's refusals to a message (or 403) and report success otherwise."""
+    try:
+        yield
+    except workflow.NotAllowed as error:
+        raise PermissionDenied(str(error)) from None
+    except (services.ReasonRequired, workflow.InvalidTransition, services.StaleState) as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, success)

@@ -1,0 +1,353 @@
+"""What the request page and the home page show, composed from the selectors' reads.
+
+Each function returns plain dataclasses for one page, in a fixed number of queries whatever the number
+of services, calls or events; views render them and decide nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+
+from upgrades import topology
+from upgrades.models import CallLog, Event, Preflight, ServiceUpgrade, UpgradeRequest
+from upgrades.permissions import roles_for
+from upgrades.selectors import (
+    QueueFilters,
+    filter_requests,
+    get_request,
+    my_requests,
+    request_actions,
+    requests_for,
+    state_counts,
+    timeline,
+)
+from upgrades.steps import describe
+from upgrades.workflow import (
+    RUNNING_STATES,
+    SERVICE_ACTIONS,
+    TERMINAL_STATES,
+    Action,
+    Role,
+    State,
+    allowed_actions,
+    target_state,
+)
+
+# Plain-language buttons: (action, state it leads to) → label; how each asks before it fires.
+_BUTTON_LABELS = {
+    (Action.TRIGGER, State.STEP1_RUNNING): "Start Step 1",
+    (Action.TRIGGER, State.STEP2_RUNNING): "Start Step 2",
+    (Action.CONFIRM, State.VERIFIED): "It works",
+    (Action.REPORT_PROBLEM, State.ROLLING_BACK): "Report a problem",
+    (Action.RETRY, State.STEP1_RUNNING): "Retry",
+    (Action.RETRY, State.STEP2_RUNNING): "Retry",
+    (Action.RETRY, State.ROLLING_BACK): "Retry",
+    (Action.ROLLBACK, State.ROLLING_BACK): "Roll back",
+    (Action.CANCEL, State.CANCELLED): "Cancel",
+    (Action.CANCEL, State.ROLLING_BACK): "Cancel",
+}
+_CONFIRMATIONS = {
+    (Action.ROLLBACK, State.ROLLING_BACK): (
+        "Roll back this service? The old app gets the original route back alone; the new app and the "
+        "temporary route are deleted.",
+        "Yes, roll back",
+    ),
+    (Action.CANCEL, State.CANCELLED): ("Cancel the upgrade of this service?", "Yes, cancel"),
+    (Action.CANCEL, State.ROLLING_BACK): (
+        "Cancel the upgrade of this service? Step 1 ran, so it is rolled back first.",
+        "Yes, roll back and cancel",
+    ),
+}
+PHASE_NAMES = {State.STEP1_RUNNING: "Step 1", State.STEP2_RUNNING: "Step 2", State.ROLLING_BACK: "Rollback"}
+FAILED_PHASES = {
+    State.STEP1_FAILED: State.STEP1_RUNNING,
+    State.STEP2_FAILED: State.STEP2_RUNNING,
+    State.ROLLBACK_FAILED: State.ROLLING_BACK,
+}
+GATEWAY_TESTING = frozenset({State.AWAITING_VERIFICATION, State.VERIFIED})
+GATEWAY_BACK = frozenset({State.COMPLETED, State.ROLLED_BACK, State.CANCELLED})
+CALLS_PER_SERVICE = 100
+
+
+@dataclass(frozen=True)
+class Button:
+    action: Action
+    label: str
+    style: str = ""  # "primary" or "danger"
+    reason: bool = False  # asks for a reason (required)
+    question: str = ""  # asks for confirmation first
+    confirm_label: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: str  # "Step 1", "Step 2" or "Rollback"
+    words: str  # "building the droplet"
+    position: int
+    count: int
+    detail: str  # "1 of 2 instances running"
+    since: datetime | None  # when the phase started
+
+
+@dataclass
+class ServiceCard:
+    service: ServiceUpgrade
+    buttons: list[Button]
+    progress: Progress | None
+    failed_at: str  # the sub-step a failure stopped at, in words
+    picture: topology.Picture
+    gateway_before: str
+    gateway_after: str
+    gateway_back: str
+    rollback_gone: bool
+    recheck: bool
+    calls: list
+
+    @property
+    def uid(self) -> str:
+        """A prefix for element ids, unique on the page."""
+        return f"s{self.service.pk}"
+
+
+@dataclass
+class RequestPage:
+    req: UpgradeRequest
+    status: State
+    cards: list[ServiceCard]
+    buttons: list[Button]
+    approval_waits_for: str  # why Approve is not offered yet, for the EC team
+    events: list[Event]
+    is_ec_team: bool
+    poll_seconds: int | None  # None once every service is terminal
+
+
+_STYLES = {
+    Action.TRIGGER: "primary",
+    Action.CONFIRM: "primary",
+    Action.REPORT_PROBLEM: "danger",
+    Action.ROLLBACK: "danger",
+    Action.CANCEL: "danger",
+}
+# Request-wide buttons (Approve has its own form with the EC team's options).
+REQUEST_BUTTONS = {
+    Action.APPROVE: Button(Action.APPROVE, "Approve", "primary"),
+    Action.REJECT: Button(Action.REJECT, "Reject", "danger", reason=True),
+    Action.CANCEL: Button(
+        Action.CANCEL,
+        "Cancel",
+        "danger",
+        question="Cancel this request? Its services will not be upgraded; any Step 1 done is rolled back.",
+        confirm_label="Yes, cancel the request",
+    ),
+    Action.CONFIRM: Button(Action.CONFIRM, "Confirm all services", "primary"),
+}
+
+
+def _button(action: Action, target: State) -> Button:
+    """A service's button for `action`, which would move it to `target`."""
+    question, confirm_label = _CONFIRMATIONS.get((action, target), ("", ""))
+    return Button(
+        action,
+        _BUTTON_LABELS.get((action, target), action.replace("-", " ").capitalize()),
+        _STYLES.get(action, ""),
+        reason=action == Action.REPORT_PROBLEM,
+        question=question,
+        confirm_label=confirm_label,
+    )
+
+
+def _progress(service: ServiceUpgrade, since: datetime | None) -> Progress | None:
+    state = State(service.state)
+    if state not in PHASE_NAMES:
+        return None
+    words, position, count = describe(state, service.step)
+    detail = service.progress if service.progress != words else ""  # waits often repeat the words
+    return Progress(PHASE_NAMES[state], words, position, count, detail, since)
+
+
+def _failed_at(service: ServiceUpgrade) -> str:
+    phase = FAILED_PHASES.get(State(service.state))
+    if not phase or not service.step:
+        return ""
+    words, _, _ = describe(phase, service.step)
+    return f"{PHASE_NAMES[phase]} · {words}"
+
+
+def poll_seconds(states: list[str]) -> int | None:
+    """How often a request page refreshes itself: fast while work runs, slowly while it waits for
+    someone, not at all once every service is terminal."""
+    present = {State(state) for state in states}
+    if present <= TERMINAL_STATES:
+        return None
+    return 2 if present & RUNNING_STATES else 10
+
+
+def request_page(user, request_id: int) -> RequestPage:
+    """Everything the request page (and its live fragment) shows, in a fixed number of queries.
+
+    Raises UpgradeRequest.DoesNotExist for a request the user may not see.
+    """
+    req = get_request(user, request_id)
+    services = list(req.services.all())
+    roles = roles_for(user, req)
+    events = list(timeline(req))
+    team = Role.EC_TEAM in roles
+    calls = _recent_calls(req) if team and services else {}
+    entered, reached_step2 = _phase_facts(events)
+    cards = [
+        _service_card(
+            service,
+            req,
+            roles,
+            is_own=req.requester_id == user.pk,
+            several=len(services) > 1,
+            entered=entered.get(service.pk, ("", None)),
+            reached_step2=service.pk in reached_step2,
+            calls=calls.get(service.pk, []),
+        )
+        for service in services
+    ]
+    buttons, waits_for = _request_buttons(user, req, services, roles)
+    return RequestPage(
+        req=req,
+        status=req.status_from(services),
+        cards=cards,
+        buttons=buttons,
+        approval_waits_for=waits_for,
+        events=events,
+        is_ec_team=team,
+        poll_seconds=poll_seconds([s.state for s in services]),
+    )
+
+
+def _recent_calls(req: UpgradeRequest) -> dict[int, list[CallLog]]:
+    """The latest CF calls of each service of `req` (one query, however many services)."""
+    latest = (
+        CallLog.objects.filter(service__request=req)
+        .annotate(n=Window(RowNumber(), partition_by=[F("service_id")], order_by=F("id").desc()))
+        .filter(n__lte=CALLS_PER_SERVICE)
+        .order_by("service_id", "id")
+    )
+    calls: dict[int, list[CallLog]] = {}
+    for call in latest:
+        calls.setdefault(call.service_id, []).append(call)
+    return calls
+
+
+def _phase_facts(events: list[Event]) -> tuple[dict[int, tuple], set[int]]:
+    """From the timeline: each service's last (state entered, when), and which services reached Step 2."""
+    entered: dict[int, tuple] = {}
+    reached_step2: set[int] = set()
+    for event in events:
+        if event.service_id is None:
+            continue
+        if event.to_state == State.STEP2_RUNNING:
+            reached_step2.add(event.service_id)
+        entered[event.service_id] = (event.to_state, event.created_at)
+    return entered, reached_step2
+
+
+def _service_card(
+    service: ServiceUpgrade,
+    req: UpgradeRequest,
+    roles: frozenset[Role],
+    *,
+    is_own: bool,
+    several: bool,
+    entered: tuple,
+    reached_step2: bool,
+    calls: list[CallLog],
+) -> ServiceCard:
+    state = State(service.state)
+    buttons = []
+    for action in allowed_actions(state, roles, is_own=is_own, blue_gone=service.blue_deleted):
+        # A single service is cancelled with its request; several can also be cancelled one by one.
+        if action not in SERVICE_ACTIONS or (action == Action.CANCEL and not several):
+            continue
+        buttons.append(_button(action, target_state(action, state, roles, is_own=is_own)))
+    to_state, since = entered
+    original = f"-zon {service.zone_id} -sst https://{service.zone_id}.{service.domain}"
+    testing = state in GATEWAY_TESTING and service.temporary_url_live
+    return ServiceCard(
+        service=service,
+        buttons=buttons,
+        progress=_progress(service, since if to_state == state else None),
+        failed_at=_failed_at(service),
+        picture=topology.picture_for(service, target_release=req.release.name, reached_step2=reached_step2),
+        gateway_before=original if testing else "",
+        gateway_after=f"-zon {service.zone_id} -sst {service.temporary_url_live}" if testing else "",
+        gateway_back=original if state in GATEWAY_BACK and service.temp_host else "",
+        rollback_gone=service.blue_deleted and not state.is_terminal,
+        recheck=state == State.SUBMITTED and service.preflight == Preflight.FAILED,
+        calls=calls,
+    )
+
+
+def _request_buttons(
+    user, req: UpgradeRequest, services: list[ServiceUpgrade], roles: frozenset[Role]
+) -> tuple[list[Button], str]:
+    """Request-wide buttons, and why Approve is not offered yet (preflight), if so."""
+    awaiting = sum(1 for s in services if s.state == State.AWAITING_VERIFICATION)
+    buttons = [
+        REQUEST_BUTTONS[action]
+        for action in request_actions(user, req)
+        # One service awaiting verification: its own "It works" button says it.
+        if not (action == Action.CONFIRM and awaiting < 2)
+    ]
+    unchecked = [s for s in services if s.preflight != Preflight.PASSED]
+    is_own = req.requester_id == user.pk
+    would_approve = any(
+        Action.APPROVE in allowed_actions(State(s.state), roles, is_own=is_own, checked=True)
+        for s in services
+    )
+    waits_for = ""
+    if unchecked and would_approve:
+        waits_for = ", ".join(f"{s.zone_id} ({s.get_preflight_display().lower()})" for s in unchecked)
+    return buttons, waits_for
+
+
+@dataclass
+class Worklist:
+    """What needs the user now, for the home page; each list is one query, capped."""
+
+    awaiting_verification: list[ServiceUpgrade]
+    awaiting_approval: list[UpgradeRequest]
+    to_start: list[ServiceUpgrade]
+    failures: list[ServiceUpgrade]
+    running: list[ServiceUpgrade]
+    mine: list[UpgradeRequest]
+    counts: dict[str, int]
+
+
+HOME_ROWS = 10
+FAILED_STATES = (State.STEP1_FAILED, State.STEP2_FAILED, State.ROLLBACK_FAILED)
+
+
+def _services_in(requests: QuerySet[UpgradeRequest], states, **extra) -> list[ServiceUpgrade]:
+    return list(
+        ServiceUpgrade.objects.filter(request__in=requests.values("pk"), state__in=states, **extra)
+        .select_related("request__requester", "request__release")
+        .order_by("-updated_at", "-id")[:HOME_ROWS]
+    )
+
+
+def worklist(user, *, team: bool) -> Worklist:
+    visible = requests_for(user)
+    mine = my_requests(user)
+    empty: list = []
+    return Worklist(
+        awaiting_verification=_services_in(mine, [State.AWAITING_VERIFICATION]),
+        awaiting_approval=list(filter_requests(visible, QueueFilters(state=State.SUBMITTED))[:HOME_ROWS])
+        if team
+        else empty,
+        to_start=_services_in(visible, [State.APPROVED], trigger_at__isnull=True)
+        + _services_in(visible, [State.VERIFIED])
+        if team
+        else empty,
+        failures=_services_in(visible, FAILED_STATES) if team else empty,
+        running=_services_in(visible if team else mine, list(PHASE_NAMES)),
+        mine=list(mine[:HOME_ROWS]),
+        counts=state_counts(visible),
+    )
