@@ -5,6 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import NONPROD, PASSWORD, PROD, file_request
+from upgrades import services
 from upgrades.models import Event, ServiceUpgrade
 
 
@@ -397,3 +398,20 @@ def test_queue_sorts_and_keeps_filters_across_pages(client, cast, releases):
     oldest = client.get("/queue/?sort=oldest&q=alice").content.decode()
     assert oldest.index(f"UR-{made[0].pk}<") < oldest.index(f"UR-{made[1].pk}<")
     assert 'href="?sort=oldest&amp;q=alice&amp;page=2"' in oldest and "Page 1 of 2" in oldest
+
+
+def test_only_the_requester_and_the_ec_team_may_run_preflight_again(client, cast, releases):
+    from upgrades.models import Preflight
+
+    failed = file_request(cast["alice"], [PROD], checked=False)
+    service = failed.services.get()
+    services.record_preflight(service_id=service.pk, outcome=Preflight.FAILED, message="Route not found.")
+    path = f"/requests/{failed.pk}/services/{service.pk}/recheck/"
+    client.force_login(cast["carol"])
+    assert "Check again" not in client.get(f"/requests/{failed.pk}/").content.decode()
+    assert client.post(path).status_code == 403
+    assert ServiceUpgrade.objects.get(pk=service.pk).preflight == Preflight.FAILED
+    client.force_login(cast["alice"])
+    assert "Check again" in client.get(f"/requests/{failed.pk}/").content.decode()
+    assert client.post(path).status_code == 302
+    assert ServiceUpgrade.objects.get(pk=service.pk).preflight == Preflight.PENDING

@@ -25,6 +25,7 @@ from upgrades.selectors import (
 )
 from upgrades.steps import describe
 from upgrades.workflow import (
+    RECHECK_ROLES,
     RUNNING_STATES,
     SERVICE_ACTIONS,
     TERMINAL_STATES,
@@ -280,7 +281,9 @@ def _service_card(
         gateway_after=f"-zon {service.zone_id} -sst {service.temporary_url_live}" if testing else "",
         gateway_back=original if state in GATEWAY_BACK and service.temp_host else "",
         rollback_gone=service.blue_deleted and not state.is_terminal,
-        recheck=state == State.SUBMITTED and service.preflight == Preflight.FAILED,
+        recheck=state == State.SUBMITTED
+        and service.preflight == Preflight.FAILED
+        and bool(roles & RECHECK_ROLES),
         calls=calls,
     )
 

@@ -323,8 +323,10 @@ def record_preflight(*, service_id: int, outcome: Preflight, message: str, facts
             _enqueue_preflight(service_id, countdown=15)
 
 
-def recheck_preflight(*, service: ServiceUpgrade) -> None:
-    """Run preflight again (e.g. after the requester fixed something on CF)."""
+def recheck_preflight(*, service: ServiceUpgrade, actor=None) -> None:
+    """Run preflight again (e.g. after the requester fixed something on CF). `actor` None is the system."""
+    if actor is not None and not roles_for(actor, service.request) & workflow.RECHECK_ROLES:
+        raise workflow.NotAllowed("Only the requester and the EC team can run preflight again.")
     ServiceUpgrade.objects.filter(pk=service.pk, state=State.SUBMITTED).update(
         preflight=Preflight.PENDING, preflight_message=""
     )

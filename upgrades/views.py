@@ -162,7 +162,10 @@ def service_action(request, request_id: int, service_id: int, action: str):
 @require_POST
 def service_recheck(request, request_id: int, service_id: int):
     service = _visible_service(request.user, request_id, service_id)
-    services.recheck_preflight(service=service)
+    try:
+        services.recheck_preflight(service=service, actor=request.user)
+    except workflow.NotAllowed as error:
+        raise PermissionDenied(str(error)) from None
     messages.success(request, f"{service.zone_id}: preflight runs again.")
     return redirect(reverse("request-detail", args=[request_id]) + f"#service-{service.pk}")
 

@@ -169,6 +169,8 @@ SYSTEM_TRANSITIONS = frozenset(
         (State.VERIFIED, State.STEP2_RUNNING),  # "start Step 2 on confirmation"
     }
 )
+# Who may ask for preflight again on a submitted service.
+RECHECK_ROLES = frozenset({Role.REQUESTER, Role.EC_TEAM})
 RUNNING_STATES = frozenset({State.STEP1_RUNNING, State.STEP2_RUNNING, State.ROLLING_BACK})
 
 
