@@ -15,14 +15,14 @@ export WEB_PORT CFSIM_PORT CFSIM_ROUTER_PORT SMTP_PORT
 # fail unless PYENV_VERSION selects them.
 PYTHON_FOR_VENV := $(shell bash scripts/find-python.sh)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@if [ -z "$(PYTHON_FOR_VENV)" ]; then \
 	  echo "error: ecportal needs Python 3.12 or newer; none found on the PATH or under pyenv." >&2; \
 	  echo "Install one (e.g. 'pyenv install 3.13') and run make again." >&2; exit 1; fi
 	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then rm -rf $(VENV); fi
 	@[ -x $(PY) ] || $(PYTHON_FOR_VENV) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[test]'
 	@touch $(STAMP)
 
 install: $(STAMP)
