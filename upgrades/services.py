@@ -167,6 +167,12 @@ def enqueue_step_now(service: ServiceUpgrade) -> None:
         enqueue_step(service)
 
 
+def enqueue_preflight_now(service_id: int) -> None:
+    """Queue a preflight check again (the reconciler's path for checks that went quiet)."""
+    with transaction.atomic():
+        _enqueue_preflight(service_id)
+
+
 def _enqueue_preflight(service_id: int, countdown: float = 0) -> None:
     from upgrades import tasks
 

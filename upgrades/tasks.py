@@ -1,8 +1,10 @@
 """Celery tasks: ids in, claim, call steps or services; nothing else. Every task is safe to run twice."""
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
+from django.db.models import Q
 from django.utils import timezone
 
 from upgrades import engine, services, steps
@@ -63,12 +65,14 @@ def reconcile() -> dict:
         log.info("reconcile: re-enqueueing service %s at %s", service.pk, service.step)
         services.enqueue_step_now(service)
         revived += 1
+    quiet_since = timezone.now() - timedelta(seconds=60)
     stale_checks = ServiceUpgrade.objects.filter(
-        state=State.SUBMITTED,
-        preflight__in=[Preflight.PENDING, Preflight.RETRYING],
-        updated_at__lt=timezone.now() - timezone.timedelta(seconds=60),
+        state=State.SUBMITTED, preflight__in=[Preflight.PENDING, Preflight.RETRYING]
+    ).filter(
+        Q(preflight_checked_at__lt=quiet_since)
+        | Q(preflight_checked_at__isnull=True, updated_at__lt=quiet_since)
     )
     for service in stale_checks:
-        services.recheck_preflight(service=service)
+        services.enqueue_preflight_now(service.pk)
     started = services.fire_due_schedules()
     return {"revived": revived, "scheduled": started}
