@@ -87,7 +87,11 @@ def test_a_fresh_clone_has_everything_the_commands_need(tmp_path):
         assert (clone / needed).exists(), f"{needed} is committed"
     dry = run("make", "-n", "test", "run", cwd=clone)
     assert dry.returncode == 0, dry.stderr
-    assert "pip install --quiet -c requirements.lock" in dry.stdout and "scripts/test.sh" in dry.stdout and "scripts/run.py" in dry.stdout
+    assert (
+        "pip install --quiet -c requirements.lock" in dry.stdout
+        and "scripts/test.sh" in dry.stdout
+        and "scripts/run.py" in dry.stdout
+    )
     assert "make test" in (clone / ".ci/run").read_text()
     readme = (clone / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
