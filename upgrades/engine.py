@@ -161,6 +161,13 @@ def release(service_id: int, owner: str) -> None:
     ServiceUpgrade.objects.filter(pk=service_id, lease_owner=owner).update(**_release_fields())
 
 
+def requeue(service_id: int) -> None:
+    """Queue the current sub-step of a running service (a no-op for one that is not running)."""
+    service = ServiceUpgrade.objects.filter(pk=service_id, state__in=sorted(workflow.RUNNING_STATES)).first()
+    if service is not None:
+        services.enqueue_step_now(service)
+
+
 def stalled(now=None):
     """Running services nobody is working on: an expired lease, or no lease and no task for a while."""
     now = now or timezone.now()

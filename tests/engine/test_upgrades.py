@@ -155,3 +155,23 @@ def test_a_scheduled_approval_starts_step_1_by_itself_and_confirmation_can_start
     services.apply_service_action(service=service, action=Action.CONFIRM, actor=cast["carol"])
     wait_state(service.pk, State.COMPLETED)
     assert topology(sim, ACME_ZONE, ACME)["serving"] == [(ACME, NEW)]
+
+
+def test_rollback_requested_while_step_2_is_mid_call_still_restores_the_start(engine, sim, cast):
+    """The in-flight sub-step finishes its CF call, finds the service rolling back, and hands over."""
+    from tests.engine.conftest import wait_for
+    from upgrades.models import ServiceUpgrade
+
+    before = topology(sim, ACME_ZONE, ACME)
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    sim.add_fault(method="POST", path=r"^/v3/routes/70000001-[^/]+/destinations$", status=0, delay=2, count=1)
+    approve_and_trigger(request, cast["olga"])
+    service = request.services.get()
+    wait_for(
+        lambda: (s := ServiceUpgrade.objects.get(pk=service.pk)).step == "map_original" and s.lease_owner,
+        30,
+        "Step 2.1 to be under way",
+    )
+    services.apply_service_action(service=service, action=Action.ROLLBACK, actor=cast["olga"])
+    wait_state(service.pk, State.ROLLED_BACK, timeout=30)
+    assert topology(sim, ACME_ZONE, ACME) == before

@@ -85,7 +85,11 @@ def run(service_id: int, step: str) -> None:
     try:
         _run_claimed(service, owner, calls)
     except engine.LeaseLost:
-        log.info("service %s: lease on %s lost; another worker carries on", service_id, step)
+        # The service moved on under us (e.g. the EC team rolled back mid-sub-step): hand the lease
+        # back and queue whatever its current sub-step is now, instead of leaving it to the reconciler.
+        log.info("service %s: %s overtaken; queueing its current sub-step", service_id, step)
+        engine.release(service_id, owner)
+        engine.requeue(service_id)
     finally:
         engine.record_calls(service_id, step, calls)
 
