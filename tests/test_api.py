@@ -128,9 +128,11 @@ def test_session_api_calls_need_csrf(api, cast, filed):
     assert Event.objects.filter(to_state="approved").count() == 0
 
 
-def test_schema_and_docs_are_served(api, cast):
+def test_schema_and_docs_are_served_to_users_only(api, cast):
     assert api(cast["alice"]).get("/api/schema/").status_code == 200
     assert api(cast["alice"]).get("/api/docs/").status_code == 200
+    assert api().get("/api/schema/").status_code == 401
+    assert api().get("/api/docs/").status_code == 401
 
 
 # Role × endpoint matrix. Expected status for each (who, endpoint) on alice's fresh request.

@@ -175,6 +175,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Blue-green upgrades of Enterprise Connect services on Cloud Foundry.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Anonymous visitors reach only the login page; the schema and docs are for signed-in users.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Served from our own static files: no CDN, and the strict CSP holds on the docs page too.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
