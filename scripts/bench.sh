@@ -12,3 +12,6 @@ $PY bench/upgrade_throughput.py --services "${BENCH_SERVICES:-200}"
 echo
 echo "== notification latency: state change to message in the SMTP catcher"
 $PY bench/mail_latency.py
+echo
+echo "== dashboard pages against a trivial view (gunicorn, 10,000 requests)"
+$PY bench/dashboard.py

@@ -400,6 +400,21 @@ def test_queue_sorts_and_keeps_filters_across_pages(client, cast, releases):
     assert 'href="?sort=oldest&amp;q=alice&amp;page=2"' in oldest and "Page 1 of 2" in oldest
 
 
+def test_queue_filters_show_what_was_chosen(client, cast, filed):
+    client.force_login(cast["olga"])
+    chosen = client.get("/queue/?state=submitted&foundation=predix-west&sort=activity").content.decode()
+    for option in [
+        '<option value="submitted" selected>Submitted</option>',
+        '<option value="predix-west" selected>',
+        '<option value="activity" selected>Latest activity</option>',
+    ]:
+        assert option in chosen, option
+    assert chosen.count(" selected>") == 3
+    fresh = client.get("/queue/").content.decode()
+    assert '<select name="state" id="id_state">' in fresh
+    assert '<option value="" selected>Any state</option>' in fresh
+
+
 def test_only_the_requester_and_the_ec_team_may_run_preflight_again(client, cast, releases):
     from upgrades.models import Preflight
 

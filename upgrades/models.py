@@ -154,7 +154,12 @@ class ServiceUpgrade(models.Model):
                 name="one_active_upgrade_per_zone",
             )
         ]
-        indexes = [models.Index(fields=["state"]), models.Index(fields=["zone_id"])]
+        indexes = [
+            # The home page's lists ("steps to start", "failures", "running") are the latest services in
+            # some states: read in this order from the index, not sorted out of the whole table.
+            models.Index(fields=["state", "-updated_at"], name="service_state_latest"),
+            models.Index(fields=["zone_id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.zone_id} ({self.state})"

@@ -19,9 +19,9 @@ from upgrades.selectors import (
     get_request,
     my_requests,
     request_actions,
-    requests_for,
+    request_rows_for,
     state_counts,
-    timeline,
+    timeline_of,
 )
 from upgrades.steps import describe
 from upgrades.workflow import (
@@ -193,7 +193,7 @@ def request_page(user, request_id: int) -> RequestPage:
     req = get_request(user, request_id)
     services = list(req.services.all())
     roles = roles_for(user, req)
-    events = list(timeline(req))
+    events = timeline_of(req, services)
     team = Role.EC_TEAM in roles
     calls = _recent_calls(req) if team and services else {}
     entered, reached_step2 = _phase_facts(events)
@@ -337,8 +337,8 @@ def _services_in(requests: QuerySet[UpgradeRequest], states, **extra) -> list[Se
 
 
 def worklist(user, *, team: bool) -> Worklist:
-    visible = requests_for(user)
-    mine = my_requests(user)
+    visible = request_rows_for(user)
+    mine = my_requests(user, rows=True)
     empty: list = []
     return Worklist(
         awaiting_verification=_services_in(mine, [State.AWAITING_VERIFICATION]),

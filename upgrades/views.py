@@ -71,7 +71,7 @@ def _list_page(request, queryset, template: str, **extra):
 
 @login_required
 def my_requests(request):
-    return _list_page(request, selectors.my_requests(request.user), "upgrades/my_requests.html")
+    return _list_page(request, selectors.my_requests(request.user, rows=True), "upgrades/my_requests.html")
 
 
 @login_required
@@ -87,7 +87,7 @@ def queue(request):
     filters = selectors.QueueFilters()
     if form.is_valid():
         filters = selectors.QueueFilters(**form.cleaned_data)
-    queryset = selectors.filter_requests(selectors.requests_for(request.user), filters)
+    queryset = selectors.filter_requests(selectors.request_rows_for(request.user), filters)
     return _list_page(request, queryset, "upgrades/queue.html", form=form)
 
 
