@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlencode
 
 from cfsim.errors import bad_query, bad_request
 from cfsim.labels import parse_selector
+
+
+class KeepAliveHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, no access log (cfsim keeps its own call log), no Nagle delay."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in two writes; without NODELAY the second waits for a delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+        pass
 
 
 @dataclass

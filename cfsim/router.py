@@ -9,10 +9,10 @@ current droplet, i.e. the EC release.
 from __future__ import annotations
 
 import json
-import socket
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
+from cfsim.http_util import KeepAliveHandler
 from cfsim.state import Route, Store
 
 
@@ -80,18 +80,9 @@ class RouterServer(ThreadingHTTPServer):
         self.store = store
 
 
-class RouterHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class RouterHandler(KeepAliveHandler):
     server: RouterServer
     server_version = "cfsim-router"
-
-    def setup(self):
-        super().setup()
-        # Headers and body go out in two writes; without NODELAY the second waits for a delayed ACK.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-        pass
 
     def do_GET(self):
         length = int(self.headers.get("Content-Length") or 0)

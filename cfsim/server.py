@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from cfsim import control, faults, handlers_apps, handlers_routes, handlers_services, handlers_staging, uaa
 from cfsim.errors import ApiError, error_body
-from cfsim.http_util import Request, Response, ok
+from cfsim.http_util import KeepAliveHandler, Request, Response, ok
 from cfsim.state import Store
 
 API_VERSION = "3.190.0"
@@ -97,18 +96,9 @@ class ApiServer(ThreadingHTTPServer):
         self.control_state = state
 
 
-class ApiHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class ApiHandler(KeepAliveHandler):
     server: ApiServer
     server_version = "cfsim"
-
-    def setup(self):
-        super().setup()
-        # Headers and body go out in two writes; without NODELAY the second waits for a delayed ACK.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-        pass  # the call log under /_cfsim/calls replaces the access log
 
     def do_GET(self):
         self._handle()
