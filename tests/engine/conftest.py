@@ -48,9 +48,13 @@ def engine(stack, sim, transactional_db, cast, releases):
     return stack
 
 
-ACME_PROD = "https://ec000001-0000-4000-8000-000000000001.run.aws-usw02-pr.ice.predix.io"
+# The demo seed's acme-prod service: 2 instances, two bindings, on Predix West.
+ACME_ZONE = "ec000001-0000-4000-8000-000000000001"
+ACME = "ec-service-acme-prod"
+ACME_PROD = f"https://{ACME_ZONE}.run.aws-usw02-pr.ice.predix.io"
 ACME_NONPROD = "https://ec000002-0000-4000-8000-000000000002.run.aws-usw02-pr.ice.predix.io"
-INITECH = "https://ec000c31-0000-4000-8000-000000000001.run.aws-usw02.dev.ice.predix.io"
+NEW = "ecsim/ec-service:okinawa.130"
+OLD = "ecsim/ec-service:sendai.120"
 
 
 def wait_for(predicate, timeout: float = 60, what: str = "condition"):

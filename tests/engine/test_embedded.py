@@ -9,11 +9,8 @@ import time
 
 import pytest
 
-from tests.engine.conftest import wait_for
+from tests.engine.conftest import ACME_PROD, wait_for
 from tests.support.stack import REPO_ROOT, Stack
-
-ACME_ZONE = "ec000001-0000-4000-8000-000000000001"
-ACME_PROD = f"https://{ACME_ZONE}.run.aws-usw02-pr.ice.predix.io"
 
 pytestmark = pytest.mark.slow
 

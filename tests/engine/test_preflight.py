@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.engine.conftest import ACME_PROD, filed_and_checked, wait_for
+from tests.engine.conftest import ACME_PROD, ACME_ZONE, filed_and_checked, wait_for
 from tests.support.stack import SIM_SECRET, foundations_for
 from upgrades import foundations, intake, services
 from upgrades.cloudfoundry import CFClient
@@ -10,8 +10,6 @@ from upgrades.models import Preflight, ServiceUpgrade
 from upgrades.workflow import Action, InvalidTransition
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-ACME_ZONE = "ec000001-0000-4000-8000-000000000001"
 
 
 def preflight_of(request):

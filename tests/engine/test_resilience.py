@@ -6,7 +6,10 @@ import time
 import pytest
 
 from tests.engine.conftest import (
+    ACME,
     ACME_PROD,
+    ACME_ZONE,
+    NEW,
     approve_and_trigger,
     filed_and_checked,
     topology,
@@ -18,10 +21,6 @@ from upgrades.models import CallLog, ServiceUpgrade
 from upgrades.workflow import Action, Plan, State
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-ACME_ZONE = "ec000001-0000-4000-8000-000000000001"
-ACME = "ec-service-acme-prod"
-NEW = "ecsim/ec-service:okinawa.130"
 
 
 def cf_calls(sim, method: str, path: str) -> int:

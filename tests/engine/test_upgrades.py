@@ -3,8 +3,12 @@
 import pytest
 
 from tests.engine.conftest import (
+    ACME,
     ACME_NONPROD,
     ACME_PROD,
+    ACME_ZONE,
+    NEW,
+    OLD,
     approve_and_trigger,
     filed_and_checked,
     topology,
@@ -15,11 +19,6 @@ from upgrades.models import CallLog
 from upgrades.workflow import Action, Plan, State
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-ACME_ZONE = "ec000001-0000-4000-8000-000000000001"
-ACME = "ec-service-acme-prod"
-NEW = "ecsim/ec-service:okinawa.130"
-OLD = "ecsim/ec-service:sendai.120"
 
 
 def test_back_to_back_runs_to_completed_and_leaves_one_app_on_the_new_release(engine, sim, cast):
