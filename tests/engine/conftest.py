@@ -53,6 +53,7 @@ ACME_ZONE = "ec000001-0000-4000-8000-000000000001"
 ACME = "ec-service-acme-prod"
 ACME_PROD = f"https://{ACME_ZONE}.run.aws-usw02-pr.ice.predix.io"
 ACME_NONPROD = "https://ec000002-0000-4000-8000-000000000002.run.aws-usw02-pr.ice.predix.io"
+INITECH = "https://ec000c31-0000-4000-8000-000000000001.run.aws-usw02.dev.ice.predix.io"
 NEW = "ecsim/ec-service:okinawa.130"
 OLD = "ecsim/ec-service:sendai.120"
 
