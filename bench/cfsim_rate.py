@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.cfsim import CfSim  # noqa: E402
+from testkit.cfsim import CfSim  # noqa: E402
+from testkit.demo import SPACE  # noqa: E402
 
-SPACE = "5ace0000-0000-4000-8000-000000000001"
 SERVICES = [
     ("ec000001-0000-4000-8000-000000000001", "run.aws-usw02-pr.ice.predix.io"),
     ("ec000002-0000-4000-8000-000000000002", "run.aws-usw02-pr.ice.predix.io"),

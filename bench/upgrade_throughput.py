@@ -26,11 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.cfsim_rate import run as cfsim_rate  # noqa: E402
 from ecportal.mailcatcher import serve  # noqa: E402
-from tests.support.cfsim import CfSim  # noqa: E402
-from tests.support.stack import SIM_SECRET, Stack, foundations_for  # noqa: E402
+from testkit.cfsim import CfSim  # noqa: E402
+from testkit.demo import SENDAI, SPACE, WEST, WEST_DOMAIN  # noqa: E402
+from testkit.stack import Stack, portal_environment  # noqa: E402
 
-SPACE = "5ace0000-0000-4000-8000-000000000001"
-WEST = ("d0e10000-0000-4000-8000-000000000001", "run.aws-usw02-pr.ice.predix.io")
 DATABASE = "postgres://postgres@127.0.0.1:5432/ecportal_bench"
 BROKER = "redis://127.0.0.1:6379/12"
 
@@ -46,10 +45,10 @@ def seed_with(count: int) -> dict:
             {"guid": zone, "name": f"ec-bench-{n}", "space_guid": SPACE, "type": "managed",
              "offering": "enterprise-connect", "plan": "Basic"}
         )  # fmt: skip
-        route = {"guid": f"7{n:07x}-0000-4000-8000-00000000be00", "host": zone, "domain_guid": WEST[0]}
+        route = {"guid": f"7{n:07x}-0000-4000-8000-00000000be00", "host": zone, "domain_guid": WEST_DOMAIN}
         seed["apps"].append(
             {"guid": f"a{n:07x}-0000-4000-8000-00000000be00", "name": f"ec-service-bench-{n}",
-             "space_guid": SPACE, "image": "ecsim/ec-service:sendai.120", "instances": 1,
+             "space_guid": SPACE, "image": SENDAI, "instances": 1,
              "env": {"ZONE": zone}, "routes": [route], "bindings": []}
         )  # fmt: skip
     return seed
@@ -57,12 +56,7 @@ def seed_with(count: int) -> dict:
 
 def prepare_environment(api_url: str) -> None:
     os.environ.update(
-        DATABASE_URL=DATABASE,
-        CELERY_BROKER_URL=BROKER,
-        FOUNDATIONS=json.dumps(foundations_for(api_url)),
-        CF_SECRET_PREDIX_WEST=SIM_SECRET,
-        CF_SECRET_PREDIX_EAST=SIM_SECRET,
-        CF_SECRET_CF3=SIM_SECRET,
+        portal_environment(database=DATABASE, broker=BROKER, api_url=api_url),
         ENGINE_POLL_SECONDS="0.05",
         DJANGO_SETTINGS_MODULE="ecportal.settings",
     )
@@ -110,7 +104,7 @@ def upgrade_all(count: int, timeout: float) -> tuple[float, float]:
     release = Release.objects.get(recommended=True)
     requests = []
     for n in range(count):
-        parsed, _ = intake.parse_service_urls([f"https://be{n:06x}-0000-4000-8000-000000000000.{WEST[1]}"])
+        parsed, _ = intake.parse_service_urls([f"https://be{n:06x}-0000-4000-8000-000000000000.{WEST}"])
         requests.append(
             services.submit_request(
                 requester=alice,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.cfsim import CfSim
+from testkit.cfsim import CfSim
 from upgrades.cloudfoundry import CallRecord, CFClient, forget_tokens
 
 PORTAL_CLIENT = {"client_id": "ecportal", "client_secret": "ecportal-sim-secret"}

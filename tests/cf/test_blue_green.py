@@ -7,7 +7,7 @@ import string
 import time
 from collections.abc import Callable
 
-from tests.cf.demo import ACME_PROD_APP, ACME_PROD_ZONE, OKINAWA, WEST
+from testkit.demo import ACME_PROD_APP, ACME_PROD_ZONE, OKINAWA, WEST
 from upgrades.cloudfoundry import CFClient
 from upgrades.cloudfoundry.types import Job
 

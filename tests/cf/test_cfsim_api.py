@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.cf.demo import (
+from testkit.demo import (
     ACME_PROD_APP,
     ACME_PROD_ROUTE,
     ACME_UAA_INSTANCE,

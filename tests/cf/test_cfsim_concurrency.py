@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import threading
 
+from testkit.cfsim import CfSim
+from testkit.demo import SPACE
 from tests.cf.conftest import PORTAL_CLIENT
-from tests.cf.demo import SPACE
-from tests.support.cfsim import CfSim
 from upgrades.cloudfoundry import CFClient, Uniqueness
 
 

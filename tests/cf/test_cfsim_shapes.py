@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.cf.demo import ACME_PROD_APP, ACME_PROD_ROUTE, ACME_PROD_ZONE, SPACE
+from testkit.demo import ACME_PROD_APP, ACME_PROD_ROUTE, ACME_PROD_ZONE, SPACE
 
 EXAMPLES = Path(__file__).parent / "capi_examples"
 

@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
+from testkit.demo import ACME_PROD_APP
 from tests.cf.conftest import PORTAL_CLIENT
-from tests.cf.demo import ACME_PROD_APP
 from upgrades.cloudfoundry import CFClient, Unauthorized, forget_tokens
 
 

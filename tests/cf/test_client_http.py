@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
+from testkit.demo import ACME_PROD_APP, SPACE, WEST
 from tests.cf.conftest import PORTAL_CLIENT
-from tests.cf.demo import ACME_PROD_APP, SPACE, WEST
 from upgrades.cloudfoundry import (
     BadRequest,
     CFClient,

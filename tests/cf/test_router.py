@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.cf.demo import ACME_PROD_APP, ACME_PROD_ZONE, CF3, EAST, GLOBEX_PROD_APP, GLOBEX_PROD_ZONE, WEST
+from testkit.demo import ACME_PROD_APP, ACME_PROD_ZONE, CF3, EAST, GLOBEX_PROD_APP, GLOBEX_PROD_ZONE, WEST
 
 ACME_HOST = f"{ACME_PROD_ZONE}.{WEST}"
 

@@ -7,9 +7,10 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from testkit import demo
+from testkit.cfsim import CfSim
+from testkit.stack import Stack, database_url
 from tests.conftest import file_request
-from tests.support.cfsim import CfSim
-from tests.support.stack import Stack, database_url
 from upgrades import services
 from upgrades.models import Preflight, ServiceUpgrade
 from upgrades.workflow import Action, State
@@ -48,14 +49,11 @@ def engine(stack, sim, transactional_db, cast, releases):
     return stack
 
 
-# The demo seed's acme-prod service: 2 instances, two bindings, on Predix West.
-ACME_ZONE = "ec000001-0000-4000-8000-000000000001"
-ACME = "ec-service-acme-prod"
-ACME_PROD = f"https://{ACME_ZONE}.run.aws-usw02-pr.ice.predix.io"
-ACME_NONPROD = "https://ec000002-0000-4000-8000-000000000002.run.aws-usw02-pr.ice.predix.io"
-INITECH = "https://ec000c31-0000-4000-8000-000000000001.run.aws-usw02.dev.ice.predix.io"
-NEW = "ecsim/ec-service:okinawa.130"
-OLD = "ecsim/ec-service:sendai.120"
+# The demo seed's acme-prod service (2 instances, two bindings, on Predix West), by the short names
+# the engine tests use.
+ACME_ZONE, ACME, ACME_PROD = demo.ACME_PROD_ZONE, demo.ACME_PROD_NAME, demo.ACME_PROD_URL
+ACME_NONPROD, INITECH = demo.ACME_NONPROD_URL, demo.INITECH_PROD_URL
+NEW, OLD = demo.OKINAWA, demo.SENDAI
 
 
 def wait_for(predicate, timeout: float = 60, what: str = "condition"):

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from testkit.stack import REPO_ROOT, Stack
 from tests.engine.conftest import ACME_PROD, wait_for
-from tests.support.stack import REPO_ROOT, Stack
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def test_embedded_mode_resumes_after_a_worker_dies_mid_sub_step(sim, tmp_path):
 
     def driver(*args) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", "tests.support.embedded", *args],
+            [sys.executable, "-m", "testkit.embedded", *args],
             cwd=REPO_ROOT, env=stack.env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr[-3000:]

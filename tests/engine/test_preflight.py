@@ -2,8 +2,8 @@
 
 import pytest
 
+from testkit.stack import SIM_SECRET, foundations_for
 from tests.engine.conftest import ACME_PROD, ACME_ZONE, filed_and_checked, wait_for
-from tests.support.stack import SIM_SECRET, foundations_for
 from upgrades import foundations, intake, services
 from upgrades.cloudfoundry import CFClient
 from upgrades.models import Preflight, ServiceUpgrade

@@ -1,9 +1,9 @@
 """Drive the portal in embedded mode (SQLite + kombu's filesystem broker) from a subprocess, so a
 test running on PostgreSQL can exercise `make run`'s stack too.
 
-    python -m tests.support.embedded setup
-    python -m tests.support.embedded file <service-url>      → prints the service id
-    python -m tests.support.embedded show <service-id>       → prints {state, step, lease_owner, error}
+    python -m testkit.embedded setup
+    python -m testkit.embedded file <service-url>      → prints the service id
+    python -m testkit.embedded show <service-id>       → prints {state, step, lease_owner, error}
 
 The environment (DATABASE_URL=sqlite:///…, CELERY_BROKER_URL=filesystem://, ECPORTAL_VAR_DIR, …)
 comes from the caller.

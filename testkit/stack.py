@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SIM_SECRET = "ecportal-sim-secret"
 # Short leases, polls and backoff, so crash recovery and retries happen within a test's patience.
 FAST_ENGINE = {
@@ -52,21 +52,28 @@ def database_url(settings_dict: dict) -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
 
 
+def portal_environment(*, database: str, broker: str, api_url: str) -> dict[str, str]:
+    """The variables that point a portal process at this database, broker and cfsim."""
+    secrets = {foundation["secret_env"]: SIM_SECRET for foundation in foundations_for(api_url)}
+    return {
+        "DATABASE_URL": database,
+        "CELERY_BROKER_URL": broker,
+        "FOUNDATIONS": json.dumps(foundations_for(api_url)),
+        **secrets,
+    }
+
+
 class Stack:
     """Worker and beat processes; `kill_worker` SIGKILLs the whole worker, as a crash would."""
 
     def __init__(self, *, database: str, broker: str, api_url: str, log_dir: Path, extra_env=None):
-        self.env = dict(os.environ)
-        self.env.update(
-            DATABASE_URL=database,
-            CELERY_BROKER_URL=broker,
-            FOUNDATIONS=json.dumps(foundations_for(api_url)),
-            CF_SECRET_PREDIX_WEST=SIM_SECRET,
-            CF_SECRET_PREDIX_EAST=SIM_SECRET,
-            CF_SECRET_CF3=SIM_SECRET,
-            PYTHONUNBUFFERED="1",
-        )
-        self.env.update({**FAST_ENGINE, **(extra_env or {})})
+        self.env = {
+            **os.environ,
+            **portal_environment(database=database, broker=broker, api_url=api_url),
+            "PYTHONUNBUFFERED": "1",
+            **FAST_ENGINE,
+            **(extra_env or {}),
+        }
         self.log_dir = log_dir
         self.worker: subprocess.Popen | None = None
         self.beat: subprocess.Popen | None = None

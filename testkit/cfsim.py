@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 ZERO_DELAYS = {"staging_delay": 0, "start_delay": 0, "job_delay": 0}
 
 
