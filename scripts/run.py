@@ -13,6 +13,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ecportal.embedded import demo_secrets  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 WEB_PORT = int(os.environ.get("WEB_PORT", "8000"))
@@ -20,7 +23,6 @@ CFSIM_PORT = int(os.environ.get("CFSIM_PORT", "9000"))
 CFSIM_ROUTER_PORT = int(os.environ.get("CFSIM_ROUTER_PORT", "9080"))
 SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "ecportal-demo")
-CFSIM_CLIENT_SECRET = "ecportal-sim-secret"  # the simulator's own seed value, not a real credential
 
 
 def environment() -> dict[str, str]:
@@ -29,8 +31,8 @@ def environment() -> dict[str, str]:
     env.setdefault("SMTP_PORT", str(SMTP_PORT))
     env.setdefault("CFSIM_PORT", str(CFSIM_PORT))
     env.setdefault("CFSIM_ROUTER_PORT", str(CFSIM_ROUTER_PORT))
-    for name in ("CF_SECRET_PREDIX_WEST", "CF_SECRET_PREDIX_EAST", "CF_SECRET_CF3"):
-        env.setdefault(name, CFSIM_CLIENT_SECRET)
+    for name, secret in demo_secrets().items():
+        env.setdefault(name, secret)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 

@@ -15,8 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from ecportal.embedded import demo_foundations, demo_secrets
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SIM_SECRET = "ecportal-sim-secret"
 # Short leases, polls and backoff, so crash recovery and retries happen within a test's patience.
 FAST_ENGINE = {
     "ENGINE_LEASE_SECONDS": "4",
@@ -30,20 +31,6 @@ FAST_ENGINE = {
 }
 
 
-def foundations_for(api_url: str) -> list[dict]:
-    """The three demo foundations, all served by one cfsim."""
-    names = [
-        ("predix-west", "Predix West / Basic", "run.aws-usw02-pr.ice.predix.io", "CF_SECRET_PREDIX_WEST"),
-        ("predix-east", "Predix East / Select", "run.asv-pr.ice.predix.io", "CF_SECRET_PREDIX_EAST"),
-        ("cf3", "CF3", "run.aws-usw02.dev.ice.predix.io", "CF_SECRET_CF3"),
-    ]
-    return [
-        {"slug": slug, "name": name, "domains": [domain], "api_url": api_url, "client_id": "ecportal",
-         "secret_env": secret_env}
-        for slug, name, domain, secret_env in names
-    ]  # fmt: skip
-
-
 def database_url(settings_dict: dict) -> str:
     user = settings_dict.get("USER") or "postgres"
     password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
@@ -54,12 +41,11 @@ def database_url(settings_dict: dict) -> str:
 
 def portal_environment(*, database: str, broker: str, api_url: str) -> dict[str, str]:
     """The variables that point a portal process at this database, broker and cfsim."""
-    secrets = {foundation["secret_env"]: SIM_SECRET for foundation in foundations_for(api_url)}
     return {
         "DATABASE_URL": database,
         "CELERY_BROKER_URL": broker,
-        "FOUNDATIONS": json.dumps(foundations_for(api_url)),
-        **secrets,
+        "FOUNDATIONS": json.dumps(demo_foundations(api_url)),
+        **demo_secrets(),
     }
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.utils.csp import CSP
 
+from ecportal.embedded import demo_foundations
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("ECPORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
 
@@ -217,35 +219,7 @@ CELERY_IMPORTS = ["upgrades.mail_tasks"]
 # A JSON list of {slug, name, domains, api_url, client_id, secret_env}; the secret itself is read from
 # the environment variable named by secret_env, never stored here or in the database.
 CFSIM_PORT = env.int("CFSIM_PORT", default=9000)
-FOUNDATIONS = env.json(
-    "FOUNDATIONS",
-    default=[
-        {
-            "slug": "predix-west",
-            "name": "Predix West / Basic",
-            "domains": ["run.aws-usw02-pr.ice.predix.io"],
-            "api_url": f"http://127.0.0.1:{CFSIM_PORT}",
-            "client_id": "ecportal",
-            "secret_env": "CF_SECRET_PREDIX_WEST",
-        },
-        {
-            "slug": "predix-east",
-            "name": "Predix East / Select",
-            "domains": ["run.asv-pr.ice.predix.io"],
-            "api_url": f"http://127.0.0.1:{CFSIM_PORT}",
-            "client_id": "ecportal",
-            "secret_env": "CF_SECRET_PREDIX_EAST",
-        },
-        {
-            "slug": "cf3",
-            "name": "CF3",
-            "domains": ["run.aws-usw02.dev.ice.predix.io"],
-            "api_url": f"http://127.0.0.1:{CFSIM_PORT}",
-            "client_id": "ecportal",
-            "secret_env": "CF_SECRET_CF3",
-        },
-    ],
-)
+FOUNDATIONS = env.json("FOUNDATIONS", default=demo_foundations(f"http://127.0.0.1:{CFSIM_PORT}"))
 
 # --- Intake limits ------------------------------------------------------------------------------
 MAX_SERVICES_PER_REQUEST = 50

@@ -2,8 +2,8 @@
 
 import pytest
 
-from testkit.stack import SIM_SECRET, foundations_for
-from tests.engine.conftest import ACME_PROD, ACME_ZONE, filed_and_checked, wait_for
+from ecportal.embedded import CFSIM_CLIENT_SECRET, demo_foundations, demo_secrets
+from tests.engine.conftest import ACME_PROD, ACME_ZONE, INITECH, filed_and_checked, wait_for
 from upgrades import foundations, intake, services
 from upgrades.cloudfoundry import CFClient
 from upgrades.models import Preflight, ServiceUpgrade
@@ -55,7 +55,7 @@ def test_preflight_failures_say_what_is_wrong_and_block_approval(engine, sim, ca
 
 
 def test_two_apps_on_the_route_read_as_a_half_done_upgrade(engine, sim, cast):
-    cf = CFClient(sim.api_url, client_id="ecportal", client_secret=SIM_SECRET)
+    cf = CFClient(sim.api_url, client_id="ecportal", client_secret=CFSIM_CLIENT_SECRET)
     state = sim.state()
     route = next(r for r in state["routes"] if r["url"].startswith(ACME_ZONE + "."))
     other = next(a for a in state["apps"] if a["name"] == "ec-service-globex-prod")
@@ -70,10 +70,10 @@ def test_two_apps_on_the_route_read_as_a_half_done_upgrade(engine, sim, cast):
 
 
 def test_a_bare_zone_id_is_found_on_its_foundation(engine, sim, monkeypatch):
-    monkeypatch.setattr(foundations, "_configured", lambda: foundations.parse(foundations_for(sim.api_url)))
-    for name in ("CF_SECRET_PREDIX_WEST", "CF_SECRET_PREDIX_EAST", "CF_SECRET_CF3"):
-        monkeypatch.setenv(name, SIM_SECRET)
-    initech = "https://ec000c31-0000-4000-8000-000000000001.run.aws-usw02.dev.ice.predix.io"
+    monkeypatch.setattr(foundations, "_configured", lambda: foundations.parse(demo_foundations(sim.api_url)))
+    for name, secret in demo_secrets().items():
+        monkeypatch.setenv(name, secret)
+    initech = INITECH
     parsed, problems = intake.parse_service_urls(f"{ACME_ZONE.upper()}\nec000c31-0000-4000-8000-000000000001")
     assert problems == []
     assert [(p.url, p.foundation) for p in parsed] == [(ACME_PROD, "predix-west"), (initech, "cf3")]

@@ -1,0 +1,25 @@
+"""The demo foundations of the embedded set-up (`make run`, tests, benchmarks): three foundations,
+all served by one cfsim. Production configures FOUNDATIONS instead."""
+
+# slug, name, the one domain it serves, the variable holding its UAA client secret
+DEMO_FOUNDATIONS = (
+    ("predix-west", "Predix West / Basic", "run.aws-usw02-pr.ice.predix.io", "CF_SECRET_PREDIX_WEST"),
+    ("predix-east", "Predix East / Select", "run.asv-pr.ice.predix.io", "CF_SECRET_PREDIX_EAST"),
+    ("cf3", "CF3", "run.aws-usw02.dev.ice.predix.io", "CF_SECRET_CF3"),
+)
+# cfsim's own seed value for the portal's UAA client, not a real credential.
+CFSIM_CLIENT_SECRET = "ecportal-sim-secret"
+
+
+def demo_foundations(api_url: str) -> list[dict]:
+    """FOUNDATIONS entries pointing every demo foundation at the cfsim on `api_url`."""
+    return [
+        {"slug": slug, "name": name, "domains": [domain], "api_url": api_url, "client_id": "ecportal",
+         "secret_env": secret_env}
+        for slug, name, domain, secret_env in DEMO_FOUNDATIONS
+    ]  # fmt: skip
+
+
+def demo_secrets() -> dict[str, str]:
+    """The secret variables of the demo foundations, set to cfsim's client secret."""
+    return {secret_env: CFSIM_CLIENT_SECRET for *_, secret_env in DEMO_FOUNDATIONS}
