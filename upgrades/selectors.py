@@ -59,11 +59,12 @@ class QueueFilters:
     foundation: str = ""
     q: str = ""
     sort: str = ""
+    zone_id: str = ""
 
 
 def filter_requests(queryset: QuerySet[UpgradeRequest], filters: QueueFilters) -> QuerySet[UpgradeRequest]:
-    """Narrow by a service state, a foundation, or a search over zone ID, URL, foundation and
-    requester; order by one of SORTS."""
+    """Narrow by a service state, a foundation, an exact zone ID, or a search over zone ID, URL,
+    foundation and requester; order by one of SORTS."""
     if filters.state in {s.value for s in State}:
         queryset = queryset.filter(
             Exists(ServiceUpgrade.objects.filter(request=OuterRef("pk"), state=filters.state))
@@ -71,6 +72,11 @@ def filter_requests(queryset: QuerySet[UpgradeRequest], filters: QueueFilters) -
     if foundations.by_slug(filters.foundation):
         queryset = queryset.filter(
             Exists(ServiceUpgrade.objects.filter(request=OuterRef("pk"), foundation=filters.foundation))
+        )
+    if filters.zone_id.strip():
+        zone_id = filters.zone_id.strip().lower()
+        queryset = queryset.filter(
+            Exists(ServiceUpgrade.objects.filter(request=OuterRef("pk"), zone_id=zone_id))
         )
     term = filters.q.strip()
     if term:

@@ -23,12 +23,11 @@ class RequestListCreate(generics.GenericAPIView):
     def get_queryset(self):
         params = self.request.query_params
         filters = selectors.QueueFilters(
-            state=params.get("state", ""), foundation=params.get("foundation", "")
+            state=params.get("state", ""),
+            foundation=params.get("foundation", ""),
+            zone_id=params.get("zone_id", ""),
         )
-        queryset = selectors.filter_requests(selectors.requests_for(self.request.user), filters)
-        if params.get("zone_id"):
-            queryset = queryset.filter(services__zone_id=params["zone_id"].lower()).distinct()
-        return queryset
+        return selectors.filter_requests(selectors.requests_for(self.request.user), filters)
 
     @extend_schema(
         operation_id="requests_list",
