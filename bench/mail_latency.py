@@ -43,11 +43,11 @@ def free_port() -> int:
 
 
 def fresh_database() -> None:
-    import psycopg2
+    import psycopg
 
     parts = urlsplit(DB_URL)
     name = parts.path.lstrip("/")
-    admin = psycopg2.connect(
+    admin = psycopg.connect(
         host=parts.hostname, port=parts.port or 5432, user=parts.username, dbname="postgres"
     )
     admin.autocommit = True

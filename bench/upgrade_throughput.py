@@ -60,10 +60,10 @@ def prepare_environment(api_url: str) -> None:
         ENGINE_POLL_SECONDS="0.05",
         DJANGO_SETTINGS_MODULE="ecportal.settings",
     )
-    import psycopg2
+    import psycopg
     import redis
 
-    admin = psycopg2.connect("postgres://postgres@127.0.0.1:5432/postgres")
+    admin = psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres")
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute("DROP DATABASE IF EXISTS ecportal_bench")
