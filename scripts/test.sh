@@ -7,6 +7,7 @@ VENV=.venv
 
 export DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ecportal}
 export CELERY_BROKER_URL=${TEST_BROKER_URL:-redis://127.0.0.1:6379/15}
+export CACHE_URL=${TEST_CACHE_URL:-redis://127.0.0.1:6379/14}
 export ECPORTAL_VAR_DIR=${ECPORTAL_VAR_DIR:-$PWD/var/test}
 mkdir -p "$ECPORTAL_VAR_DIR"
 

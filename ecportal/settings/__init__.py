@@ -111,10 +111,24 @@ else:
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Cache: sessions (and rendered pages) -------------------------------------------------------
+# Redis in production (CACHE_URL=redis://…); files under var/ in embedded mode, shared by the web,
+# worker and beat processes as the page stamps need.
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+CACHES["default"].setdefault("KEY_PREFIX", "ecportal")
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "ecportal.cache.RedisCache"
+    # A cache that does not answer at once counts as down: pages are then rendered, sessions read
+    # from the database, instead of waiting on it.
+    CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=0.5, socket_timeout=0.5)
+# Sessions are read from the cache and written through to the database (which keeps them if the
+# cache is flushed or down).
+SESSION_ENGINE = "ecportal.sessions"
+
 # --- Auth ---------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "upgrades.permissions.PortalBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
