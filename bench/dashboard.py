@@ -1,17 +1,21 @@
 """Dashboard pages against a trivial Django view, served by gunicorn in this run.
 
     .venv/bin/python bench/dashboard.py [--seconds 3] [--rounds 3] [--threads 4] [--requests 10000]
+                                        [--reuse]
 
 Seeds a fresh `ecportal_dashboard_bench` PostgreSQL database with `bulk_create` (10,000 requests,
 20,000 services spread over the states, 200,000 timeline events, two contacts per request and the CF
-call log of every service that ran a step), logs an EC-team user in, and serves the portal with
-`gunicorn ecportal.wsgi` (2 sync workers, one per core) on a free loopback port. Then each page is
-loaded by `--threads` keep-alive `http.client` connections for `--seconds` (sync workers close each
-connection after its response; the client then reconnects), the pages taking turns for
-`--rounds` rounds so that all of them are measured under the same conditions. Prints requests/s per
-page, its ratio to `/healthz/` (the trivial view: no login, no database), and the SQL queries each page
-makes with 1 row and with 10,000 (counted in-process through the test client). Loopback only; every
-phase is bounded (`--seconds` × `--rounds` × pages of load, `--timeout` for the server to start).
+call log of every service that ran a step; `--reuse` keeps the one an earlier run seeded), logs an
+EC-team user in, and serves the portal twice with `gunicorn ecportal.wsgi` (2 sync workers each, one
+per core) on free loopback ports: once as configured, keeping rendered pages in Redis until what they
+show changes (`upgrades/page_cache.py`), once with `PAGE_CACHE_SECONDS=0`, rendering every page.
+Then each page is loaded by `--threads` keep-alive `http.client` connections for `--seconds` (sync
+workers close each connection after its response; the client then reconnects), pages and servers
+taking turns for `--rounds` rounds so that all are measured under the same conditions. Prints
+requests/s per page on each server, their ratio to `/healthz/` on the same server (the trivial view:
+no login, no database), and the SQL queries each page makes when rendered, with 1 row and with
+10,000, and when served as kept (counted in-process through the test client). Loopback only; every
+phase is bounded (`--seconds` × `--rounds` × pages × 2 of load, `--timeout` for a server to start).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,8 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DATABASE = "postgres://postgres@127.0.0.1:5432/ecportal_dashboard_bench"
+CACHE = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/11")
 SECRET_KEY = "dashboard-bench-only-" + "x" * 40
 EVENTS_PER_REQUEST = 20
+TRIVIAL = "/healthz/ (trivial view)"
 # e.g. BENCH_WORKER_ARGS="--workers 2 --worker-class gthread --threads 4 --keep-alive 30" to compare.
 WORKER_ARGS = os.environ.get("BENCH_WORKER_ARGS", "--workers 2 --worker-class sync").split()
 CALLS_PER_STEP = {"step1": 24, "step2": 9, "rollback": 7}
@@ -93,29 +99,38 @@ CURRENT_STEP = {
 }
 
 
-def prepare_database() -> None:
-    """A fresh database, migrated, with Django set up on it in this process."""
+def prepare_database(*, reuse: bool) -> bool:
+    """The bench database, migrated, with Django set up on it in this process; True if it needs
+    seeding (fresh, or `reuse` asked but nothing seeded yet)."""
     os.environ.update(
         DATABASE_URL=DATABASE,
+        CACHE_URL=CACHE,
         SECRET_KEY=SECRET_KEY,
         ALLOWED_HOSTS="127.0.0.1,testserver",
         DJANGO_SETTINGS_MODULE="ecportal.settings",
     )
     # Logins through the test client would log a line each; the figures are what this prints.
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import psycopg2
+    import psycopg
 
-    admin = psycopg2.connect("postgres://postgres@127.0.0.1:5432/postgres")
+    admin = psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres")
     admin.autocommit = True
     with admin.cursor() as cursor:
-        cursor.execute("DROP DATABASE IF EXISTS ecportal_dashboard_bench")
-        cursor.execute("CREATE DATABASE ecportal_dashboard_bench")
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = 'ecportal_dashboard_bench'")
+        if not (reuse and cursor.fetchone()):
+            cursor.execute("DROP DATABASE IF EXISTS ecportal_dashboard_bench")
+            cursor.execute("CREATE DATABASE ecportal_dashboard_bench")
     admin.close()
     import django
+    from django.core.cache import cache
     from django.core.management import call_command
 
     django.setup()
     call_command("migrate", verbosity=0)
+    cache.clear()  # pages and stamps of an earlier run
+    from django.contrib.auth.models import User
+
+    return not User.objects.filter(username="olga").exists()
 
 
 def _service(rng: random.Random, n: int, state: str):
@@ -220,7 +235,7 @@ def _calls(service) -> list:
     ]  # fmt: skip
 
 
-def seed(requests: int, rng: random.Random) -> dict:
+def seed(requests: int, rng: random.Random) -> None:
     """`requests` requests of two services each, with timeline, contacts and CF calls (bulk inserts).
 
     The first request is the one the request page is measured on: one service running Step 1, one
@@ -283,27 +298,41 @@ def seed(requests: int, rng: random.Random) -> dict:
     CallLog.objects.bulk_create((c for s in services for c in _calls(s)), batch_size=5000)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-    return {"olga": olga, "request": made[0], "services": services}
 
 
-def session_cookie(user) -> str:
-    """A `Cookie` header for a logged-in session of `user` (the real login flow, via the test client)."""
+def seeded() -> tuple:
+    """(the EC-team user, the request the request page is measured on, how many services there are)."""
+    from django.contrib.auth.models import User
+
+    from upgrades.models import ServiceUpgrade, UpgradeRequest
+
+    first = UpgradeRequest.objects.order_by("id").values_list("id", flat=True).first()
+    return User.objects.get(username="olga"), first, ServiceUpgrade.objects.count()
+
+
+def browser_cookies(user) -> str:
+    """A `Cookie` header as a browser of a logged-in `user` sends it: the session (the real login flow,
+    via the test client) and the CSRF cookie its first page set."""
     from django.conf import settings
     from django.test import Client
 
     client = Client()
     client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    assert client.get("/").status_code == 200
+    names = (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+    return "; ".join(f"{name}={client.cookies[name].value}" for name in names)
 
 
-def count_queries(olga, pages: dict[str, tuple[str, str]]) -> dict[str, tuple[int, int]]:
-    """SQL queries of each page with 1 row and with 10,000 (in-process, test client).
+def count_queries(olga, pages: dict[str, tuple[str, str, str]]) -> dict[str, tuple[int, int, int]]:
+    """SQL queries of each page rendered with 1 row and with 10,000, and served as kept (in-process,
+    test client).
 
     The 10,000-row side of the request page is a request with 50 services and 10,000 timeline events,
-    added inside a transaction that is rolled back so the load test's data stays as seeded.
+    added inside a transaction that is rolled back so the load test's data stays as seeded. The kept
+    side is the path under load, asked for twice: the second answer is the kept page.
     """
     from django.db import connection, transaction
-    from django.test import Client
+    from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext
 
     client = Client()
@@ -315,12 +344,17 @@ def count_queries(olga, pages: dict[str, tuple[str, str]]) -> dict[str, tuple[in
         assert response.status_code == 200, (path, response.status_code)
         return len(captured)
 
-    counts = {}
-    with transaction.atomic():
+    rendered = {}
+    with override_settings(PAGE_CACHE_SECONDS=0), transaction.atomic():
         small, big = _query_subjects(olga)
-        for name, (one, many) in pages.items():
-            counts[name] = (queries(one.format(**small)), queries(many.format(**big)))
+        for name, (_, one, many) in pages.items():
+            rendered[name] = (queries(one.format(**small)), queries(many.format(**big)))
         transaction.set_rollback(True)
+    counts = {}
+    for name, (path, _, _) in pages.items():
+        queries(path)  # gives the page's stamps a value where they had none
+        queries(path)  # renders and keeps the page
+        counts[name] = (*rendered[name], queries(path))
     return counts
 
 
@@ -357,13 +391,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(port: int, log: Path, timeout: float):
-    """`gunicorn ecportal.wsgi` on the bench database, until the block ends.
+def gunicorn(port: int, log: Path, timeout: float, env: dict):
+    """`gunicorn ecportal.wsgi` on the bench database (and `env`), until the block ends.
 
     Sync workers by default: the kernel hands each new connection to an idle worker, where gthread
     workers keep a keep-alive connection on the one that accepted it and left a core idle here.
     """
-    env = {**os.environ, "DATABASE_URL": DATABASE, "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1"}
+    env = {**os.environ, "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1", **env}
     command = [
         sys.executable, "-m", "gunicorn", "ecportal.wsgi", "--bind", f"127.0.0.1:{port}",
         *WORKER_ARGS,
@@ -431,16 +465,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=60, help="for gunicorn to start")
+    parser.add_argument("--reuse", action="store_true", help="keep the database an earlier run seeded")
     args = parser.parse_args()
 
     started = time.monotonic()
-    prepare_database()
-    seeded = seed(args.requests, random.Random(6))
+    if prepare_database(reuse=args.reuse):
+        seed(args.requests, random.Random(6))
     seed_seconds = time.monotonic() - started
-    request_id = seeded["request"].pk
+    olga, request_id, services = seeded()
     # name → (path under load, 1-row path, 10,000-row path); the rows' paths take small/big ids.
     pages = {
-        "/healthz/ (trivial view)": ("/healthz/", "/healthz/", "/healthz/"),
+        TRIVIAL: ("/healthz/", "/healthz/", "/healthz/"),
         "/queue/": ("/queue/", "/queue/?q={zone}", "/queue/"),
         "/queue/ filtered, sorted": (
             "/queue/?state=awaiting_verification&foundation=predix-west&sort=activity",
@@ -454,36 +489,49 @@ def main() -> None:
             f"/requests/{request_id}/live/", "/requests/{id}/live/", "/requests/{id}/live/"
         ),
     }  # fmt: skip
-    queries = count_queries(seeded["olga"], {name: (one, many) for name, (_, one, many) in pages.items()})
-    headers = {"Cookie": session_cookie(seeded["olga"])}
+    queries = count_queries(olga, pages)
+    headers = {"Cookie": browser_cookies(olga)}
+    servers = {"kept": {"CACHE_URL": CACHE}, "rendered": {"CACHE_URL": CACHE, "PAGE_CACHE_SECONDS": "0"}}
 
-    totals = {name: [0, 0, 0.0] for name in pages}
-    with (
-        tempfile.TemporaryDirectory() as scratch,
-        gunicorn(free_port(), Path(scratch) / "gunicorn.log", args.timeout) as server,
-    ):
-        port = int(server.args[server.args.index("--bind") + 1].rsplit(":", 1)[1])
-        for path, *_ in pages.values():
-            load(port, path, headers, args.threads, 0.5)  # warm-up: connections, templates, caches
+    totals = {(server, name): [0, 0, 0.0] for server in servers for name in pages}
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as running:
+        ports = {}
+        for server, env in servers.items():
+            ports[server] = free_port()
+            log = Path(scratch) / f"gunicorn-{server}.log"
+            env = {"DATABASE_URL": DATABASE, **env}
+            running.enter_context(gunicorn(ports[server], log, args.timeout, env))
+        for port in ports.values():
+            for path, *_ in pages.values():
+                load(port, path, headers, args.threads, 0.5)  # warm-up: connections, templates, caches
         for _ in range(args.rounds):
             for name, (path, *_) in pages.items():
-                done, failed, elapsed = load(port, path, headers, args.threads, args.seconds)
-                totals[name][0] += done
-                totals[name][1] += failed
-                totals[name][2] += elapsed
+                for server, port in ports.items():
+                    done, failed, elapsed = load(port, path, headers, args.threads, args.seconds)
+                    total = totals[server, name]
+                    total[0] += done
+                    total[1] += failed
+                    total[2] += elapsed
 
     print(
-        f"{args.requests} requests, {len(seeded['services'])} services seeded in {seed_seconds:.0f} s; "
+        f"{args.requests} requests, {services} services seeded in {seed_seconds:.0f} s; "
         f"gunicorn {' '.join(WORKER_ARGS)}, {args.threads} client threads, "
-        f"{args.rounds} rounds × {args.seconds:g} s per page"
+        f"{args.rounds} rounds × {args.seconds:g} s per page and server"
     )
-    trivial = totals["/healthz/ (trivial view)"][0] / totals["/healthz/ (trivial view)"][2]
-    heading = f"{'req/s':>8} {'÷ healthz':>10} {'queries 1 row':>14} {'10,000 rows':>12} {'failed':>7}"
+    rates = {key: done / elapsed for key, (done, _, elapsed) in totals.items()}
+    heading = (
+        f"{'kept req/s':>11} {'÷ healthz':>10} {'rendered':>9} {'÷ healthz':>10} "
+        f"{'queries rendered 1 row':>23} {'10,000 rows':>12} {'kept':>5} {'failed':>7}"
+    )
     print(f"  {'page':28} {heading}")
-    for name, (done, failed, elapsed) in totals.items():
-        one, many = queries[name]
-        rate = done / elapsed
-        print(f"  {name:28} {rate:8.0f} {rate / trivial:10.2f} {one:14d} {many:12d} {failed:7d}")
+    for name in pages:
+        kept, rendered = rates["kept", name], rates["rendered", name]
+        failed = totals["kept", name][1] + totals["rendered", name][1]
+        one, many, hit = queries[name]
+        print(
+            f"  {name:28} {kept:11.0f} {kept / rates['kept', TRIVIAL]:10.2f} {rendered:9.0f} "
+            f"{rendered / rates['rendered', TRIVIAL]:10.2f} {one:23d} {many:12d} {hit:5d} {failed:7d}"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ test running on PostgreSQL can exercise `make run`'s stack too.
     python -m testkit.embedded setup
     python -m testkit.embedded file <service-url>      → prints the service id
     python -m testkit.embedded show <service-id>       → prints {state, step, lease_owner, error}
+    python -m testkit.embedded queue <service-id>      → prints the status the EC team's queue shows
 
 The environment (DATABASE_URL=sqlite:///…, CELERY_BROKER_URL=filesystem://, ECPORTAL_VAR_DIR, …)
 comes from the caller.
@@ -58,6 +59,18 @@ def main(argv: list[str]) -> None:
         service = ServiceUpgrade.objects.get(pk=int(argv[1]))
         fields = ("state", "step", "lease_owner", "error", "blue_deleted")
         print(json.dumps({name: getattr(service, name) for name in fields}))
+    elif command == "queue":
+        # The queue page as olga's browser gets it: rendered, or kept by an earlier `queue`.
+        import re
+
+        from django.test import Client
+
+        service = ServiceUpgrade.objects.get(pk=int(argv[1]))
+        browser = Client()
+        browser.force_login(User.objects.get(username="olga"))
+        html = browser.get("/queue/").content.decode()
+        row = re.search(rf'href="/requests/{service.request_id}/".*?class="badge [^"]*">([^<]+)<', html, re.S)
+        print(row[1])
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import NONPROD, PASSWORD, PROD, file_request
-from upgrades import services
+from upgrades import page_cache, services
 from upgrades.models import Event, ServiceUpgrade
 
 
@@ -166,8 +166,10 @@ def _services(request):
 
 
 def _set(service, **fields):
-    """Put a service where a test needs it (the engine's own tests cover how it gets there)."""
+    """Put a service where a test needs it (the engine's own tests cover how it gets there), marking
+    its pages out of date as the engine's writes do."""
     ServiceUpgrade.objects.filter(pk=service.pk).update(**fields)
+    page_cache.changed(service.request_id)
 
 
 def test_approve_waits_for_preflight_and_says_so(client, cast, releases):
@@ -278,6 +280,7 @@ def test_live_fragment_polls_by_state_and_stops_when_terminal(client, cast, file
     _set(prod, state="step1_running", step="stage")
     assert 'hx-trigger="every 2s"' in client.get(f"/requests/{filed.pk}/live/").content.decode()
     ServiceUpgrade.objects.update(state="rejected")
+    page_cache.changed(filed.pk)
     done = client.get(f"/requests/{filed.pk}/live/").content.decode()
     assert "hx-get" not in done and "hx-trigger" not in done
     page = client.get(f"/requests/{filed.pk}/").content.decode()

@@ -14,6 +14,7 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
+from upgrades import page_cache
 from upgrades.models import Contact, ContactLink, Event
 from upgrades.workflow import State
 
@@ -104,3 +105,4 @@ def unsubscribe(contact: Contact) -> None:
     ContactLink.objects.filter(pk=link.pk, unsubscribed_at__isnull=True).update(
         unsubscribed_at=timezone.now()
     )
+    page_cache.changed(contact.request_id)

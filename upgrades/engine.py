@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from upgrades import services, workflow
+from upgrades import page_cache, services, workflow
 from upgrades.cloudfoundry import CallRecord
 from upgrades.models import CallLog, ServiceUpgrade
 from upgrades.workflow import State
@@ -53,15 +53,19 @@ def record(service: ServiceUpgrade, owner: str, **facts) -> None:
     """Store facts learnt from CF (GUIDs, progress) while we hold the lease."""
     if _ours(service, owner).update(**facts) != 1:
         raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+    page_cache.changed(service.request_id)
     for name, value in facts.items():
         setattr(service, name, value)
 
 
-def record_calls(service_id: int, step: str, calls: list[CallRecord]) -> None:
+def record_calls(service: ServiceUpgrade, step: str, calls: list[CallRecord]) -> None:
+    if not calls:
+        return
+    page_cache.changed(service.request_id)
     CallLog.objects.bulk_create(
         [
             CallLog(
-                service_id=service_id,
+                service_id=service.pk,
                 step=step,
                 method=call.method,
                 path=call.path[:500],
@@ -91,6 +95,7 @@ def move_on(service: ServiceUpgrade, owner: str, next_step: str) -> None:
         }
         if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        page_cache.changed(service.request_id)
         service.step = next_step
         services.enqueue_step(service)
 
@@ -101,6 +106,7 @@ def wait(service: ServiceUpgrade, owner: str, countdown: float, progress: str = 
         fields = {**_release_fields(), **({"progress": progress} if progress else {})}
         if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        page_cache.changed(service.request_id)
         services.enqueue_step(service, countdown=countdown)
 
 
@@ -120,6 +126,7 @@ def retry_later(service: ServiceUpgrade, owner: str, message: str) -> None:
             != 1
         ):
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        page_cache.changed(service.request_id)
         services.enqueue_step(service, countdown=countdown)
 
 

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from upgrades import notifications
+from upgrades import notifications, page_cache
 from upgrades.models import Delivery, Notification, UpgradeRequest
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,9 @@ def seal(notification: Notification) -> None:
     notification.refresh_from_db(fields=["sealed", "details"])
 
 
-def _finish(delivery_id: int, status: str, error: str = "") -> None:
-    Delivery.objects.filter(pk=delivery_id).update(
+def _finish(delivery: Delivery, status: str, error: str = "") -> None:
+    page_cache.changed(delivery.notification.request_id)
+    Delivery.objects.filter(pk=delivery.pk).update(
         status=status,
         last_error=error[:2000],
         claimed_until=None,
@@ -84,6 +85,7 @@ def _finish(delivery_id: int, status: str, error: str = "") -> None:
 
 def _defer(delivery: Delivery, error: str) -> None:
     retry_at = timezone.now() + timedelta(seconds=backoff(delivery.attempts))
+    page_cache.changed(delivery.notification.request_id)
     Delivery.objects.filter(pk=delivery.pk).update(
         last_error=error[:2000], claimed_until=None, next_attempt_at=retry_at
     )
@@ -127,14 +129,14 @@ def _send_one(connection, delivery_id: int, report: SendReport) -> bool:
     seal(delivery.notification)
     reason = notifications.skip_reason(delivery)
     if reason:
-        _finish(delivery_id, Delivery.Status.SKIPPED, reason)
+        _finish(delivery, Delivery.Status.SKIPPED, reason)
         report.skipped += 1
         return True
     try:
         message = notifications.render_message(delivery)
         message.message()  # builds the headers now: a header injection fails here, not on the wire
     except ValueError as error:  # Unsendable, or a header Django refuses to build
-        _finish(delivery_id, Delivery.Status.FAILED, str(error))
+        _finish(delivery, Delivery.Status.FAILED, str(error))
         report.failed += 1
         return True
     try:
@@ -144,13 +146,13 @@ def _send_one(connection, delivery_id: int, report: SendReport) -> bool:
         text = f"{type(error).__name__}: {error}"
         report.errors.append(text)
         if _permanent(error):
-            _finish(delivery_id, Delivery.Status.FAILED, text)
+            _finish(delivery, Delivery.Status.FAILED, text)
             report.failed += 1
             return True
         _defer(delivery, text)
         report.deferred += 1
         return False
-    _finish(delivery_id, Delivery.Status.SENT)
+    _finish(delivery, Delivery.Status.SENT)
     report.sent += 1
     return True
 

@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from upgrades import contact_links, contacts
+from upgrades import contact_links, contacts, page_cache
 from upgrades.models import (
     Contact,
     ContactLink,
@@ -172,6 +172,7 @@ def _record(request: UpgradeRequest, name: str, entries: list[tuple[ServiceUpgra
 
 
 def _create_deliveries(notification: Notification, emails: list[str]) -> None:
+    page_cache.changed(notification.request_id)
     Delivery.objects.bulk_create(
         [
             Delivery(notification=notification, recipient=email, next_attempt_at=notification.ready_at)

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from upgrades import intake, notifications, workflow
+from upgrades import intake, notifications, page_cache, workflow
 from upgrades.models import Contact, Event, Preflight, Release, ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import roles_for
 from upgrades.workflow import Action, Plan, Role, State
@@ -323,6 +323,10 @@ def record_preflight(*, service_id: int, outcome: Preflight, message: str, facts
         changed = ServiceUpgrade.objects.filter(pk=service_id, state=State.SUBMITTED).update(
             preflight=outcome, preflight_message=message, preflight_checked_at=timezone.now(), **(facts or {})
         )
+        if changed:
+            page_cache.changed(
+                ServiceUpgrade.objects.filter(pk=service_id).values_list("request_id", flat=True).first()
+            )
         if changed and outcome == Preflight.FAILED:
             notifications.on_preflight_failed(ServiceUpgrade.objects.get(pk=service_id))
         if changed and outcome == Preflight.RETRYING:
@@ -336,6 +340,7 @@ def recheck_preflight(*, service: ServiceUpgrade, actor=None) -> None:
     ServiceUpgrade.objects.filter(pk=service.pk, state=State.SUBMITTED).update(
         preflight=Preflight.PENDING, preflight_message=""
     )
+    page_cache.changed(service.request_id)
     _enqueue_preflight(service.pk)
 
 

@@ -12,7 +12,16 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from upgrades import foundations, notifications, pages, selectors, services, topology, workflow
+from upgrades import (
+    foundations,
+    notifications,
+    page_cache,
+    pages,
+    selectors,
+    services,
+    topology,
+    workflow,
+)
 from upgrades.forms import ApproveForm, CommentForm, QueueFilterForm, UpgradeRequestForm
 from upgrades.models import ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
@@ -28,10 +37,13 @@ def _visible_request(user, request_id: int) -> UpgradeRequest:
 
 @login_required
 def home(request):
-    team = is_ec_team(request.user)
-    work = pages.worklist(request.user, team=team)
-    counts = [(state, work.counts[state]) for state in State if work.counts.get(state)]
-    return render(request, "upgrades/home.html", {"work": work, "counts": counts, "team": team})
+    def fresh():
+        team = is_ec_team(request.user)
+        work = pages.worklist(request.user, team=team)
+        counts = [(state, work.counts[state]) for state in State if work.counts.get(state)]
+        return render(request, "upgrades/home.html", {"work": work, "counts": counts, "team": team}), False
+
+    return page_cache.serve(request, fresh)
 
 
 @login_required
@@ -63,7 +75,7 @@ def new_request(request):
     return render(request, "upgrades/request_form.html", {"form": form})
 
 
-def _list_page(request, queryset, template: str, **extra):
+def _list_response(request, queryset, template: str, **extra):
     page = Paginator(queryset, 25).get_page(request.GET.get("page"))
     rows = [(item, item.status_from(item.services.all())) for item in page.object_list]
     return render(request, template, {"page": page, "rows": rows, **extra})
@@ -71,24 +83,32 @@ def _list_page(request, queryset, template: str, **extra):
 
 @login_required
 def my_requests(request):
-    return _list_page(request, selectors.my_requests(request.user, rows=True), "upgrades/my_requests.html")
+    def fresh():
+        rows = selectors.my_requests(request.user, rows=True)
+        return _list_response(request, rows, "upgrades/my_requests.html"), False
+
+    return page_cache.serve(request, fresh)
 
 
 @login_required
 def queue(request):
     if not is_ec_team(request.user):
         raise PermissionDenied("The queue is for the EC team.")
-    form = QueueFilterForm(
-        request.GET or None,
-        state_choices=list(STATE_LABELS.items()),
-        foundation_choices=foundations.choices(),
-        sort_choices=[(key, label) for key, (label, _) in selectors.SORTS.items()],
-    )
-    filters = selectors.QueueFilters()
-    if form.is_valid():
-        filters = selectors.QueueFilters(**form.cleaned_data)
-    queryset = selectors.filter_requests(selectors.request_rows_for(request.user), filters)
-    return _list_page(request, queryset, "upgrades/queue.html", form=form)
+
+    def fresh():
+        form = QueueFilterForm(
+            request.GET or None,
+            state_choices=list(STATE_LABELS.items()),
+            foundation_choices=foundations.choices(),
+            sort_choices=[(key, label) for key, (label, _) in selectors.SORTS.items()],
+        )
+        filters = selectors.QueueFilters()
+        if form.is_valid():
+            filters = selectors.QueueFilters(**form.cleaned_data)
+        queryset = selectors.filter_requests(selectors.request_rows_for(request.user), filters)
+        return _list_response(request, queryset, "upgrades/queue.html", form=form), False
+
+    return page_cache.serve(request, fresh)
 
 
 def _page_context(request, request_id: int) -> dict:
@@ -104,13 +124,19 @@ def _page_context(request, request_id: int) -> dict:
     }
 
 
+def _shows_clock(context: dict) -> bool:
+    """Whether the page shows how long a running step has run (it then changes every second)."""
+    return any(card.progress and card.progress.since for card in context["page"].cards)
+
+
 @login_required
 def request_detail(request, request_id: int):
-    context = _page_context(request, request_id)
-    page_context = getattr(notifications, "page_context", None)
-    if page_context:
-        context.update(page_context(context["req"], request.user), contacts_partial=True)
-    return render(request, "upgrades/request_detail.html", context)
+    def fresh():
+        context = _page_context(request, request_id)
+        context.update(notifications.page_context(context["req"], request.user), contacts_partial=True)
+        return render(request, "upgrades/request_detail.html", context), _shows_clock(context)
+
+    return page_cache.serve(request, fresh, request_id=request_id)
 
 
 @never_cache
@@ -121,7 +147,12 @@ def request_live(request, request_id: int):
         response = HttpResponse(status=401)
         response["HX-Redirect"] = f"{reverse('login')}?next={reverse('request-detail', args=[request_id])}"
         return response
-    return render(request, "upgrades/_live.html", _page_context(request, request_id))
+
+    def fresh():
+        context = _page_context(request, request_id)
+        return render(request, "upgrades/_live.html", context), _shows_clock(context)
+
+    return page_cache.serve(request, fresh, request_id=request_id)
 
 
 @login_required

@@ -111,7 +111,7 @@ else:
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache: sessions (and rendered pages) -------------------------------------------------------
+# --- Cache: sessions and rendered pages (upgrades/page_cache.py) ---------------------------------
 # Redis in production (CACHE_URL=redis://…); files under var/ in embedded mode, shared by the web,
 # worker and beat processes as the page stamps need.
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
@@ -124,6 +124,8 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
 # Sessions are read from the cache and written through to the database (which keeps them if the
 # cache is flushed or down).
 SESSION_ENGINE = "ecportal.sessions"
+# How long a rendered page is kept at most; its stamps make it out of date sooner. 0 turns it off.
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=300)
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -22,9 +22,11 @@ def test_embedded_mode_resumes_after_a_worker_dies_mid_sub_step(sim, tmp_path):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "CELERY_BROKER_URL": "filesystem://",
         "ECPORTAL_VAR_DIR": str(tmp_path),
+        # As `make run`: kept pages and their stamps in files, shared by web, worker and beat.
+        "CACHE_URL": f"filecache://{tmp_path / 'cache'}",
     }
     stack = Stack(database=env_overrides["DATABASE_URL"], broker="filesystem://", api_url=sim.api_url,
-                  log_dir=tmp_path, extra_env={"ECPORTAL_VAR_DIR": str(tmp_path)})  # fmt: skip
+                  log_dir=tmp_path, extra_env=env_overrides)  # fmt: skip
 
     def driver(*args) -> str:
         result = subprocess.run(
@@ -52,7 +54,10 @@ def test_embedded_mode_resumes_after_a_worker_dies_mid_sub_step(sim, tmp_path):
         killed_at = time.monotonic()
         stack.kill_worker()
         stack.start_worker()
+        assert driver("queue", service_id) == "Step 1 running"
+        assert driver("queue", service_id) == "Step 1 running"  # kept, until the worker's next write
         wait_for(lambda: show(service_id)["state"] == "completed", 120, "completion in embedded mode")
+        assert driver("queue", service_id) == "Completed"
         assert time.monotonic() - killed_at < 120
     finally:
         stack.stop()

@@ -91,7 +91,7 @@ def run(service_id: int, step: str) -> None:
         engine.release(service_id, owner)
         engine.requeue(service_id)
     finally:
-        engine.record_calls(service_id, step, calls)
+        engine.record_calls(service, step, calls)
 
 
 def _run_claimed(service: ServiceUpgrade, owner: str, calls: list) -> None:
