@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Upper
 
 from upgrades.workflow import ACTIVE_STATES, PLAN_LABELS, STATE_LABELS, Plan, State, request_status
 
@@ -76,7 +77,11 @@ class Contact(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["request", "email"], name="unique_contact_per_request")
         ]
-        indexes = [models.Index(fields=["email"])]
+        indexes = [
+            models.Index(fields=["email"]),
+            # Whose requests a user sees matches their email case-insensitively (`email__iexact`).
+            models.Index(Upper("email"), name="contact_email_upper"),
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -87,6 +92,16 @@ class Preflight(models.TextChoices):
     PASSED = "passed", "Passed"
     FAILED = "failed", "Failed"
     RETRYING = "retrying", "CF unreachable, retrying"
+
+
+class ServiceUpgradeQuerySet(models.QuerySet):
+    def of(self, requests: models.QuerySet) -> "ServiceUpgradeQuerySet":
+        """The services of `requests` (a `visible_to` queryset, perhaps narrowed further). Where it
+        is not narrowed at all, as for the EC team, every service: the database then reads the
+        services alone instead of matching them against every request."""
+        if not requests.query.has_filters():
+            return self.all()
+        return self.filter(request__in=requests.values("pk"))
 
 
 class ServiceUpgrade(models.Model):
@@ -144,6 +159,8 @@ class ServiceUpgrade(models.Model):
     instances_running = models.PositiveIntegerField(default=0)
     instances_desired = models.PositiveIntegerField(default=0)
 
+    objects = ServiceUpgradeQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         constraints = [
@@ -158,6 +175,9 @@ class ServiceUpgrade(models.Model):
             # The home page's lists ("steps to start", "failures", "running") are the latest services in
             # some states: read in this order from the index, not sorted out of the whole table.
             models.Index(fields=["state", "-updated_at"], name="service_state_latest"),
+            # Lists over several states (failures, running) walk all services newest first and stop
+            # at the tenth match, instead of joining every match before sorting.
+            models.Index(fields=["-updated_at", "-id"], name="service_latest"),
             models.Index(fields=["zone_id"]),
         ]
 

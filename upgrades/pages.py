@@ -330,7 +330,8 @@ FAILED_STATES = (State.STEP1_FAILED, State.STEP2_FAILED, State.ROLLBACK_FAILED)
 
 def _services_in(requests: QuerySet[UpgradeRequest], states, **extra) -> list[ServiceUpgrade]:
     return list(
-        ServiceUpgrade.objects.filter(request__in=requests.values("pk"), state__in=states, **extra)
+        ServiceUpgrade.objects.of(requests)
+        .filter(state__in=states, **extra)
         .select_related("request__requester", "request__release")
         .order_by("-updated_at", "-id")[:HOME_ROWS]
     )
