@@ -1,15 +1,16 @@
 """Rendered pages kept until what they show changes.
 
-A page is kept per user (their roles decide what it shows) and per path, together with the change
-stamp it was rendered under: a request page under its request's stamp and the catalog's (releases,
-users), every list under the portal-wide stamp. Writes call `changed(request_id)`: the request's
-stamp and the portal-wide one get a new value at once and again when the transaction commits, so a
-page rendered from what the database held before the commit is never served after it.
+A page is kept per browser session and path, for the user it was rendered for (their roles decide
+what it shows), with the change stamps it was rendered under: a request page under its request's
+stamp and the catalog's (releases, users), every list under the portal-wide stamp. Writes call
+`changed(request_id)`: the request's stamp and the portal-wide one get a new value at once and again
+when the transaction commits, so a page rendered from what the database held before the commit is
+never served after it.
 
 Model saves and deletes bump the stamps through signals (admin edits, `create()`); the service layer,
 engine and mail sender call `changed` beside each queryset `update()` and `bulk_create()`, which send
 no signals. Pages that show a running clock ("running for 42 s") are kept for a second at most. The
-CSRF token in a kept page's forms is the reader's own: it is put in afresh on every read.
+CSRF token in a kept page's forms is put in afresh on every read, as a render would.
 
 The cache is a help, never a dependency: when it cannot be reached the page is rendered as if nothing
 had been kept, and a stamp that went missing counts as changed.
@@ -19,11 +20,13 @@ import hashlib
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
@@ -82,13 +85,11 @@ def _bump(keys: Iterable[str]) -> None:
 
 def _user_key(user) -> str:
     """Who the page was rendered for, as far as a page shows it: identity, email (contact role),
-    flags and team membership. `date_joined` tells a user apart from one who had the same id in an
-    earlier database."""
+    flags and team membership."""
     return "|".join(
         str(part)
         for part in (
             user.pk,
-            user.date_joined.timestamp(),
             user.get_username(),
             (user.email or "").lower(),
             user.is_staff,
@@ -98,46 +99,65 @@ def _user_key(user) -> str:
     )
 
 
-def serve(
-    request,
-    render: Callable[[], tuple[HttpResponse, bool]],
-    *,
-    request_id: int | None = None,
-) -> HttpResponse:
-    """The page for this GET, from the cache when it is still current, else `render()`ed and kept.
+def kept(*, request_kwarg: str = "", login: bool = True):
+    """Serve the decorated view's page from the cache while it is current, else call the view and keep
+    what it renders.
 
-    `render` returns the response and whether it shows a running clock. `request_id` names the
-    upgrade request a page shows (lists show them all)."""
-    if not _cacheable(request):
-        return render()[0]
+    The view returns its response and whether the page shows a running clock. `request_kwarg` names
+    the view argument holding the upgrade request the page shows (lists show them all). `login`
+    wraps the view in `login_required`; a view that answers anonymous visitors itself passes False.
+
+    A page is kept per browser session and path and served only to the user it was rendered for.
+    Its stamps and the session are read from the cache in one round trip, before the user is
+    loaded (`login_required` would otherwise read the session on its own)."""
+
+    def decorate(view):
+        @wraps(view)
+        def serving(request, *args, **kwargs):
+            found = getattr(request, "_kept_page", None)
+            if found is None or not request.user.is_authenticated or len(messages.get_messages(request)):
+                return view(request, *args, **kwargs)[0]
+            stamps, page_key, values = found
+            current = [values.get(key) for key in stamps]
+            page, user = values.get(page_key), _user_key(request.user)
+            if page and None not in current and page["stamps"] == current and page["user"] == user:
+                return _from_kept(request, page)
+            response, clock = view(request, *args, **kwargs)
+            if None in current:
+                _start_stamps(stamps, current)
+            elif response.status_code == 200:
+                page = {"stamps": current, "user": user, "content": response.content}
+                _keep(page_key, page, response, seconds=1 if clock else settings.PAGE_CACHE_SECONDS)
+            return response
+
+        checked = login_required(serving) if login else serving
+
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            request._kept_page = _read_ahead(request, kwargs.get(request_kwarg))
+            return checked(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _read_ahead(request, request_id: int | None):
+    """(stamps, page key, what the cache holds) for this GET, the session's copy passed on to the
+    session; None when no page is kept for it (not a GET, no session, kept pages turned off)."""
+    session = request.session
+    if settings.PAGE_CACHE_SECONDS <= 0 or request.method != "GET" or not session.session_key:
+        return None
     stamps = [_request_stamp(request_id), CATALOG] if request_id else [EVERYTHING]
-    digest = hashlib.sha256(f"{_user_key(request.user)}|{request.get_full_path()}".encode())
+    digest = hashlib.sha256(f"{session.session_key}|{request.get_full_path()}".encode())
     page_key = f"page:{digest.hexdigest()}"
     try:
-        found = cache.get_many([*stamps, page_key])
+        values = cache.get_many([session.cache_key, *stamps, page_key])
     except Exception:
         log.warning("page cache unreachable; rendering", exc_info=True)
-        return render()[0]
-    current = [found.get(key) for key in stamps]
-    kept = found.get(page_key)
-    if kept and None not in current and kept["stamps"] == current:
-        return _from_kept(request, kept)
-    response, clock = render()
-    if None in current:
-        _start_stamps(stamps, current)
-    elif response.status_code == 200:
-        _keep(page_key, current, response, seconds=1 if clock else settings.PAGE_CACHE_SECONDS)
-    return response
-
-
-def _cacheable(request) -> bool:
-    # Pending messages ("Request submitted.") are shown once, by a render.
-    return (
-        settings.PAGE_CACHE_SECONDS > 0
-        and request.method == "GET"
-        and request.user.is_authenticated
-        and not len(messages.get_messages(request))
-    )
+        return None
+    session.read_ahead(values.get(session.cache_key))
+    return stamps, page_key, values
 
 
 def _start_stamps(stamps: list[str], current: list) -> None:
@@ -150,10 +170,10 @@ def _start_stamps(stamps: list[str], current: list) -> None:
         log.warning("page cache unreachable; not keeping the page", exc_info=True)
 
 
-def _keep(page_key: str, stamps: list, response: HttpResponse, *, seconds: int) -> None:
-    kept = {"stamps": stamps, "content": response.content, "content_type": response["Content-Type"]}
+def _keep(page_key: str, page: dict, response: HttpResponse, *, seconds: int) -> None:
+    page["content_type"] = response["Content-Type"]
     try:
-        cache.set(page_key, kept, seconds)
+        cache.set(page_key, page, seconds)
     except Exception:
         log.warning("page cache unreachable; not keeping the page", exc_info=True)
 

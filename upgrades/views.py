@@ -35,15 +35,12 @@ def _visible_request(user, request_id: int) -> UpgradeRequest:
         raise Http404("No such request.") from None
 
 
-@login_required
+@page_cache.kept()
 def home(request):
-    def fresh():
-        team = is_ec_team(request.user)
-        work = pages.worklist(request.user, team=team)
-        counts = [(state, work.counts[state]) for state in State if work.counts.get(state)]
-        return render(request, "upgrades/home.html", {"work": work, "counts": counts, "team": team}), False
-
-    return page_cache.serve(request, fresh)
+    team = is_ec_team(request.user)
+    work = pages.worklist(request.user, team=team)
+    counts = [(state, work.counts[state]) for state in State if work.counts.get(state)]
+    return render(request, "upgrades/home.html", {"work": work, "counts": counts, "team": team}), False
 
 
 @login_required
@@ -81,34 +78,27 @@ def _list_response(request, queryset, template: str, **extra):
     return render(request, template, {"page": page, "rows": rows, **extra})
 
 
-@login_required
+@page_cache.kept()
 def my_requests(request):
-    def fresh():
-        rows = selectors.my_requests(request.user, rows=True)
-        return _list_response(request, rows, "upgrades/my_requests.html"), False
-
-    return page_cache.serve(request, fresh)
+    rows = selectors.my_requests(request.user, rows=True)
+    return _list_response(request, rows, "upgrades/my_requests.html"), False
 
 
-@login_required
+@page_cache.kept()
 def queue(request):
     if not is_ec_team(request.user):
         raise PermissionDenied("The queue is for the EC team.")
-
-    def fresh():
-        form = QueueFilterForm(
-            request.GET or None,
-            state_choices=list(STATE_LABELS.items()),
-            foundation_choices=foundations.choices(),
-            sort_choices=[(key, label) for key, (label, _) in selectors.SORTS.items()],
-        )
-        filters = selectors.QueueFilters()
-        if form.is_valid():
-            filters = selectors.QueueFilters(**form.cleaned_data)
-        queryset = selectors.filter_requests(selectors.request_rows_for(request.user), filters)
-        return _list_response(request, queryset, "upgrades/queue.html", form=form), False
-
-    return page_cache.serve(request, fresh)
+    form = QueueFilterForm(
+        request.GET or None,
+        state_choices=list(STATE_LABELS.items()),
+        foundation_choices=foundations.choices(),
+        sort_choices=[(key, label) for key, (label, _) in selectors.SORTS.items()],
+    )
+    filters = selectors.QueueFilters()
+    if form.is_valid():
+        filters = selectors.QueueFilters(**form.cleaned_data)
+    queryset = selectors.filter_requests(selectors.request_rows_for(request.user), filters)
+    return _list_response(request, queryset, "upgrades/queue.html", form=form), False
 
 
 def _page_context(request, request_id: int) -> dict:
@@ -129,30 +119,24 @@ def _shows_clock(context: dict) -> bool:
     return any(card.progress and card.progress.since for card in context["page"].cards)
 
 
-@login_required
+@page_cache.kept(request_kwarg="request_id")
 def request_detail(request, request_id: int):
-    def fresh():
-        context = _page_context(request, request_id)
-        context.update(notifications.page_context(context["req"], request.user), contacts_partial=True)
-        return render(request, "upgrades/request_detail.html", context), _shows_clock(context)
-
-    return page_cache.serve(request, fresh, request_id=request_id)
+    context = _page_context(request, request_id)
+    context.update(notifications.page_context(context["req"], request.user), contacts_partial=True)
+    return render(request, "upgrades/request_detail.html", context), _shows_clock(context)
 
 
 @never_cache
+@page_cache.kept(request_kwarg="request_id", login=False)
 def request_live(request, request_id: int):
     """The live part of the request page, polled by htmx; same visibility rules as the page."""
     if not request.user.is_authenticated:
         # A session that expired while the page was open: send the whole page to the login form.
         response = HttpResponse(status=401)
         response["HX-Redirect"] = f"{reverse('login')}?next={reverse('request-detail', args=[request_id])}"
-        return response
-
-    def fresh():
-        context = _page_context(request, request_id)
-        return render(request, "upgrades/_live.html", context), _shows_clock(context)
-
-    return page_cache.serve(request, fresh, request_id=request_id)
+        return response, False
+    context = _page_context(request, request_id)
+    return render(request, "upgrades/_live.html", context), _shows_clock(context)
 
 
 @login_required
