@@ -205,6 +205,7 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": DB_URL,
         "CELERY_BROKER_URL": BROKER,
+        "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/10"),
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(port),
         "SITE_URL": "http://127.0.0.1:8000",

@@ -32,6 +32,7 @@ from testkit.stack import Stack, portal_environment  # noqa: E402
 
 DATABASE = "postgres://postgres@127.0.0.1:5432/ecportal_bench"
 BROKER = "redis://127.0.0.1:6379/12"
+CACHE = "redis://127.0.0.1:6379/10"  # as in production: the engine's writes mark pages out of date there
 
 
 def seed_with(count: int) -> dict:
@@ -59,6 +60,7 @@ def prepare_environment(api_url: str) -> None:
         portal_environment(database=DATABASE, broker=BROKER, api_url=api_url),
         ENGINE_POLL_SECONDS="0.05",
         DJANGO_SETTINGS_MODULE="ecportal.settings",
+        CACHE_URL=CACHE,
     )
     import psycopg
     import redis

@@ -15,6 +15,9 @@ if not env.str("SECRET_KEY", default=""):
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment in production.")
 if not env.list("ALLOWED_HOSTS", default=[]):
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in the environment in production.")
+if not env.str("CACHE_URL", default="").startswith(("redis://", "rediss://")):
+    # Kept pages are marked out of date by the workers: web and workers must share one cache.
+    raise ImproperlyConfigured("CACHE_URL must name the Redis that web, worker and beat share in production.")
 
 DEBUG = False
 EMBEDDED = False
