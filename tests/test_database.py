@@ -1,5 +1,5 @@
-"""The portal's PostgreSQL backend: a connection the server dropped is replaced before a request uses
-it, as Django's health checks do, but without a query of its own."""
+"""PostgreSQL: a connection the server dropped is replaced before a request uses it, as Django's
+health checks do but without a query of its own; the queue's search has its trigram indexes."""
 
 import http.client
 import os
@@ -74,3 +74,11 @@ def test_a_connection_the_server_dropped_is_replaced_before_the_request_uses_it(
     for _ in range(3):
         status, body = _get(portal, "/requests/", cookie)
         assert status == 200 and "My requests" in body
+
+
+@pytest.mark.django_db
+def test_the_queue_search_has_its_trigram_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'upgrades_serviceupgrade'")
+        names = {row[0] for row in cursor.fetchall()}
+    assert {"service_zone_id_trgm", "service_url_trgm", "service_foundation_trgm"} <= names

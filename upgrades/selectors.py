@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from upgrades import foundations
@@ -81,13 +82,14 @@ def filter_requests(queryset: QuerySet[UpgradeRequest], filters: QueueFilters) -
         )
     term = filters.q.strip()
     if term:
-        matching_service = ServiceUpgrade.objects.filter(request=OuterRef("pk")).filter(
+        # Matching services and people are each found once (on PostgreSQL through the trigram
+        # indexes of migration 0007), not probed request by request.
+        services = ServiceUpgrade.objects.filter(
             Q(zone_id__icontains=term) | Q(url__icontains=term) | Q(foundation__icontains=term)
         )
+        people = get_user_model().objects.filter(Q(username__icontains=term) | Q(email__icontains=term))
         queryset = queryset.filter(
-            Exists(matching_service)
-            | Q(requester__username__icontains=term)
-            | Q(requester__email__icontains=term)
+            Q(pk__in=services.values("request_id")) | Q(requester__in=people.values("pk"))
         )
     if filters.sort == "activity":
         # A subquery rather than MAX over a join: the paginator's count then drops it (it only sorts)
