@@ -179,6 +179,20 @@ def test_with_the_cache_down_pages_sign_in_and_actions_still_work(cast, filed, s
     assert browser.get(path).status_code == 302
 
 
+def test_a_user_without_an_email_sees_their_pages(cast):
+    nomail = make_user("nomail")
+    type(nomail).objects.filter(pk=nomail.pk).update(email="")
+    browser = signed_in(nomail)
+    for path in ("/", "/requests/"):
+        assert browser.get(path).status_code == 200, path
+
+
+def test_the_audit_trail_cannot_be_deleted_in_the_admin(cast, filed):
+    admin = signed_in(cast["root"])
+    event = filed.events.first()
+    assert admin.get(f"/admin/upgrades/event/{event.pk}/delete/").status_code == 403
+
+
 def test_a_user_granted_the_permission_directly_is_on_the_ec_team(cast, filed):
     from django.contrib.auth.models import Permission
 

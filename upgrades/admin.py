@@ -53,6 +53,9 @@ class EventAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the audit trail: what happened stays on record
+
 
 @admin.register(CallLog)
 class CallLogAdmin(admin.ModelAdmin):
@@ -64,6 +67,9 @@ class CallLogAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the audit trail: what happened stays on record
 
 
 @admin.register(Delivery)

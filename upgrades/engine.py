@@ -61,7 +61,6 @@ def record(service: ServiceUpgrade, owner: str, **facts) -> None:
 def record_calls(service: ServiceUpgrade, step: str, calls: list[CallRecord]) -> None:
     if not calls:
         return
-    page_cache.changed(service.request_id)
     CallLog.objects.bulk_create(
         [
             CallLog(
@@ -76,6 +75,7 @@ def record_calls(service: ServiceUpgrade, step: str, calls: list[CallRecord]) ->
             for call in calls
         ]
     )
+    page_cache.changed(service.request_id)
 
 
 def _release_fields() -> dict:

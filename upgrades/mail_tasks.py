@@ -74,21 +74,21 @@ def seal(notification: Notification) -> None:
 
 
 def _finish(delivery: Delivery, status: str, error: str = "") -> None:
-    page_cache.changed(delivery.notification.request_id)
     Delivery.objects.filter(pk=delivery.pk).update(
         status=status,
         last_error=error[:2000],
         claimed_until=None,
         sent_at=timezone.now() if status == Delivery.Status.SENT else None,
     )
+    page_cache.changed(delivery.notification.request_id)  # the EC team's mail log
 
 
 def _defer(delivery: Delivery, error: str) -> None:
     retry_at = timezone.now() + timedelta(seconds=backoff(delivery.attempts))
-    page_cache.changed(delivery.notification.request_id)
     Delivery.objects.filter(pk=delivery.pk).update(
         last_error=error[:2000], claimed_until=None, next_attempt_at=retry_at
     )
+    page_cache.changed(delivery.notification.request_id)
 
 
 def _permanent(error: Exception) -> bool:
@@ -126,6 +126,7 @@ def send_due(*, notification_id: int | None = None, limit: int = 200) -> SendRep
 def _send_one(connection, delivery_id: int, report: SendReport) -> bool:
     """Send one claimed delivery and record the outcome; False when the server looks down."""
     delivery = Delivery.objects.select_related("notification__request__requester").get(pk=delivery_id)
+    page_cache.changed(delivery.notification.request_id)  # the claim counted an attempt
     seal(delivery.notification)
     reason = notifications.skip_reason(delivery)
     if reason:

@@ -172,13 +172,13 @@ def _record(request: UpgradeRequest, name: str, entries: list[tuple[ServiceUpgra
 
 
 def _create_deliveries(notification: Notification, emails: list[str]) -> None:
-    page_cache.changed(notification.request_id)
     Delivery.objects.bulk_create(
         [
             Delivery(notification=notification, recipient=email, next_attempt_at=notification.ready_at)
             for email in emails
         ]
     )
+    page_cache.changed(notification.request_id)
 
 
 def _send_when_ready(notification: Notification) -> None:

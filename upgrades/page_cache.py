@@ -76,11 +76,13 @@ def _bump_now_and_on_commit(keys: list[str]) -> None:
 
 
 def _bump(keys: Iterable[str]) -> None:
-    stamp = uuid.uuid4().hex
-    try:
-        cache.set_many(dict.fromkeys(keys, stamp), STAMP_SECONDS)
-    except Exception:  # the cache is down: its pages are unreachable too, and expire on their own
-        log.warning("could not mark pages out of date (%s)", ", ".join(keys), exc_info=True)
+    stamps = dict.fromkeys(keys, uuid.uuid4().hex)
+    for attempt in (1, 2):  # once more after a blip; beyond that, kept pages expire on their own
+        try:
+            cache.set_many(stamps, STAMP_SECONDS)
+            return
+        except Exception:
+            log.warning("could not mark pages out of date (attempt %d: %s)", attempt, ", ".join(stamps))
 
 
 def _user_key(user) -> str:
@@ -211,9 +213,9 @@ def _catalog_row_changed(sender, update_fields=None, **kwargs) -> None:
         catalog_changed()
 
 
-# Rows deleted on their own; the rest go only with their request, whose deletion bumps its stamp
-# (and a delete signal on them would cost Django's fast cascade).
-_DELETED_ALONE = (UpgradeRequest, ServiceUpgrade, Contact)
+# Rows deleted on their own (deliveries from the admin's outbox); the rest go only with their request,
+# whose deletion bumps its stamp, and a delete signal on them would cost Django's fast cascade.
+_DELETED_ALONE = (UpgradeRequest, ServiceUpgrade, Contact, Delivery)
 
 
 def connect() -> None:

@@ -7,7 +7,6 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import connections, router
 
 from upgrades.models import UpgradeRequest
 from upgrades.workflow import Role
@@ -42,7 +41,7 @@ def _user_sql() -> str:
                     JOIN {user_groups} ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id
                 )
             )
-        )
+        ) AS operates
         FROM {user} u WHERE u.id = %s
     """.format(columns=columns, **tables)  # noqa: S608 (names from the models, values as parameters)
 
@@ -58,16 +57,10 @@ class PortalBackend(ModelBackend):
             pk = model._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        database = router.db_for_read(model)
         app_label, codename = OPERATE.split(".")
-        with connections[database].cursor() as cursor:
-            cursor.execute(_user_sql(), [app_label, codename, pk])
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        user = model.from_db(database, [field.attname for field in model._meta.concrete_fields], row[:-1])
-        user.operates = bool(row[-1])
-        return user if self.user_can_authenticate(user) else None
+        # raw() applies the database's converters (SQLite's datetimes come back naive without them).
+        user = next(iter(model._default_manager.raw(_user_sql(), [app_label, codename, pk])), None)
+        return user if user is not None and self.user_can_authenticate(user) else None
 
     def has_perm(self, user_obj, perm, obj=None):
         if perm == OPERATE and obj is None and hasattr(user_obj, "operates"):

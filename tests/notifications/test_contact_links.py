@@ -230,6 +230,17 @@ def test_page_context_shows_the_mail_log_to_the_ec_team_only(awaiting, cast, smt
     assert "carol@example.com" in html and reverse("contact-add", args=[awaiting.pk]) in html
 
 
+def test_the_kept_request_page_shows_what_the_sender_did(awaiting, cast, smtp):
+    olga = Client()
+    olga.force_login(cast["olga"])
+    path = reverse("request-detail", args=[awaiting.pk])
+    olga.get(path)
+    assert "Pending" in olga.get(path).content.decode()  # kept
+    smtp.start()
+    assert send_all().sent
+    assert "Sent" in re.sub(r"\s+", " ", olga.get(path).content.decode().split('id="mail-log"')[1])
+
+
 def test_removed_contacts_get_no_queued_mail(awaiting, cast):
     carol = Contact.objects.get(request=awaiting, email="carol@example.com")
     contacts.remove_contact(request=awaiting, user=cast["alice"], contact_id=carol.pk)
