@@ -7,6 +7,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.db import connections, router
 
 from upgrades.models import UpgradeRequest
 from upgrades.workflow import Role
@@ -46,6 +47,21 @@ def _user_sql() -> str:
     """.format(columns=columns, **tables)  # noqa: S608 (names from the models, values as parameters)
 
 
+@cache
+def _converters(database: str) -> list[tuple]:
+    """(column index, converters, column) for the user's columns that need converting, as the ORM
+    would (e.g. SQLite's datetimes, which come back without a time zone)."""
+    model = get_user_model()
+    connection = connections[database]
+    found = []
+    for index, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
+        if converters:
+            found.append((index, converters, column))
+    return found
+
+
 class PortalBackend(ModelBackend):
     """Django's model backend, but the user of a request is loaded together with whether they may
     operate upgrades (the EC team's permission, held directly or through a group): one query per
@@ -57,10 +73,21 @@ class PortalBackend(ModelBackend):
             pk = model._meta.pk.to_python(user_id)
         except ValidationError:
             return None
+        database = router.db_for_read(model)
+        connection = connections[database]
         app_label, codename = OPERATE.split(".")
-        # raw() applies the database's converters (SQLite's datetimes come back naive without them).
-        user = next(iter(model._default_manager.raw(_user_sql(), [app_label, codename, pk])), None)
-        return user if user is not None and self.user_can_authenticate(user) else None
+        with connection.cursor() as cursor:
+            cursor.execute(_user_sql(), [app_label, codename, pk])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        values = list(row[:-1])
+        for index, converters, column in _converters(database):
+            for convert in converters:
+                values[index] = convert(values[index], column, connection)
+        user = model.from_db(database, [field.attname for field in model._meta.concrete_fields], values)
+        user.operates = bool(row[-1])
+        return user if self.user_can_authenticate(user) else None
 
     def has_perm(self, user_obj, perm, obj=None):
         if perm == OPERATE and obj is None and hasattr(user_obj, "operates"):
