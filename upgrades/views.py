@@ -1,4 +1,7 @@
-"""Pages: parse input, call one service or selector, render. POST-redirect-GET for every change."""
+"""Pages: parse input, call one service or selector, render. POST-redirect-GET for every change.
+
+Views under `page_cache.kept` return their response and whether it shows a running clock; the
+decorator serves the kept page instead while nothing it shows has changed."""
 
 from contextlib import contextmanager
 
