@@ -42,46 +42,39 @@ class UpgradeRequestAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows only the portal writes: the admin shows them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class AuditAdmin(ReadOnlyAdmin):
+    """The record of what happened: shown, never changed or deleted."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(AuditAdmin):
     list_display = ["created_at", "request", "service", "kind", "actor_label", "from_state", "to_state"]
     list_filter = ["kind"]
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the audit trail: what happened stays on record
-
 
 @admin.register(CallLog)
-class CallLogAdmin(admin.ModelAdmin):
+class CallLogAdmin(AuditAdmin):
     list_display = ["created_at", "service", "step", "method", "path", "status", "duration_ms", "request_id"]
     list_filter = ["method", "status"]
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the audit trail: what happened stays on record
-
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     """The outbox, for the EC team to see what went out and what is stuck."""
 
     list_display = ["notification", "recipient", "status", "attempts", "last_error", "sent_at"]
     list_filter = ["status"]
     search_fields = ["recipient"]
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
