@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.db.models.functions import Upper
 
 from upgrades.workflow import ACTIVE_STATES, PLAN_LABELS, STATE_LABELS, Plan, State, request_status
@@ -35,10 +35,15 @@ class UpgradeRequestQuerySet(models.QuerySet):
             return self.none()
         if user.has_perm("upgrades.operate"):
             return self.all()
-        listed = Contact.objects.filter(request=OuterRef("pk"), email__iexact=user.email)
+        return self.mine(user)
+
+    def mine(self, user) -> "UpgradeRequestQuerySet":
+        """Requests `user` filed or is listed on as a contact (their email, in any case)."""
         if not user.email:
             return self.filter(requester=user)
-        return self.filter(Q(requester=user) | Exists(listed))
+        # The listing contacts are found once through the email index, not probed request by request.
+        listed = Contact.objects.filter(email__iexact=user.email).values("request_id")
+        return self.filter(Q(requester=user) | Q(pk__in=listed))
 
 
 class UpgradeRequest(models.Model):
