@@ -12,6 +12,7 @@ comes from the caller.
 
 import json
 import os
+import re
 import sys
 import time
 
@@ -61,8 +62,6 @@ def main(argv: list[str]) -> None:
         print(json.dumps({name: getattr(service, name) for name in fields}))
     elif command == "queue":
         # The queue page as olga's browser gets it: rendered, or kept by an earlier `queue`.
-        import re
-
         from django.test import Client
 
         service = ServiceUpgrade.objects.get(pk=int(argv[1]))

@@ -48,11 +48,10 @@ def _user_sql() -> str:
 
 
 @cache
-def _converters(database: str) -> list[tuple]:
-    """(column index, converters, column) for the user's columns that need converting, as the ORM
-    would (e.g. SQLite's datetimes, which come back without a time zone)."""
+def _converters(connection) -> list[tuple]:
+    """(column index, converters, column) for the user's columns that need converting on this
+    connection, as the ORM would (e.g. SQLite's datetimes, which come back without a time zone)."""
     model = get_user_model()
-    connection = connections[database]
     found = []
     for index, field in enumerate(model._meta.concrete_fields):
         column = field.get_col(model._meta.db_table)
@@ -82,7 +81,7 @@ class PortalBackend(ModelBackend):
         if row is None:
             return None
         values = list(row[:-1])
-        for index, converters, column in _converters(database):
+        for index, converters, column in _converters(connection):
             for convert in converters:
                 values[index] = convert(values[index], column, connection)
         user = model.from_db(database, [field.attname for field in model._meta.concrete_fields], values)
