@@ -5,7 +5,7 @@
 Uses PostgreSQL and Redis on loopback (a fresh `ecportal_mail_bench` database, Redis db 13; override
 with BENCH_DATABASE_URL / BENCH_BROKER_URL), the project's SMTP catcher on a free loopback port, and a
 `celery worker` subprocess. For each sample a request with one service in `step1_running` (and one
-contact) moves to `awaiting_verification` through `services.transition`; the clock stops at the
+contact) moves to `awaiting_verification` through `actions.transition`; the clock stops at the
 catcher's arrival stamp of each "Step 1 complete" mail (requester and contact). Run twice: with no
 grouping window (the pipeline itself: commit, broker, worker, SMTP) and with NOTIFY_GROUP_SECONDS as
 configured. Prints p50/p95/max per run.
@@ -105,7 +105,7 @@ def prepare(count: int, requester) -> list:
     """Requests with one service each, put in `step1_running` directly (setup only: no engine runs)."""
     from django.db import transaction
 
-    from upgrades import intake, services
+    from upgrades import actions, intake
     from upgrades.models import Release, ServiceUpgrade
     from upgrades.workflow import Plan, State
 
@@ -118,7 +118,7 @@ def prepare(count: int, requester) -> list:
         assert not problems, problems
         # One transaction: by the time preflight runs, the service is past `submitted` and it does nothing.
         with transaction.atomic():
-            request = services.submit_request(
+            request = actions.submit_request(
                 requester=requester,
                 services=parsed,
                 plan=Plan.TEST_FIRST,
@@ -137,7 +137,7 @@ def run(samples: int, spacing: float, window: float, catcher_dir: Path, deadline
     from django.conf import settings
     from django.contrib.auth.models import User
 
-    from upgrades import services
+    from upgrades import actions
     from upgrades.workflow import State
 
     requester = User.objects.get_or_create(username="bench", defaults={"email": "bench@example.com"})[0]
@@ -157,10 +157,10 @@ def run(samples: int, spacing: float, window: float, catcher_dir: Path, deadline
     for request, service in prepared:
         subject = f"[ecportal] {request.reference}: Step 1 complete, please test on the temporary URL"
         started[subject] = time.time()
-        services.transition(
+        actions.transition(
             service,
             target=State.AWAITING_VERIFICATION,
-            actor=services.SYSTEM,
+            actor=actions.SYSTEM,
             updates={"temp_host": f"{service.zone_id}-upgrade-bench1", "temp_route_guid": str(uuid.uuid4())},
         )
         time.sleep(spacing)

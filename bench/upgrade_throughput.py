@@ -98,7 +98,7 @@ def upgrade_all(count: int, timeout: float) -> tuple[float, float]:
     """File, approve and trigger `count` back-to-back upgrades; (seconds to complete all, calls each)."""
     from django.contrib.auth.models import User
 
-    from upgrades import intake, services
+    from upgrades import actions, intake
     from upgrades.models import CallLog, Preflight, Release, ServiceUpgrade
     from upgrades.workflow import Action, Plan, State
 
@@ -108,7 +108,7 @@ def upgrade_all(count: int, timeout: float) -> tuple[float, float]:
     for n in range(count):
         parsed, _ = intake.parse_service_urls([f"https://be{n:06x}-0000-4000-8000-000000000000.{WEST}"])
         requests.append(
-            services.submit_request(
+            actions.submit_request(
                 requester=alice,
                 services=parsed,
                 plan=Plan.BACK_TO_BACK,
@@ -120,11 +120,11 @@ def upgrade_all(count: int, timeout: float) -> tuple[float, float]:
     passed = ServiceUpgrade.objects.filter(preflight=Preflight.PASSED)
     wait_until(lambda: passed.count() == count, timeout, "preflight")
     for request in requests:
-        services.apply_request_action(request=request, action=Action.APPROVE, actor=olga)
+        actions.apply_request_action(request=request, action=Action.APPROVE, actor=olga)
     CallLog.objects.all().delete()
     started = time.monotonic()
     for service in ServiceUpgrade.objects.all():
-        services.apply_service_action(service=service, action=Action.TRIGGER, actor=olga)
+        actions.apply_service_action(service=service, action=Action.TRIGGER, actor=olga)
     done = ServiceUpgrade.objects.filter(state=State.COMPLETED)
     wait_until(lambda: done.count() == count, timeout, "every upgrade to complete")
     elapsed = time.monotonic() - started

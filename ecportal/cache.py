@@ -3,7 +3,7 @@ client and checking a connection out of the pool on every call.
 
 Django builds a new `redis.Redis` for every cache operation; redis-py's constructor fills its table of
 response callbacks each time (about 0.15 ms), and each command then takes a connection from the pool
-and puts it back (about 0.03 ms). Pages make two cache calls each (session, page). A single-connection
+and puts it back (about 0.03 ms); every signed-in page reads its session so. A single-connection
 client serialises its commands with a lock, so threads may share it; a forked child (gunicorn and
 Celery workers) builds its own instead of sharing its parent's socket.
 """

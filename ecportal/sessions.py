@@ -18,22 +18,12 @@ CACHE_SECONDS = 600
 
 
 class SessionStore(cached_db.SessionStore):
-    def __init__(self, session_key=None):
-        super().__init__(session_key)
-        self._read_ahead = None
-
-    def read_ahead(self, data: dict | None) -> None:
-        """The cached copy, as a caller read it together with keys of its own (one round trip); the
-        session then loads from it instead of asking the cache again."""
-        self._read_ahead = data
-
     def load(self):
-        data, self._read_ahead = self._read_ahead, None
-        if data is None:
-            try:
-                data = self._cache.get(self.cache_key)
-            except Exception:
-                log.warning("session cache unreachable; reading the database", exc_info=True)
+        data = None
+        try:
+            data = self._cache.get(self.cache_key)
+        except Exception:
+            log.warning("session cache unreachable; reading the database", exc_info=True)
         if data is not None:
             return data
         stored = self._get_session_from_db()

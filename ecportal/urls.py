@@ -16,6 +16,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/", include("upgrades.api.urls")),
-    path("c/", include("upgrades.contact_urls")),
-    path("", include("upgrades.urls")),
+    path("c/", include("upgrades.web.contact_urls")),
+    path("", include("upgrades.web.urls")),
 ]

@@ -15,6 +15,9 @@ echo "== ruff"
 $VENV/bin/ruff check .
 $VENV/bin/ruff format --check .
 
+echo "== import contracts (layers point one way, no cycles)"
+$VENV/bin/lint-imports
+
 # The database named by DATABASE_URL (pytest makes its own test_ copy; the checks below connect here).
 db_name=${DATABASE_URL##*/}
 psql "${DATABASE_URL%/*}/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname='$db_name'" | grep -q 1 \

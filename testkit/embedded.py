@@ -26,7 +26,7 @@ def main(argv: list[str]) -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
-    from upgrades import intake, services
+    from upgrades import actions, intake
     from upgrades.models import Preflight, Release, ServiceUpgrade
     from upgrades.workflow import Action, Plan
 
@@ -37,7 +37,7 @@ def main(argv: list[str]) -> None:
     elif command == "file":
         parsed, problems = intake.parse_service_urls([argv[1]])
         assert not problems, problems
-        request = services.submit_request(
+        request = actions.submit_request(
             requester=User.objects.get(username="alice"),
             services=parsed,
             plan=Plan.BACK_TO_BACK,
@@ -51,8 +51,8 @@ def main(argv: list[str]) -> None:
             assert time.monotonic() < deadline, "preflight did not pass in embedded mode"
             time.sleep(0.2)
         olga = User.objects.get(username="olga")
-        services.apply_request_action(request=request, action=Action.APPROVE, actor=olga)
-        services.apply_service_action(
+        actions.apply_request_action(request=request, action=Action.APPROVE, actor=olga)
+        actions.apply_service_action(
             service=ServiceUpgrade.objects.get(pk=service.pk), action=Action.TRIGGER, actor=olga
         )
         print(service.pk)

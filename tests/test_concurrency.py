@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from tests.conftest import PROD, file_request
-from upgrades import intake, services, workflow
+from upgrades import actions, intake, workflow
 from upgrades.models import Release, ServiceUpgrade
 from upgrades.workflow import Action, Plan
 
@@ -42,7 +42,7 @@ def test_two_concurrent_submissions_for_one_zone_id_leave_exactly_one_active(cas
     assert not problems
 
     def submit(user):
-        return lambda: services.submit_request(
+        return lambda: actions.submit_request(
             requester=user,
             services=parsed,
             plan=Plan.TEST_FIRST,
@@ -54,7 +54,7 @@ def test_two_concurrent_submissions_for_one_zone_id_leave_exactly_one_active(cas
     for _ in range(5):
         ServiceUpgrade.objects.all().delete()
         outcomes = race(submit(cast["alice"]), submit(cast["bob"]))
-        rejected = [o for o in outcomes if isinstance(o, services.IntakeRejected)]
+        rejected = [o for o in outcomes if isinstance(o, actions.IntakeRejected)]
         assert len(rejected) == 1, outcomes
         assert "already active" in str(rejected[0].problems["service_urls"][0])
         assert ServiceUpgrade.objects.filter(zone_id=parsed[0].zone_id).count() == 1
@@ -67,11 +67,11 @@ def test_two_racing_approvals_change_the_state_once(cast, releases):
     def approve(user):
         from upgrades.models import UpgradeRequest
 
-        return lambda: services.apply_request_action(
+        return lambda: actions.apply_request_action(
             request=UpgradeRequest.objects.get(pk=filed.pk), action=Action.APPROVE, actor=user
         )
 
     outcomes = race(approve(cast["olga"]), approve(cast["oscar"]))
-    failures = [o for o in outcomes if isinstance(o, workflow.InvalidTransition | services.StaleState)]
+    failures = [o for o in outcomes if isinstance(o, workflow.InvalidTransition | actions.StaleState)]
     assert len(failures) == 1, outcomes
     assert filed.events.filter(to_state="approved").count() == 1

@@ -1,11 +1,12 @@
 """The pages: login, roles, buttons shown only where allowed, PRG actions, CSRF, the queue."""
 
 import pytest
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 
 from tests.conftest import NONPROD, PASSWORD, PROD, file_request
-from upgrades import page_cache, services
+from upgrades import actions
 from upgrades.models import Event, ServiceUpgrade
 
 
@@ -166,10 +167,9 @@ def _services(request):
 
 
 def _set(service, **fields):
-    """Put a service where a test needs it (the engine's own tests cover how it gets there), marking
-    its pages out of date as the engine's writes do."""
-    ServiceUpgrade.objects.filter(pk=service.pk).update(**fields)
-    page_cache.changed(service.request_id)
+    """Put a service where a test needs it (the engine's own tests cover how it gets there), bumping
+    its version as the engine's writes do."""
+    ServiceUpgrade.objects.filter(pk=service.pk).update(**fields, version=F("version") + 1)
 
 
 def test_approve_waits_for_preflight_and_says_so(client, cast, releases):
@@ -279,8 +279,7 @@ def test_live_fragment_polls_by_state_and_stops_when_terminal(client, cast, file
     prod, nonprod = _services(filed)
     _set(prod, state="step1_running", step="stage")
     assert 'hx-trigger="every 2s"' in client.get(f"/requests/{filed.pk}/live/").content.decode()
-    ServiceUpgrade.objects.update(state="rejected")
-    page_cache.changed(filed.pk)
+    ServiceUpgrade.objects.update(state="rejected", version=F("version") + 1)
     done = client.get(f"/requests/{filed.pk}/live/").content.decode()
     assert "hx-get" not in done and "hx-trigger" not in done
     page = client.get(f"/requests/{filed.pk}/").content.decode()
@@ -423,7 +422,7 @@ def test_only_the_requester_and_the_ec_team_may_run_preflight_again(client, cast
 
     failed = file_request(cast["alice"], [PROD], checked=False)
     service = failed.services.get()
-    services.record_preflight(service_id=service.pk, outcome=Preflight.FAILED, message="Route not found.")
+    actions.record_preflight(service_id=service.pk, outcome=Preflight.FAILED, message="Route not found.")
     path = f"/requests/{failed.pk}/services/{service.pk}/recheck/"
     client.force_login(cast["carol"])
     assert "Check again" not in client.get(f"/requests/{failed.pk}/").content.decode()
@@ -433,3 +432,53 @@ def test_only_the_requester_and_the_ec_team_may_run_preflight_again(client, cast
     assert "Check again" in client.get(f"/requests/{failed.pk}/").content.decode()
     assert client.post(path).status_code == 302
     assert ServiceUpgrade.objects.get(pk=service.pk).preflight == Preflight.PENDING
+
+
+def test_the_request_page_answers_304_until_something_it_shows_changes(client, cast, filed):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(cast["alice"])
+    for url in (f"/requests/{filed.pk}/", f"/requests/{filed.pk}/live/"):
+        first = client.get(url)
+        etag = first["ETag"]
+        assert (
+            first.status_code == 200
+            and "private" in first["Cache-Control"]
+            and "no-cache" in first["Cache-Control"]
+        )
+        with CaptureQueriesContext(connection) as queries:
+            unchanged = client.get(url, HTTP_IF_NONE_MATCH=etag)
+        assert unchanged.status_code == 304 and unchanged["ETag"] == etag
+        portal_queries = [q["sql"] for q in queries.captured_queries if "upgrades_" in q["sql"]]
+        assert len(portal_queries) == 1, portal_queries  # the fingerprint; the rest is the signed-in user
+
+    url = f"/requests/{filed.pk}/live/"
+    etag = client.get(url)["ETag"]
+    service = filed.services.order_by("id").first()
+    # Each kind of change shows on the next poll: a service's own row, the timeline, another viewer.
+    actions.recheck_preflight(service=service, actor=cast["alice"])
+    after_write = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert after_write.status_code == 200 and after_write["ETag"] != etag
+    assert "Preflight: Checking" in after_write.content.decode()
+    etag = after_write["ETag"]
+    actions.add_comment(request=filed, actor=cast["olga"], text="Looks fine from here.")
+    assert client.get(f"/requests/{filed.pk}/", HTTP_IF_NONE_MATCH=etag).status_code == 200
+    etag = client.get(url)["ETag"]
+    client.force_login(cast["olga"])
+    other = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert other.status_code == 200 and other["ETag"] != etag, "an ETag is never shared between users"
+
+
+def test_a_page_with_a_message_to_show_is_rendered_even_if_unchanged(client, cast, filed):
+    client.force_login(cast["olga"])
+    url = f"/requests/{filed.pk}/"
+    # Approving twice: the second is refused and changes nothing, but its message must be seen.
+    client.post(f"/requests/{filed.pk}/approve/")
+    assert "approved" in client.get(url).content.decode(), "the first answer shows the message"
+    etag = client.get(url)["ETag"]
+    client.post(f"/requests/{filed.pk}/approve/")
+    refused = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert (
+        refused.status_code == 200 and "Cannot approve a service that is approved" in refused.content.decode()
+    )

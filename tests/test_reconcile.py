@@ -5,7 +5,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from tests.conftest import PROD, file_request
-from upgrades import services, tasks
+from upgrades import actions
+from upgrades.engine import reconciler
 from upgrades.models import Preflight, ServiceUpgrade
 from upgrades.workflow import Action, State
 
@@ -14,45 +15,55 @@ def test_silent_and_orphaned_sub_steps_are_requeued_and_busy_ones_left_alone(
     cast, releases, django_capture_on_commit_callbacks
 ):
     request = file_request(cast["alice"], [PROD])
-    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
     service = request.services.get()
     with django_capture_on_commit_callbacks():
-        services.apply_service_action(service=service, action=Action.TRIGGER, actor=cast["olga"])
+        actions.apply_service_action(service=service, action=Action.TRIGGER, actor=cast["olga"])
     long_ago = timezone.now() - timedelta(minutes=5)
     busy = {"lease_owner": "worker-1", "lease_expires_at": timezone.now() + timedelta(minutes=1)}
     ServiceUpgrade.objects.filter(pk=service.pk).update(enqueued_at=long_ago, **busy)
     with django_capture_on_commit_callbacks() as queued:
-        assert tasks.reconcile.run()["revived"] == 0, "a live lease means someone is working on it"
+        assert reconciler.reconcile()["revived"] == 0, "a live lease means someone is working on it"
     assert queued == []
     ServiceUpgrade.objects.filter(pk=service.pk).update(lease_expires_at=long_ago)
     with django_capture_on_commit_callbacks() as queued:
-        assert tasks.reconcile.run()["revived"] == 1, "an expired lease is an orphan"
+        assert reconciler.reconcile()["revived"] == 1, "an expired lease is an orphan"
     assert len(queued) == 1
     ServiceUpgrade.objects.filter(pk=service.pk).update(
         lease_owner="", lease_expires_at=None, enqueued_at=long_ago
     )
     with django_capture_on_commit_callbacks() as queued:
-        assert tasks.reconcile.run()["revived"] == 1, "queued long ago and never picked up: lost"
+        assert reconciler.reconcile()["revived"] == 1, "queued long ago and never picked up: lost"
     assert ServiceUpgrade.objects.get(pk=service.pk).enqueued_at > long_ago
 
 
 def test_quiet_preflight_checks_are_queued_again(cast, releases, django_capture_on_commit_callbacks):
     pending = file_request(cast["alice"], [PROD], checked=False).services.get()
-    ServiceUpgrade.objects.filter(pk=pending.pk).update(updated_at=timezone.now() - timedelta(minutes=5))
     with django_capture_on_commit_callbacks() as queued:
-        tasks.reconcile.run()
-    assert len(queued) == 1 and ServiceUpgrade.objects.get(pk=pending.pk).preflight == Preflight.PENDING
+        assert reconciler.reconcile()["rechecked"] == 0, "a check asked for just now is not quiet"
+    assert queued == []
+    run = ServiceUpgrade.objects.get(pk=pending.pk).preflight_run
+    ServiceUpgrade.objects.filter(pk=pending.pk).update(
+        preflight_requested_at=timezone.now() - timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks() as queued:
+        assert reconciler.reconcile()["rechecked"] == 1
+    revived = ServiceUpgrade.objects.get(pk=pending.pk)
+    assert len(queued) == 1 and revived.preflight == Preflight.PENDING
+    assert revived.preflight_run == run + 1, (
+        "a revived check is a new run: a late reply of the old one is void"
+    )
 
 
 def test_due_schedules_start_step_1(cast, releases, django_capture_on_commit_callbacks):
     request = file_request(cast["alice"], [PROD])
     soon = timezone.now() + timedelta(minutes=10)
-    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"], trigger_at=soon)
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"], trigger_at=soon)
     with django_capture_on_commit_callbacks():
-        assert tasks.reconcile.run()["scheduled"] == 0
+        assert reconciler.reconcile()["scheduled"] == 0
     ServiceUpgrade.objects.update(trigger_at=timezone.now() - timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=False):
-        assert tasks.reconcile.run()["scheduled"] == 1
+        assert reconciler.reconcile()["scheduled"] == 1
     service = request.services.get()
     assert service.state == State.STEP1_RUNNING and service.trigger_at is None
     assert service.events.filter(to_state=State.STEP1_RUNNING, actor_label="system").count() == 1

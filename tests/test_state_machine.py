@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from tests.conftest import file_request
-from upgrades import services, workflow
+from upgrades import actions, workflow
 from upgrades.models import Event, ServiceUpgrade
 from upgrades.workflow import Action, Role, State
 
@@ -90,12 +90,12 @@ def test_services_follow_the_workflow_table(cast, releases, django_capture_on_co
             """Request-wide actions through the request, the others through the one service."""
             try:
                 if action in (Action.APPROVE, Action.REJECT):
-                    services.apply_request_action(
+                    actions.apply_request_action(
                         request=self.request, action=action, actor=cast[who], reason="r"
                     )
                 else:
                     service = ServiceUpgrade.objects.get(pk=self.service.pk)
-                    services.apply_service_action(service=service, action=action, actor=cast[who], reason="r")
+                    actions.apply_service_action(service=service, action=action, actor=cast[who], reason="r")
             except workflow.NotAllowed:
                 return "forbidden"
             except workflow.InvalidTransition:
@@ -114,15 +114,19 @@ def test_services_follow_the_workflow_table(cast, releases, django_capture_on_co
             if target is not None:
                 self._system_move(service, target)
 
-        @rule()
-        def worker_fails_the_phase(self):
+        @rule(chance=st.integers(0, 3))
+        def worker_fails_the_phase(self, chance):
+            # One draw in four: failures are rarer than progress, so walks reach the later states
+            # whatever sequence the derandomized seed (a digest of this source) gives.
+            if chance:
+                return
             service = ServiceUpgrade.objects.get(pk=self.service.pk)
             target = FAILED.get(self.model)
             if target is not None:
                 self._system_move(service, target)
 
         def _system_move(self, service, target):
-            services.transition(service, target=target, actor=services.SYSTEM)
+            actions.transition(service, target=target, actor=actions.SYSTEM)
             self.model = target
             self.transitions += 1
 
@@ -168,3 +172,25 @@ def test_services_follow_the_workflow_table(cast, releases, django_capture_on_co
         State.ROLLING_BACK,
         State.COMPLETED,
     } <= REACHED, REACHED
+
+
+def test_a_person_moves_a_service_only_where_their_action_leads(cast, filed):
+    """`transition` itself checks every move against the table with its actor, whoever calls it."""
+    service = filed.services.order_by("id").first()
+    attempts = [
+        (actions.Actor.of(cast["olga"]), None),  # a person's move without the action that causes it
+        (actions.Actor.of(cast["olga"]), Action.APPROVE),  # approve leads to approved, not completed
+        (actions.Actor.of(cast["alice"]), Action.TRIGGER),  # alice may not trigger at all
+        (actions.Actor.contact("carol@example.com"), Action.CONFIRM),  # not from submitted
+    ]
+    for actor, action in attempts:
+        with pytest.raises((workflow.InvalidTransition, workflow.NotAllowed)):
+            actions.transition(service, target=State.COMPLETED, actor=actor, action=action)
+    with pytest.raises(workflow.InvalidTransition):
+        actions.transition(service, target=State.COMPLETED, actor=actions.SYSTEM)
+    service.refresh_from_db()
+    assert service.state == State.SUBMITTED and not service.events.exists()
+    actions.transition(
+        service, target=State.APPROVED, actor=actions.Actor.of(cast["olga"]), action=Action.APPROVE
+    )
+    assert ServiceUpgrade.objects.get(pk=service.pk).state == State.APPROVED

@@ -2,8 +2,8 @@
 
 import pytest
 
-from upgrades import topology
 from upgrades.models import ServiceUpgrade
+from upgrades.web import topology
 
 ZONE = "ec000001-0000-4000-8000-000000000001"
 DOMAIN = "run.aws-usw02-pr.ice.predix.io"

@@ -1,4 +1,5 @@
-"""The EC team manages releases here; requests are read-only (their state changes only via services)."""
+"""The EC team manages releases here; requests, services, timelines and CF calls are read-only and can
+never be deleted (their state changes only through `upgrades.actions`)."""
 
 from django.contrib import admin
 
@@ -31,17 +32,6 @@ class ContactInline(ReadOnlyInline):
     model = Contact
 
 
-@admin.register(UpgradeRequest)
-class UpgradeRequestAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "requester", "plan", "release", "created_at"]
-    list_filter = ["plan", "release"]
-    search_fields = ["services__zone_id", "requester__username"]
-    inlines = [ServiceInline, ContactInline]
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows only the portal writes: the admin shows them."""
 
@@ -53,10 +43,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class AuditAdmin(ReadOnlyAdmin):
-    """The record of what happened: shown, never changed or deleted."""
+    """The record of what happened: shown, never changed or deleted. Deleting a request would cascade
+    to its services, timeline and CF call log, and orphan the CF resources of a running upgrade."""
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(UpgradeRequest)
+class UpgradeRequestAdmin(AuditAdmin):
+    list_display = ["__str__", "requester", "plan", "release", "created_at"]
+    list_filter = ["plan", "release"]
+    search_fields = ["services__zone_id", "requester__username"]
+    inlines = [ServiceInline, ContactInline]
 
 
 @admin.register(Event)

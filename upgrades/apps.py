@@ -5,8 +5,3 @@ class UpgradesConfig(AppConfig):
     name = "upgrades"
     verbose_name = "Upgrades"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from upgrades import page_cache
-
-        page_cache.connect()

@@ -14,6 +14,7 @@ from django.core.validators import validate_email
 from django.urls import reverse
 
 from upgrades import foundations
+from upgrades.cloudfoundry import zone_lookup
 from upgrades.models import ServiceUpgrade
 from upgrades.workflow import ACTIVE_STATES
 
@@ -93,11 +94,13 @@ def _parse_url(text: str) -> tuple[ParsedService | None, str]:
 
 def _locate_zone(zone_id: str) -> tuple[ParsedService | None, str]:
     """A bare zone ID: look it up on each configured foundation (CF's API, never the user's URL)."""
-    from upgrades import zone_lookup  # the CF client is only needed for this rare path
-
     found, looked = zone_lookup.locate(zone_id)
     if found is None:
-        return None, f"zone ID {zone_id} was not found on {', '.join(looked) or 'any configured foundation'}."
+        where = ", ".join(looked) or "any configured foundation"
+        message = f"zone ID {zone_id} was not found on {where}."
+        if any(zone_lookup.UNANSWERED in entry for entry in looked):
+            message += " Paste the full service URL (https://<zone-id>.<domain>) instead, or try again later."
+        return None, message
     return ParsedService(url=found.url, zone_id=zone_id, domain=found.domain, foundation=found.foundation), ""
 
 

@@ -52,6 +52,9 @@ class UpgradeRequest(models.Model):
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="requests")
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Bumped by every write to the request's own rows (its contacts); with its services' versions and
+    # its latest event it tells the request page's conditional GET whether anything it shows changed.
+    version = models.PositiveBigIntegerField(default=0)
 
     objects = UpgradeRequestQuerySet.as_manager()
 
@@ -123,11 +126,20 @@ class ServiceUpgrade(models.Model):
     progress = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped in the same UPDATE as every change of this row, so pages can answer conditional GETs.
+    version = models.PositiveBigIntegerField(default=0)
 
     # Preflight: does the service stand on its foundation as an upgrade needs it?
     preflight = models.CharField(max_length=16, choices=Preflight.choices, default=Preflight.PENDING)
     preflight_message = models.TextField(blank=True)
     preflight_checked_at = models.DateTimeField(null=True, blank=True)
+    # One chain of checks at a time: starting one (submission, "Check again", the reconciler) takes a
+    # new run number; a check applies its result only while its run is still the current one.
+    preflight_run = models.PositiveIntegerField(default=0)
+    preflight_requested_at = models.DateTimeField(null=True, blank=True)
+    preflight_attempts = models.PositiveIntegerField(default=0)  # transient failures in this run
+    # The EC team was told of this failure episode (until a check passes, no second mail).
+    preflight_alerted = models.BooleanField(default=False)
 
     # What the EC team chose: a scheduled Step 1, and whether a confirmation starts Step 2.
     trigger_at = models.DateTimeField(null=True, blank=True)

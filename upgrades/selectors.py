@@ -3,12 +3,29 @@
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    Max,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 
 from upgrades import foundations
-from upgrades.models import Contact, Event, Preflight, ServiceUpgrade, UpgradeRequest
+from upgrades.models import CallLog, Contact, Delivery, Event, Preflight, ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import roles_for
-from upgrades.workflow import REQUEST_ACTIONS, SERVICE_ACTIONS, Action, State, allowed_actions
+from upgrades.workflow import (
+    REQUEST_ACTIONS,
+    RUNNING_STATES,
+    SERVICE_ACTIONS,
+    Action,
+    State,
+    allowed_actions,
+)
 
 # Queue orderings: key → (label, order_by). "activity" sorts by the latest change of any service.
 SORTS = {
@@ -158,3 +175,39 @@ def state_counts(queryset: QuerySet[UpgradeRequest]) -> dict[str, int]:
     """How many visible services are in each state (one query)."""
     rows = ServiceUpgrade.objects.of(queryset).values("state").annotate(n=Count("id"))
     return {row["state"]: row["n"] for row in rows}
+
+
+def request_fingerprint(user, request_id: int) -> tuple | None:
+    """Everything the request page shows changes one of these, read in one indexed query: the
+    request's and its services' versions, the latest event and CF call, the mail log's progress, and
+    whether a step runs (its clock then changes every second). None if the user may not see it."""
+    services = ServiceUpgrade.objects.filter(request=OuterRef("pk")).values("request")
+    events = Event.objects.filter(request=OuterRef("pk")).values("request")
+    calls = CallLog.objects.filter(service__request=OuterRef("pk")).values("service__request")
+    deliveries = Delivery.objects.filter(notification__request=OuterRef("pk")).values("notification__request")
+    return (
+        UpgradeRequest.objects.visible_to(user)
+        .filter(pk=request_id)
+        .annotate(
+            services_version=Subquery(services.annotate(v=Sum("version")).values("v")),
+            running=Exists(ServiceUpgrade.objects.filter(request=OuterRef("pk"), state__in=RUNNING_STATES)),
+            latest_event=Subquery(events.annotate(v=Max("id")).values("v")),
+            latest_call=Subquery(calls.annotate(v=Max("id")).values("v")),
+            mail_attempts=Subquery(deliveries.annotate(v=Sum("attempts")).values("v")),
+            mail_done=Subquery(
+                deliveries.annotate(v=Count("pk", filter=~Q(status=Delivery.Status.PENDING))).values("v")
+            ),
+            mail_next=Subquery(deliveries.annotate(v=Max("next_attempt_at")).values("v")),
+        )
+        .values_list(
+            "version",
+            "services_version",
+            "running",
+            "latest_event",
+            "latest_call",
+            "mail_attempts",
+            "mail_done",
+            "mail_next",
+        )
+        .first()
+    )

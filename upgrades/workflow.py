@@ -1,6 +1,6 @@
 """The state machine of a service upgrade, as a plain table. No database here.
 
-`services.py` asks this module whether an action may fire (who, from which state) and which state it
+`actions.py` asks this module whether an action may fire (who, from which state) and which state it
 leads to; views and the API ask it which actions to offer. Permission is decided before state, so a
 user who may never do something gets "not allowed" (403) rather than "not now" (409).
 """
@@ -172,6 +172,62 @@ SYSTEM_TRANSITIONS = frozenset(
 # Who may ask for preflight again on a submitted service.
 RECHECK_ROLES = frozenset({Role.REQUESTER, Role.EC_TEAM})
 RUNNING_STATES = frozenset({State.STEP1_RUNNING, State.STEP2_RUNNING, State.ROLLING_BACK})
+
+# The sub-steps each running state goes through, in order, with their words for progress displays.
+# The engine (`upgrades.engine.runner`) binds each name to the code that carries it out.
+PHASES: dict[State, tuple[tuple[str, str], ...]] = {
+    State.STEP1_RUNNING: (
+        ("preflight", "checking the service"),
+        ("read_blue", "reading the current app"),
+        ("create_green", "creating the new app"),
+        ("create_package", "adding the release image"),
+        ("stage", "building the droplet"),
+        ("set_droplet", "setting the droplet"),
+        ("scale", "scaling like the current app"),
+        ("bind", "binding services"),
+        ("create_temp_route", "creating the temporary route"),
+        ("map_temp_route", "mapping the temporary route"),
+        ("start_green", "starting the new app"),
+        ("wait_running", "starting instances"),
+    ),
+    State.STEP2_RUNNING: (
+        ("map_original", "2.1 · mapping the original route to the new app"),
+        ("unmap_blue", "2.2 · unmapping the old app"),
+        ("delete_temp_route", "finalizing · deleting the temporary route"),
+        ("stop_blue", "finalizing · stopping the old app"),
+        ("delete_blue", "finalizing · deleting the old app"),
+        ("rename_green", "finalizing · renaming the new app"),
+    ),
+    State.ROLLING_BACK: (
+        ("rb_start_blue", "making sure the old app runs"),
+        ("rb_map_blue", "mapping the old app to the original route"),
+        ("rb_unmap_green", "unmapping the new app"),
+        ("rb_delete_temp_route", "deleting the temporary route"),
+        ("rb_delete_green", "deleting the new app"),
+    ),
+}
+FIRST_STEP = {state: steps[0][0] for state, steps in PHASES.items()}
+
+
+def step_names(state: State) -> list[str]:
+    return [name for name, _ in PHASES[State(state)]]
+
+
+def next_step(state: State, step: str) -> str | None:
+    """The sub-step after `step` in `state`'s phase, or None when `step` ends the phase."""
+    names = step_names(state)
+    index = names.index(step)
+    return names[index + 1] if index + 1 < len(names) else None
+
+
+def describe(state: str, step: str) -> tuple[str, int, int]:
+    """(words, position, count) of a sub-step within its phase, for progress displays."""
+    phases = [PHASES[State(state)]] if state in PHASES else list(PHASES.values())
+    for phase in phases:
+        for index, (name, words) in enumerate(phase, start=1):
+            if name == step:
+                return words, index, len(phase)
+    return step.replace("_", " "), 0, 0
 
 
 class NotAllowed(Exception):

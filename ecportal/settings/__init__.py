@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
+    "ecportal.middleware.private_pages",
 ]
 
 ROOT_URLCONF = "ecportal.urls"
@@ -81,7 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "upgrades.context_processors.roles",
+                "upgrades.web.context_processors.roles",
             ],
         },
     },
@@ -111,21 +112,18 @@ else:
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache: sessions and rendered pages (upgrades/page_cache.py) ---------------------------------
-# Redis in production (CACHE_URL=redis://…); files under var/ in embedded mode, shared by the web,
-# worker and beat processes as the page stamps need.
+# --- Cache: sessions -----------------------------------------------------------------------------
+# Redis in production (CACHE_URL=redis://…); files under var/ in embedded mode.
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
 CACHES["default"].setdefault("KEY_PREFIX", "ecportal")
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "ecportal.cache.RedisCache"
-    # A cache that does not answer at once counts as down: pages are then rendered, sessions read
-    # from the database, instead of waiting on it.
+    # A cache that does not answer at once counts as down: sessions are then read from the
+    # database instead of waiting on it.
     CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=0.5, socket_timeout=0.5)
 # Sessions are read from the cache and written through to the database (which keeps them if the
 # cache is flushed or down).
 SESSION_ENGINE = "ecportal.sessions"
-# How long a rendered page is kept at most; its stamps make it out of date sooner. 0 turns it off.
-PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=60)
 
 # --- Auth ---------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -237,8 +235,6 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Task modules beyond the autodiscovered `upgrades.tasks`.
-CELERY_IMPORTS = ["upgrades.mail_tasks"]
 
 # --- Cloud Foundry foundations ------------------------------------------------------------------
 # A JSON list of {slug, name, domains, api_url, client_id, secret_env}; the secret itself is read from
@@ -287,8 +283,9 @@ LOGGING = {
 }
 
 # --- The blue-green engine (DESIGN §3) ----------------------------------------------------------
-# A sub-step holds its lease this long; a worker that dies mid-sub-step is taken over after it expires
-# (the reconciler looks every ENGINE_RECONCILE_SECONDS), so resumption takes at most about the sum.
+# A sub-step holds its lease this long, renewed by a heartbeat every third of it while its worker lives
+# (however long CF takes); a worker that dies mid-sub-step is taken over after the lease expires (the
+# reconciler looks every ENGINE_RECONCILE_SECONDS), so resumption takes at most about the sum.
 ENGINE_LEASE_SECONDS = env.int("ENGINE_LEASE_SECONDS", default=60)
 ENGINE_RECONCILE_SECONDS = env.float("ENGINE_RECONCILE_SECONDS", default=60.0)
 ENGINE_SILENCE_SECONDS = env.int("ENGINE_SILENCE_SECONDS", default=60)
@@ -296,12 +293,23 @@ ENGINE_MAX_ATTEMPTS = env.int("ENGINE_MAX_ATTEMPTS", default=6)
 ENGINE_BACKOFF_BASE = env.float("ENGINE_BACKOFF_BASE", default=2.0)
 ENGINE_BACKOFF_CAP = env.float("ENGINE_BACKOFF_CAP", default=60.0)
 ENGINE_POLL_SECONDS = env.float("ENGINE_POLL_SECONDS", default=2.0)
+# Deadlines of every wait (seconds since the sub-step began): staging; instances starting (green's, and
+# blue's in a rollback); everything else (CF jobs, bindings, finding a free temporary route).
 ENGINE_STAGING_TIMEOUT = env.int("ENGINE_STAGING_TIMEOUT", default=900)
 ENGINE_START_TIMEOUT = env.int("ENGINE_START_TIMEOUT", default=300)
 ENGINE_JOB_TIMEOUT = env.int("ENGINE_JOB_TIMEOUT", default=600)
 ENGINE_LABEL = "ecportal.io/upgrade"
 
+# --- Calls to Cloud Foundry ---------------------------------------------------------------------
+# Workers: seconds to connect and to wait for an answer (idempotent calls are retried up to 3 times).
+# A sub-step keeps its lease alive however long its calls take (engine/leases.py).
+CF_CONNECT_TIMEOUT = env.float("CF_CONNECT_TIMEOUT", default=5.0)
+CF_READ_TIMEOUT = env.float("CF_READ_TIMEOUT", default=30.0)
+# The web server: the few CF lookups a page makes (finding a bare zone ID's foundation) are tried
+# once, each bounded by this many seconds, then the form says CF did not answer.
+CF_WEB_TIMEOUT = env.float("CF_WEB_TIMEOUT", default=3.0)
+
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},
-    "send-mail": {"task": "upgrades.mail_tasks.send_pending", "schedule": NOTIFY_SEND_SECONDS},
+    "send-mail": {"task": "upgrades.tasks.send_pending", "schedule": NOTIFY_SEND_SECONDS},
 }

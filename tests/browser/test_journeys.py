@@ -14,7 +14,7 @@ from tests.engine.conftest import (
     filed_and_checked,
     wait_state,
 )
-from upgrades import services
+from upgrades import actions
 from upgrades.models import ServiceUpgrade, UpgradeRequest
 from upgrades.workflow import Action, State
 
@@ -189,7 +189,7 @@ def test_accessibility_scan_and_screenshots(engine, people, cast, browser, live_
     # Something in each list: one awaiting approval, one step to start, one awaiting verification.
     filed_and_checked(cast["bob"], [INITECH])
     approved = filed_and_checked(cast["alice"], [ACME_NONPROD])
-    services.apply_request_action(request=approved, action=Action.APPROVE, actor=cast["olga"])
+    actions.apply_request_action(request=approved, action=Action.APPROVE, actor=cast["olga"])
     request = filed_and_checked(cast["alice"], [ACME_PROD])
     approve_and_trigger(request, cast["olga"])
     wait_state(request.services.get().pk, State.AWAITING_VERIFICATION)

@@ -11,7 +11,7 @@ from testkit import demo
 from testkit.cfsim import CfSim
 from testkit.stack import Stack, database_url
 from tests.conftest import file_request
-from upgrades import services
+from upgrades import actions
 from upgrades.models import Preflight, ServiceUpgrade
 from upgrades.workflow import Action, State
 
@@ -94,9 +94,9 @@ def filed_and_checked(user, urls, **kwargs):
 
 
 def approve_and_trigger(request, operator):
-    services.apply_request_action(request=request, action=Action.APPROVE, actor=operator)
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=operator)
     for service in request.services.all():
-        services.apply_service_action(service=service, action=Action.TRIGGER, actor=operator)
+        actions.apply_service_action(service=service, action=Action.TRIGGER, actor=operator)
 
 
 def topology(sim, zone_id: str, base_name: str) -> dict:

@@ -1,10 +1,12 @@
 """Preflight against cfsim through the worker, and bare zone IDs found on the foundations."""
 
+import time
+
 import pytest
 
 from ecportal.embedded import CFSIM_CLIENT_SECRET, demo_foundations, demo_secrets
 from tests.engine.conftest import ACME_PROD, ACME_ZONE, INITECH, filed_and_checked, wait_for
-from upgrades import foundations, intake, services
+from upgrades import actions, foundations, intake
 from upgrades.cloudfoundry import CFClient
 from upgrades.models import Preflight, ServiceUpgrade
 from upgrades.workflow import Action, InvalidTransition
@@ -51,7 +53,7 @@ def test_preflight_failures_say_what_is_wrong_and_block_approval(engine, sim, ca
         return
     assert service.preflight == Preflight.FAILED and message in service.preflight_message
     with pytest.raises(InvalidTransition, match="pass preflight"):
-        services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+        actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
 
 
 def test_two_apps_on_the_route_read_as_a_half_done_upgrade(engine, sim, cast):
@@ -82,3 +84,22 @@ def test_a_bare_zone_id_is_found_on_its_foundation(engine, sim, monkeypatch):
         "Line 1: zone ID 0000dead-0000-4000-8000-000000000000 was not found on "
         "Predix West / Basic, Predix East / Select, CF3."
     )
+
+
+def test_a_slow_foundation_costs_a_bare_zone_id_seconds_not_the_page(engine, sim, monkeypatch, settings):
+    """Locating a bare zone ID runs inside the form's web request: every foundation hangs 20 s here, and
+    the form answers after CF_WEB_TIMEOUT with what it could not learn, well before any web timeout."""
+    monkeypatch.setattr(foundations, "_configured", lambda: foundations.parse(demo_foundations(sim.api_url)))
+    for name, secret in demo_secrets().items():
+        monkeypatch.setenv(name, secret)
+    settings.CF_WEB_TIMEOUT = 2
+    sim.add_fault(method="GET", path="^/v3/service_instances/", status=0, delay=20)
+    started = time.monotonic()
+    parsed, problems = intake.parse_service_urls(ACME_ZONE)
+    waited = time.monotonic() - started
+    assert parsed == [] and str(problems[0]) == (
+        f"Line 1: zone ID {ACME_ZONE} was not found on Predix West / Basic (did not answer within 2 s), "
+        "Predix East / Select (did not answer within 2 s), CF3 (did not answer within 2 s). "
+        "Paste the full service URL (https://<zone-id>.<domain>) instead, or try again later."
+    )
+    assert waited < 20, "the form never waits for a hung foundation"

@@ -16,7 +16,7 @@ from tests.engine.conftest import (
     wait_for,
     wait_state,
 )
-from upgrades import services, tasks, workflow
+from upgrades import actions, tasks, workflow
 from upgrades.models import CallLog, ServiceUpgrade
 from upgrades.workflow import Action, Plan, State
 
@@ -29,10 +29,10 @@ def cf_calls(sim, method: str, path: str) -> int:
 
 def test_duplicated_messages_are_no_ops(engine, sim, cast):
     request = filed_and_checked(cast["alice"], [ACME_PROD])
-    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
     service = request.services.get()
     # The same sub-step delivered three times at once, as a redelivery storm would.
-    services.apply_service_action(service=service, action=Action.TRIGGER, actor=cast["olga"])
+    actions.apply_service_action(service=service, action=Action.TRIGGER, actor=cast["olga"])
     for _ in range(3):
         tasks.advance.delay(service.pk, "preflight")
     service = wait_state(service.pk, State.AWAITING_VERIFICATION)
@@ -47,7 +47,7 @@ def test_duplicated_messages_are_no_ops(engine, sim, cast):
 
 def test_two_racing_triggers_start_one_run(engine, sim, cast):
     request = filed_and_checked(cast["alice"], [ACME_PROD])
-    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
     service = request.services.get()
     barrier, outcomes = threading.Barrier(2), []
 
@@ -57,9 +57,9 @@ def test_two_racing_triggers_start_one_run(engine, sim, cast):
         barrier.wait()
         try:
             fresh = ServiceUpgrade.objects.get(pk=service.pk)
-            services.apply_service_action(service=fresh, action=Action.TRIGGER, actor=user)
+            actions.apply_service_action(service=fresh, action=Action.TRIGGER, actor=user)
             outcomes.append("started")
-        except (workflow.InvalidTransition, services.StaleState) as error:
+        except (workflow.InvalidTransition, actions.StaleState) as error:
             outcomes.append(type(error).__name__)
         finally:
             connection.close()
@@ -120,3 +120,52 @@ def test_a_worker_killed_mid_sub_step_is_resumed_and_the_upgrade_completes_once(
     assert cf_calls(sim, "POST", "/v3/routes") == 1
     assert cf_calls(sim, "POST", "/v3/service_credential_bindings") == len(before["bindings"])
     assert service.events.filter(to_state=State.COMPLETED).count() == 1
+
+
+def test_a_sub_step_slower_than_its_lease_is_never_run_twice(engine, sim, cast):
+    """One CF read hangs 35 s three times (each past the client's 30 s read timeout, the lease is 4 s
+    here): the heartbeat keeps the lease, so no second worker runs the sub-step meanwhile."""
+    blue = next(app["guid"] for app in sim.state()["apps"] if app["name"] == ACME)
+    env_vars = f"/v3/apps/{blue}/environment_variables"
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    sim.add_fault(method="GET", path=f"^{env_vars}$", status=0, delay=35, count=3)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED, timeout=300)
+    # One worker's calls: three that hung, then the one that was answered.
+    assert cf_calls(sim, "GET", env_vars) == 4
+    for path in ("/v3/apps", "/v3/packages", "/v3/builds", "/v3/routes"):
+        assert cf_calls(sim, "POST", path) == 1, path
+    assert topology(sim, ACME_ZONE, ACME)["apps"] == [(ACME, "STARTED", NEW, 2)]
+    assert not service.lease_owner
+
+
+def test_a_route_cf_refuses_for_good_fails_step_1_with_cfs_words(engine, sim, cast):
+    """A 422 that is not a taken host (here the space's route quota) ends Step 1 at once, where it used
+    to pick new hosts for ever."""
+    sim.add_fault(
+        method="POST",
+        path=r"^/v3/routes$",
+        status=422,
+        title="CF-UnprocessableEntity",
+        detail="Routes quota exceeded for space 'ec-prod'.",
+    )
+    request = filed_and_checked(cast["alice"], [ACME_PROD])
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.STEP1_FAILED, timeout=90)
+    assert service.step == "create_temp_route"
+    assert (
+        service.error
+        == "Cloud Foundry refused the temporary route: Routes quota exceeded for space 'ec-prod'."
+    )
+    assert cf_calls(sim, "POST", "/v3/routes") == 1
+
+
+def test_a_cf_job_that_never_ends_fails_the_step_at_its_deadline(engine, sim, cast):
+    """The managed binding's job stays PROCESSING: Step 1 gives up after ENGINE_JOB_TIMEOUT (20 s in
+    these tests) and says what did not finish."""
+    request = filed_and_checked(cast["alice"], [ACME_PROD])
+    sim.configure(job_delay=3600)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.STEP1_FAILED, timeout=120)
+    assert service.step == "bind"
+    assert service.error == "Binding a service to the new app did not finish within 20 s."

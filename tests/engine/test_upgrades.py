@@ -14,7 +14,7 @@ from tests.engine.conftest import (
     topology,
     wait_state,
 )
-from upgrades import services
+from upgrades import actions
 from upgrades.models import CallLog
 from upgrades.workflow import Action, Plan, State
 
@@ -55,10 +55,10 @@ def test_test_first_waits_for_confirmation_then_step_2_completes(engine, sim, ca
     assert original["version"] == "sendai.120", "blue still serves the original URL"
     middle = topology(sim, ACME_ZONE, ACME)
     assert middle["apps"] == [(ACME, "STARTED", OLD, 2), (f"{ACME}-okinawa.130", "STARTED", NEW, 2)]
-    services.apply_request_action(request=request, action=Action.CONFIRM, actor=cast["carol"])
+    actions.apply_request_action(request=request, action=Action.CONFIRM, actor=cast["carol"])
     for service in request.services.all():
         assert service.state == State.VERIFIED
-        services.apply_service_action(service=service, action=Action.TRIGGER, actor=cast["olga"])
+        actions.apply_service_action(service=service, action=Action.TRIGGER, actor=cast["olga"])
     wait_state(prod.pk, State.COMPLETED)
     wait_state(nonprod.pk, State.COMPLETED)
     assert topology(sim, ACME_ZONE, ACME)["serving"] == [(ACME, NEW)]
@@ -69,9 +69,9 @@ def test_a_reported_problem_rolls_back_to_the_exact_starting_topology(engine, si
     request = filed_and_checked(cast["alice"], [ACME_PROD])
     approve_and_trigger(request, cast["olga"])
     service = wait_state(request.services.get().pk, State.AWAITING_VERIFICATION)
-    with pytest.raises(services.ReasonRequired):
-        services.apply_service_action(service=service, action=Action.REPORT_PROBLEM, actor=cast["alice"])
-    services.apply_service_action(
+    with pytest.raises(actions.ReasonRequired):
+        actions.apply_service_action(service=service, action=Action.REPORT_PROBLEM, actor=cast["alice"])
+    actions.apply_service_action(
         service=service, action=Action.REPORT_PROBLEM, actor=cast["alice"], reason="gateways time out"
     )
     wait_state(service.pk, State.ROLLED_BACK)
@@ -95,7 +95,7 @@ def test_rollback_after_step_2_1_and_after_2_2_restores_the_start(engine, sim, c
     service = wait_state(request.services.get().pk, State.STEP2_FAILED)
     assert service.step == failed_at and "refused" in service.error
     sim.control("DELETE", "faults")
-    services.apply_service_action(service=service, action=Action.ROLLBACK, actor=cast["olga"])
+    actions.apply_service_action(service=service, action=Action.ROLLBACK, actor=cast["olga"])
     wait_state(service.pk, State.ROLLED_BACK)
     assert topology(sim, ACME_ZONE, ACME) == before
 
@@ -106,9 +106,9 @@ def test_staging_failure_fails_step_1_with_the_reason_and_retry_succeeds(engine,
     approve_and_trigger(request, cast["olga"])
     service = wait_state(request.services.get().pk, State.STEP1_FAILED)
     assert service.step == "stage" and "Staging okinawa.130 failed" in service.error
-    assert services.apply_service_action  # the EC team's next move:
+    assert actions.apply_service_action  # the EC team's next move:
     sim.configure(failing_images=[])
-    services.apply_service_action(service=service, action=Action.RETRY, actor=cast["olga"])
+    actions.apply_service_action(service=service, action=Action.RETRY, actor=cast["olga"])
     wait_state(service.pk, State.AWAITING_VERIFICATION)
     apps = topology(sim, ACME_ZONE, ACME)["apps"]
     assert [name for name, *_ in apps] == [ACME, f"{ACME}-okinawa.130"], "the retry reused the one green app"
@@ -121,7 +121,7 @@ def test_crashing_instances_fail_step_1_with_their_details_and_retry_succeeds(en
     service = wait_state(request.services.get().pk, State.STEP1_FAILED)
     assert "crashed" in service.error and "Exited with status 1" in service.error
     sim.configure(crashing_images=[])
-    services.apply_service_action(service=service, action=Action.RETRY, actor=cast["olga"])
+    actions.apply_service_action(service=service, action=Action.RETRY, actor=cast["olga"])
     service = wait_state(service.pk, State.AWAITING_VERIFICATION)
     assert service.instances_running == 2
 
@@ -131,7 +131,7 @@ def test_cancel_after_step_1_undoes_it_and_ends_cancelled(engine, sim, cast):
     request = filed_and_checked(cast["alice"], [ACME_PROD])
     approve_and_trigger(request, cast["olga"])
     service = wait_state(request.services.get().pk, State.AWAITING_VERIFICATION)
-    services.apply_service_action(service=service, action=Action.CANCEL, actor=cast["olga"], reason="freeze")
+    actions.apply_service_action(service=service, action=Action.CANCEL, actor=cast["olga"], reason="freeze")
     wait_state(service.pk, State.CANCELLED)
     assert topology(sim, ACME_ZONE, ACME) == before
 
@@ -140,7 +140,7 @@ def test_a_scheduled_approval_starts_step_1_by_itself_and_confirmation_can_start
     from django.utils import timezone
 
     request = filed_and_checked(cast["alice"], [ACME_PROD])
-    services.apply_request_action(
+    actions.apply_request_action(
         request=request,
         action=Action.APPROVE,
         actor=cast["olga"],
@@ -151,7 +151,7 @@ def test_a_scheduled_approval_starts_step_1_by_itself_and_confirmation_can_start
     assert service.state == State.APPROVED and service.trigger_at is not None
     service = wait_state(service.pk, State.AWAITING_VERIFICATION)
     assert service.events.filter(to_state=State.STEP1_RUNNING, actor_label="system").exists()
-    services.apply_service_action(service=service, action=Action.CONFIRM, actor=cast["carol"])
+    actions.apply_service_action(service=service, action=Action.CONFIRM, actor=cast["carol"])
     wait_state(service.pk, State.COMPLETED)
     assert topology(sim, ACME_ZONE, ACME)["serving"] == [(ACME, NEW)]
 
@@ -171,6 +171,6 @@ def test_rollback_requested_while_step_2_is_mid_call_still_restores_the_start(en
         30,
         "Step 2.1 to be under way",
     )
-    services.apply_service_action(service=service, action=Action.ROLLBACK, actor=cast["olga"])
+    actions.apply_service_action(service=service, action=Action.ROLLBACK, actor=cast["olga"])
     wait_state(service.pk, State.ROLLED_BACK, timeout=30)
     assert topology(sim, ACME_ZONE, ACME) == before

@@ -11,8 +11,9 @@ import pytest
 from django.utils import timezone
 
 from ecportal.mailcatcher import serve
-from upgrades import mail_tasks, services, workflow
+from upgrades import actions, workflow
 from upgrades.models import Delivery, Notification, ServiceUpgrade
+from upgrades.notifications import sender
 from upgrades.workflow import State
 
 SITE = "https://portal.example.test"
@@ -35,9 +36,9 @@ def make_ready() -> None:
     Delivery.objects.filter(status=Delivery.Status.PENDING).update(next_attempt_at=past)
 
 
-def send_all() -> mail_tasks.SendReport:
+def send_all() -> sender.SendReport:
     make_ready()
-    return mail_tasks.send_due()
+    return sender.send_due()
 
 
 # The path of each state from `approved`, through the transitions the engine and users make.
@@ -72,10 +73,15 @@ def walk(service: ServiceUpgrade, target: State, *, actor=None) -> ServiceUpgrad
         if state == State.STEP1_FAILED:
             updates = {"error": "Staging failed: <docker image not found>", "step": "stage"}
         system = (State(service.state), state) in workflow.SYSTEM_TRANSITIONS
-        who = services.SYSTEM if system else services.Actor.of(actor)
-        services.transition(service, target=state, actor=who, updates=updates)
+        who = actions.SYSTEM if system else actions.Actor.of(actor)
+        action = None if system else _action_between(State(service.state), state)
+        actions.transition(service, target=state, actor=who, action=action, updates=updates)
     service.refresh_from_db()
     return service
+
+
+def _action_between(source: State, target: State) -> workflow.Action:
+    return next(r.action for r in workflow.RULES if source in r.sources and r.target == target)
 
 
 def free_port() -> int:

@@ -11,15 +11,17 @@ from django.utils import timezone
 
 from tests.conftest import PROD, file_request
 from tests.notifications.conftest import send_all, walk
-from upgrades import contact_links, contacts, notifications, services
+from upgrades import actions, contacts
 from upgrades.models import Contact, Delivery, Event, ServiceUpgrade
+from upgrades.notifications import links as contact_links
+from upgrades.web import pages
 from upgrades.workflow import Action, NotAllowed, State
 
 
 @pytest.fixture
 def awaiting(cast, releases):
     request = file_request(cast["alice"], [PROD])
-    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
     walk(request.services.get(), State.AWAITING_VERIFICATION)
     return request
 
@@ -89,11 +91,11 @@ def test_revoking_or_removing_kills_the_old_link(carol, awaiting, cast):
 def test_a_link_expires_contact_link_days_after_the_request_ended(carol, awaiting, settings, time_machine):
     token = contact_links.token_for(carol)
     service = awaiting.services.get()
-    services.apply_service_action(
+    actions.apply_service_action(
         service=service, action=Action.REPORT_PROBLEM, contact_email=carol.email, reason="x"
     )
     service.refresh_from_db()
-    services.transition(service, target=State.ROLLED_BACK, actor=services.SYSTEM)
+    actions.transition(service, target=State.ROLLED_BACK, actor=actions.SYSTEM)
     ended = contact_links.ended_at(awaiting.pk)
     assert ended is not None
     assert contact_links.resolve(token, now=ended + timedelta(days=settings.CONTACT_LINK_DAYS - 1)) == carol
@@ -157,7 +159,7 @@ def test_unsubscribe_is_a_post_and_is_honoured_for_that_request_only(carol, awai
     post_form(client, url)
     assert contact_links.is_unsubscribed(carol)
     service = awaiting.services.get()
-    services.apply_service_action(service=service, action=Action.CONFIRM, contact_email=carol.email)
+    actions.apply_service_action(service=service, action=Action.CONFIRM, contact_email=carol.email)
     mail.outbox.clear()
     send_all()
     assert "carol@example.com" not in {m.to[0] for m in mail.outbox}
@@ -205,20 +207,20 @@ def test_contact_pages_for_the_request_page(awaiting, cast, client):
 
 def test_contacts_are_frozen_once_the_request_ended(cast, releases):
     request = file_request(cast["alice"], [PROD])
-    services.apply_request_action(request=request, action=Action.CANCEL, actor=cast["alice"])
+    actions.apply_request_action(request=request, action=Action.CANCEL, actor=cast["alice"])
     with pytest.raises(contacts.ContactRefused, match="ended"):
         contacts.add_contact(request=request, user=cast["alice"], email="late@example.com")
 
 
 def test_page_context_shows_the_mail_log_to_the_ec_team_only(awaiting, cast, smtp):
     send_all()  # nobody listens: deliveries stay pending with an error
-    team = notifications.page_context(awaiting, cast["olga"])
+    team = pages.contacts_context(awaiting, cast["olga"])
     assert team["show_mail_log"] and team["mail_log"]
     row = team["mail_log"][0]
     assert {"recipient", "milestone", "status", "attempts", "last_error"} <= set(row)
     assert any(r["attempts"] == 1 and r["last_error"] for r in team["mail_log"])
     assert team["can_manage_contacts"]
-    user = notifications.page_context(awaiting, cast["carol"])
+    user = pages.contacts_context(awaiting, cast["carol"])
     assert not user["show_mail_log"] and user["mail_log"] == []
     assert not user["can_manage_contacts"]
     assert [c["email"] for c in user["contact_rows"]] == ["carol@example.com"]

@@ -5,8 +5,9 @@ from django.core import mail
 
 from tests.conftest import NONPROD, PROD, file_request
 from tests.notifications.conftest import SITE, TEAM, TEMP_HOST_SUFFIX, send_all, walk
-from upgrades import notifications, services
+from upgrades import actions
 from upgrades.models import Delivery, Notification
+from upgrades.notifications import outbox
 from upgrades.workflow import Action, State
 
 ZONE = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
@@ -30,15 +31,13 @@ def html_of(message) -> str:
 
 def sent(milestone: str) -> dict:
     send_all()
-    return by_recipient(
-        m for m in mail.outbox if f": {notifications.MILESTONES[milestone].label}" in m.subject
-    )
+    return by_recipient(m for m in mail.outbox if f": {outbox.MILESTONES[milestone].label}" in m.subject)
 
 
 @pytest.fixture
 def approved(cast, releases):
     request = file_request(cast["alice"], [PROD])
-    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
     return request
 
 
@@ -58,15 +57,15 @@ def test_received_goes_to_requester_and_contacts_and_new_request_to_the_ec_team(
 
 def test_ec_team_addresses_can_come_from_the_environment(filed, settings):
     settings.EC_TEAM_EMAILS = ["ec-team@example.com"]
-    assert notifications.recipients(filed, Notification.Audience.TEAM) == ["ec-team@example.com"]
+    assert outbox.recipients(filed, Notification.Audience.TEAM) == ["ec-team@example.com"]
 
 
 def test_approved_and_rejected_with_the_reason(cast, releases):
     request = file_request(cast["alice"], [PROD])
-    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
     assert set(sent("approved")) == USERS
     other = file_request(cast["bob"], [NONPROD], contacts=["dave@example.com"])
-    services.apply_request_action(
+    actions.apply_request_action(
         request=other, action=Action.REJECT, actor=cast["olga"], reason="Freeze week <b>until</b> Monday"
     )
     rejected = sent("rejected")
@@ -121,26 +120,24 @@ def test_a_failed_step_tells_users_the_team_is_on_it_and_the_team_what_failed(ap
 
 def test_problem_reported_by_a_contact_reaches_the_team_with_the_reason_and_users_hear_rolled_back(approved):
     service = walk(approved.services.get(), State.AWAITING_VERIFICATION)
-    services.apply_service_action(
+    actions.apply_service_action(
         service=service, action=Action.REPORT_PROBLEM, contact_email="carol@example.com", reason="TLS errors"
     )
     team = sent("problem_reported")
     assert set(team) == set(TEAM)
     assert "reported by carol@example.com:\n  TLS errors" in team["oscar@example.com"].body
     service.refresh_from_db()
-    services.transition(service, target=State.ROLLED_BACK, actor=services.SYSTEM)
+    actions.transition(service, target=State.ROLLED_BACK, actor=actions.SYSTEM)
     assert set(sent("rolled_back")) == USERS
 
 
 def test_cancelled_and_preflight_failed(cast, releases):
     request = file_request(cast["alice"], [PROD], checked=False)
     service = request.services.get()
-    services.record_preflight(service_id=service.pk, outcome="failed", message="No route <x> found.")
+    actions.record_preflight(service_id=service.pk, outcome="failed", message="No route <x> found.")
     team = sent("preflight_failed")
     assert set(team) == set(TEAM) and "No route <x> found." in team["olga@example.com"].body
-    services.apply_request_action(
-        request=request, action=Action.CANCEL, actor=cast["alice"], reason="Not now"
-    )
+    actions.apply_request_action(request=request, action=Action.CANCEL, actor=cast["alice"], reason="Not now")
     cancelled = sent("cancelled")
     assert set(cancelled) == USERS and "Not now" in cancelled["carol@example.com"].body
 

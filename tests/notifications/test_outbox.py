@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from tests.conftest import NONPROD, PROD, file_request
 from tests.notifications.conftest import SITE, TEAM, make_ready, send_all, walk
-from upgrades import mail_tasks, notifications, services
+from upgrades import actions, dispatch
 from upgrades.models import Contact, Delivery, Notification
+from upgrades.notifications import outbox, rendering, sender
 from upgrades.workflow import Action, State
 
 USERS = {"alice@example.com", "carol@example.com"}
@@ -21,7 +22,7 @@ USERS = {"alice@example.com", "carol@example.com"}
 @pytest.fixture
 def approved_two(cast, releases):
     request = file_request(cast["alice"], [PROD, NONPROD])
-    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
     return request
 
 
@@ -42,14 +43,15 @@ def test_services_reaching_a_milestone_together_share_one_mail_per_recipient(app
     assert len(approved) == 2, "approval of both services: one mail to each of the two users"
 
 
-def test_a_service_arriving_after_the_window_or_a_retried_step_makes_a_new_mail(approved_two):
+def test_a_service_arriving_after_the_window_or_a_retried_step_makes_a_new_mail(approved_two, cast):
     prod, nonprod = approved_two.services.order_by("id")
     walk(prod, State.STEP1_FAILED)
     send_all()  # the window of the first failure closes and its mail goes out
     walk(nonprod, State.STEP1_FAILED)
     prod.refresh_from_db()
-    services.transition(prod, target=State.STEP1_RUNNING, actor=services.Actor.of(approved_two.requester))
-    services.transition(prod, target=State.STEP1_FAILED, actor=services.SYSTEM, updates={"error": "again"})
+    actions.apply_service_action(service=prod, action=Action.RETRY, actor=cast["olga"])
+    prod.refresh_from_db()
+    actions.transition(prod, target=State.STEP1_FAILED, actor=actions.SYSTEM, updates={"error": "again"})
     send_all()
     failed = Notification.objects.filter(milestone="failed").order_by("id")
     assert [sorted(n.services.values_list("zone_id", flat=True)) for n in failed] == [
@@ -63,18 +65,19 @@ def test_a_service_never_joins_a_notification_whose_mail_went_out(approved_two):
     prod, nonprod = approved_two.services.order_by("id")
     walk(prod, State.STEP1_FAILED)
     first = Notification.objects.get(milestone="failed")
-    mail_tasks.seal(first)  # the first send seals it, still inside the grouping window
+    sender.seal(first)  # the first send seals it, still inside the grouping window
     walk(nonprod, State.STEP1_FAILED)
     assert list(first.services.all()) == [prod]
     assert Notification.objects.filter(milestone="failed").count() == 2
 
 
-def test_within_the_window_the_same_service_again_is_a_new_notification(approved_two):
+def test_within_the_window_the_same_service_again_is_a_new_notification(approved_two, cast):
     prod = approved_two.services.order_by("id").first()
     walk(prod, State.STEP1_FAILED)
     prod.refresh_from_db()
-    services.transition(prod, target=State.STEP1_RUNNING, actor=services.Actor.of(approved_two.requester))
-    services.transition(prod, target=State.STEP1_FAILED, actor=services.SYSTEM)
+    actions.apply_service_action(service=prod, action=Action.RETRY, actor=cast["olga"])
+    prod.refresh_from_db()
+    actions.transition(prod, target=State.STEP1_FAILED, actor=actions.SYSTEM)
     assert Notification.objects.filter(milestone="failed").count() == 2
 
 
@@ -110,7 +113,7 @@ def test_smtp_down_then_up_delivers_everything_exactly_once(approved_two, smtp):
     down = Delivery.objects.filter(attempts=1).get()
     assert down.status == Delivery.Status.PENDING and "Connection" in down.last_error
     assert down.next_attempt_at > timezone.now() + timedelta(seconds=5), "backs off"
-    assert mail_tasks.send_due().sent == 0, "nothing is due before the backoff passes"
+    assert sender.send_due().sent == 0, "nothing is due before the backoff passes"
     for _ in range(3):  # the outage lasts a while: still nothing lost
         send_all()
     smtp.start()
@@ -125,7 +128,7 @@ def test_smtp_down_then_up_delivers_everything_exactly_once(approved_two, smtp):
 
 def test_backoff_is_exponential_and_capped(settings):
     settings.NOTIFY_RETRY_BASE, settings.NOTIFY_RETRY_CAP = 10, 600
-    assert [mail_tasks.backoff(n) for n in (1, 2, 3, 7, 30)] == [10, 20, 40, 600, 600]
+    assert [sender.backoff(n) for n in (1, 2, 3, 7, 30)] == [10, 20, 40, 600, 600]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -133,7 +136,7 @@ def test_two_senders_racing_send_each_mail_once(cast, releases, smtp, monkeypatc
     assert connection.vendor == "postgresql"
     # The senders under test are the threads below: keep the on-commit send task off the broker, where
     # a worker of another test session could pick it up.
-    monkeypatch.setattr(mail_tasks.send_notification, "apply_async", lambda *args, **kwargs: None)
+    monkeypatch.setattr(dispatch, "send", lambda *args, **kwargs: True)
     smtp.start()
     contacts = [f"contact{n}@example.com" for n in range(25)]
     request = file_request(cast["alice"], [PROD], contacts=contacts)
@@ -143,16 +146,16 @@ def test_two_senders_racing_send_each_mail_once(cast, releases, smtp, monkeypatc
     barrier = threading.Barrier(3)
     reports = []
 
-    def sender():
+    def send_concurrently():
         try:
             barrier.wait()
-            reports.append(mail_tasks.send_due())
+            reports.append(sender.send_due())
         finally:
             from django.db import connection as thread_connection
 
             thread_connection.close()
 
-    threads = [threading.Thread(target=sender) for _ in range(3)]
+    threads = [threading.Thread(target=send_concurrently) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -169,14 +172,14 @@ def test_header_injection_is_refused_at_intake_and_at_send(cast, releases, smtp)
     request = file_request(cast["alice"], [PROD])
     # Only a raw write can store such an address (intake refuses it); the sender refuses it again.
     Contact.objects.create(request=request, email="eve@example.com\r\nBcc: victim@example.com")
-    services.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
     send_all()
     bad = Delivery.objects.get(recipient__startswith="eve@")
     assert bad.status == Delivery.Status.FAILED and "Refused address" in bad.last_error
     for message in smtp.messages():
         assert "victim" not in message.as_string()
-    with pytest.raises(notifications.Unsendable):
-        notifications.safe_address("a@example.com\nBcc: b@example.com")
+    with pytest.raises(rendering.Unsendable):
+        rendering.safe_address("a@example.com\nBcc: b@example.com")
     from upgrades import intake
 
     emails, problems = intake.parse_contacts(["x@example.com\r\nBcc: y@example.com"])
@@ -187,16 +190,16 @@ def test_a_permanent_refusal_fails_the_delivery_and_does_not_block_the_rest(appr
     import smtplib
 
     error = smtplib.SMTPRecipientsRefused({"carol@example.com": (550, b"no such user")})
-    assert mail_tasks._permanent(error)
-    assert not mail_tasks._permanent(smtplib.SMTPRecipientsRefused({"x@y": (451, b"try later")}))
-    assert not mail_tasks._permanent(ConnectionRefusedError())
+    assert sender._permanent(error)
+    assert not sender._permanent(smtplib.SMTPRecipientsRefused({"x@y": (451, b"try later")}))
+    assert not sender._permanent(ConnectionRefusedError())
 
 
-def test_the_send_task_sends_its_notification(filed, smtp):
+def test_sending_one_notification_sends_only_its_mails(filed, smtp):
     smtp.start()
     notification = Notification.objects.filter(milestone="received").get()
     make_ready()
-    mail_tasks.send_notification.apply(args=(notification.pk,))
+    sender.send_due(notification_id=notification.pk)
     assert sorted(m["To"] for m in smtp.messages()) == sorted(USERS)
 
 
@@ -205,11 +208,11 @@ def test_reminder_when_nobody_confirmed(approved_two, settings, time_machine):
     walk(prod, State.AWAITING_VERIFICATION)
     walk(nonprod, State.AWAITING_VERIFICATION)
     send_all()
-    services.apply_service_action(service=nonprod, action=Action.CONFIRM, contact_email="carol@example.com")
-    assert notifications.queue_reminders() == 0, "not before NOTIFY_REMINDER_HOURS"
+    actions.apply_service_action(service=nonprod, action=Action.CONFIRM, contact_email="carol@example.com")
+    assert outbox.queue_reminders() == 0, "not before NOTIFY_REMINDER_HOURS"
     time_machine.move_to(timezone.now() + timedelta(hours=settings.NOTIFY_REMINDER_HOURS, minutes=1))
-    assert notifications.queue_reminders() == 1
-    assert notifications.queue_reminders() == 0, "one reminder per Step 1 mail"
+    assert outbox.queue_reminders() == 1
+    assert outbox.queue_reminders() == 0, "one reminder per Step 1 mail"
     mail.outbox.clear()
     send_all()
     reminders = [m for m in mail.outbox if ": Reminder: " in m.subject]
@@ -220,6 +223,23 @@ def test_reminder_when_nobody_confirmed(approved_two, settings, time_machine):
 def test_beat_sends_what_is_pending(filed, smtp):
     smtp.start()
     make_ready()
-    outcome = mail_tasks.send_pending.apply().get()
+    outcome = sender.send_pending()
     assert outcome["sent"] == Delivery.objects.count() == len(USERS) + len(TEAM)
-    assert mail_tasks.send_pending.apply().get()["sent"] == 0
+    assert sender.send_pending()["sent"] == 0
+
+
+def test_every_send_of_a_delivery_carries_its_id_in_message_id(filed, smtp):
+    """Delivery is at least once (a crash after SMTP accepted and before the mark resends): clients
+    fold a resent duplicate by its Message-ID, which names the delivery."""
+    smtp.start()
+    make_ready()
+    delivery = Delivery.objects.order_by("id").first()
+    first = rendering.render_message(delivery).message()["Message-ID"]
+    assert (
+        first
+        == rendering.render_message(delivery).message()["Message-ID"]
+        == f"<delivery-{delivery.pk}@portal.example.test>"
+    )
+    send_all()
+    ids = [m["Message-ID"] for m in smtp.messages()]
+    assert first in ids and len(set(ids)) == len(ids) == Delivery.objects.count()

@@ -5,18 +5,18 @@ from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from upgrades import services, workflow
+from upgrades import actions, workflow
 from upgrades.models import ServiceUpgrade, UpgradeRequest
 
 
 def exception_handler(exc, context):
     if isinstance(exc, workflow.NotAllowed):
         return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
-    if isinstance(exc, workflow.InvalidTransition | services.StaleState):
+    if isinstance(exc, workflow.InvalidTransition | actions.StaleState):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, services.ReasonRequired):
+    if isinstance(exc, actions.ReasonRequired):
         return Response({"reason": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, services.IntakeRejected):
+    if isinstance(exc, actions.IntakeRejected):
         body = {field: [str(p) for p in problems] for field, problems in exc.problems.items()}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, UpgradeRequest.DoesNotExist | ServiceUpgrade.DoesNotExist):

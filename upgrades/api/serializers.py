@@ -125,3 +125,16 @@ class EventSerializer(serializers.Serializer):
     to_state = serializers.CharField()
     message = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+
+class LeftServiceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    zone_id = serializers.CharField()
+    state = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class RequestActionResultSerializer(RequestSerializer):
+    """The request after a request-wide action, and the services it left as they were (with why)."""
+
+    left_as_they_were = LeftServiceSerializer(many=True, read_only=True)

@@ -5,11 +5,12 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from upgrades import selectors, services
+from upgrades import actions, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
     EventSerializer,
     ReasonSerializer,
+    RequestActionResultSerializer,
     RequestCreateSerializer,
     RequestSerializer,
     ServiceSerializer,
@@ -46,7 +47,7 @@ class RequestListCreate(generics.GenericAPIView):
         incoming = RequestCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        created = services.submit_request(
+        created = actions.submit_request(
             requester=request.user,
             services=data["service_urls"],
             plan=Plan(data["plan"]),
@@ -84,13 +85,13 @@ class RequestAction(APIView):
 
     workflow_action: Action | None = None
 
-    @extend_schema(request=ActionSerializer, responses=RequestSerializer)
+    @extend_schema(request=ActionSerializer, responses=RequestActionResultSerializer)
     def post(self, request, request_id: int):
         found = selectors.get_request(request.user, request_id)
         incoming = ActionSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        services.apply_request_action(
+        outcome = actions.apply_request_action(
             request=found,
             action=self.workflow_action,
             actor=request.user,
@@ -99,7 +100,13 @@ class RequestAction(APIView):
             start_step2_on_confirmation=data.get("start_step2_on_confirmation"),
         )
         updated = selectors.get_request(request.user, request_id)
-        return Response(RequestSerializer(updated, context={"request": request}).data)
+        body = RequestSerializer(updated, context={"request": request}).data
+        # Services the action did not apply to, and why (e.g. cancelling leaves a running step alone).
+        body["left_as_they_were"] = [
+            {"id": service.pk, "zone_id": service.zone_id, "state": service.state, "reason": why}
+            for service, why in outcome.left
+        ]
+        return Response(body)
 
 
 class ServiceAction(APIView):
@@ -112,7 +119,7 @@ class ServiceAction(APIView):
         service = selectors.get_service(request.user, service_id)
         incoming = ReasonSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        services.apply_service_action(
+        actions.apply_service_action(
             service=service,
             action=self.workflow_action,
             actor=request.user,

@@ -96,6 +96,7 @@ class Transport:
         password: str | None = None,
         timeout: tuple[float, float] = (5, 30),
         on_call: Callable[[CallRecord], None] | None = None,
+        before_call: Callable[[], None] | None = None,
         max_retries: int = 3,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
@@ -109,6 +110,7 @@ class Transport:
         self._password = password
         self.timeout = timeout
         self.on_call = on_call
+        self.before_call = before_call
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -230,7 +232,12 @@ class Transport:
     def _exchange(
         self, method: str, url: str, headers: dict, attempt: int, kwargs: dict
     ) -> requests.Response | None:
-        """One HTTP exchange, reported to ``on_call``. None means "network error, retry"."""
+        """One HTTP exchange, reported to ``on_call``. None means "network error, retry".
+
+        ``before_call`` runs first and may raise to stop the caller before anything goes out (the
+        engine raises when its holder lost the lease on the sub-step)."""
+        if self.before_call is not None:
+            self.before_call()
         started = time.monotonic()
         try:
             response = self._session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)

@@ -3,7 +3,7 @@
 from django import template
 from django.utils import timezone
 
-from upgrades import topology
+from upgrades.web import topology
 from upgrades.workflow import STATE_LABELS, State, request_status
 
 register = template.Library()

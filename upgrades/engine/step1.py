@@ -11,8 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from upgrades.cloudfoundry import NotFound, Uniqueness, Unprocessable
-from upgrades.steps.base import Context, Done, Outcome, StepFailed
-from upgrades.steps.inspect import inspect, web_process
+from upgrades.engine.context import Context, Done, Outcome, StepFailed
+from upgrades.engine.inspect import inspect, web_process
 
 _HOST_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -101,9 +101,7 @@ def stage(ctx: Context) -> Outcome:
         ctx.record(build_guid="")
         raise StepFailed(f"Staging {s.request.release.name} failed: {build.error or 'no reason given'}.")
     if build.state != "STAGED":
-        if ctx.elapsed() > settings.ENGINE_STAGING_TIMEOUT:
-            raise StepFailed(f"Staging did not finish within {settings.ENGINE_STAGING_TIMEOUT} s.")
-        return ctx.poll("building the droplet")
+        return ctx.poll("building the droplet", deadline=settings.ENGINE_STAGING_TIMEOUT, what="staging")
     ctx.record(droplet_guid=build.droplet_guid or "")
     return Done()
 
@@ -140,7 +138,7 @@ def bind(ctx: Context) -> Outcome:
     if s.job_guid:
         job = ctx.cf.get_job(s.job_guid)
         if not job.is_done:
-            return ctx.poll("binding services")
+            return ctx.poll("binding services", what="binding a service to the new app")
         ctx.record(job_guid="")
         if job.failed:
             detail = "; ".join(e.get("detail", "") for e in job.errors) or "no reason given"
@@ -182,10 +180,13 @@ def create_temp_route(ctx: Context) -> Outcome:
             s.space_guid,
             labels={**ctx.label, "ecportal.io/role": "temporary-route"},
         )
-    except Unprocessable:
+    except Unprocessable as refusal:
+        if ctx.cf.find_route(s.temp_host, s.domain_guid) is None:
+            # Not a taken host: a quota, the domain, the space. Waiting would not change that.
+            raise StepFailed(f"Cloud Foundry refused the temporary route: {refusal.detail}") from None
         # Taken by someone else (ours would have been found by label): pick another host next time.
         ctx.record(temp_host="")
-        return ctx.poll("choosing a temporary route")
+        return ctx.poll("choosing a temporary route", what="finding a free temporary route")
     ctx.record(temp_route_guid=route.guid)
     return Done()
 
@@ -226,6 +227,6 @@ def wait_running(ctx: Context) -> Outcome:
         return Done()
     if ctx.elapsed() > settings.ENGINE_START_TIMEOUT:
         raise StepFailed(
-            f"Only {running} of {desired} instances were running after {settings.ENGINE_START_TIMEOUT} s."
+            f"Only {running} of {desired} instances were running after {settings.ENGINE_START_TIMEOUT:g} s."
         )
-    return ctx.poll(progress)
+    return ctx.poll(progress, deadline=settings.ENGINE_START_TIMEOUT)

@@ -10,9 +10,19 @@ from datetime import datetime
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from upgrades import topology
-from upgrades.models import CallLog, Event, Preflight, ServiceUpgrade, UpgradeRequest
-from upgrades.permissions import roles_for
+from upgrades import contacts
+from upgrades.models import (
+    CallLog,
+    Contact,
+    ContactLink,
+    Delivery,
+    Event,
+    Preflight,
+    ServiceUpgrade,
+    UpgradeRequest,
+)
+from upgrades.notifications.outbox import MILESTONES
+from upgrades.permissions import is_ec_team, roles_for
 from upgrades.selectors import (
     QueueFilters,
     filter_requests,
@@ -23,7 +33,7 @@ from upgrades.selectors import (
     state_counts,
     timeline_of,
 )
-from upgrades.steps import describe
+from upgrades.web import topology
 from upgrades.workflow import (
     RECHECK_ROLES,
     RUNNING_STATES,
@@ -33,6 +43,7 @@ from upgrades.workflow import (
     Role,
     State,
     allowed_actions,
+    describe,
     target_state,
 )
 
@@ -355,3 +366,41 @@ def worklist(user, *, team: bool) -> Worklist:
         mine=list(mine[:HOME_ROWS]),
         counts=state_counts(visible),
     )
+
+
+def contacts_context(upgrade_request: UpgradeRequest, user) -> dict:
+    """Context for `upgrades/_contacts.html` and `upgrades/_mail_log.html` on the request page."""
+    links = {link.contact_id: link for link in ContactLink.objects.filter(contact__request=upgrade_request)}
+    rows = [
+        {
+            "id": contact.pk,
+            "email": contact.email,
+            "unsubscribed": bool(links.get(contact.pk) and links[contact.pk].unsubscribed_at),
+        }
+        for contact in Contact.objects.filter(request=upgrade_request).order_by("id")
+    ]
+    team = is_ec_team(user)
+    mail_log = []
+    if team:
+        deliveries = Delivery.objects.filter(notification__request=upgrade_request).select_related(
+            "notification"
+        )
+        mail_log = [
+            {
+                "recipient": d.recipient,
+                "milestone": MILESTONES[d.notification.milestone].label,
+                "status": d.get_status_display(),
+                "status_code": d.status,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "created_at": d.created_at,
+                "sent_at": d.sent_at,
+            }
+            for d in deliveries.order_by("-notification__created_at", "id")
+        ]
+    return {
+        "contact_rows": rows,
+        "can_manage_contacts": contacts.may_manage(upgrade_request, user),
+        "show_mail_log": team,
+        "mail_log": mail_log,
+    }

@@ -3,25 +3,19 @@
 A milestone reached by services of one request within NOTIFY_GROUP_SECONDS makes one notification (one
 mail per recipient) covering them all; a service arriving later, or the same service again (a retried
 step), makes a new one. Rendering from `templates/emails/<milestone>/` happens at send time, from the
-snapshot stored on the notification (`upgrades.mail_tasks` sends).
+snapshot stored on the notification (`rendering`; `sender` sends).
 """
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
-from upgrades import contact_links, contacts, page_cache
+from upgrades import dispatch
 from upgrades.models import (
     Contact,
     ContactLink,
@@ -32,7 +26,7 @@ from upgrades.models import (
     UpgradeRequest,
 )
 from upgrades.permissions import is_ec_team
-from upgrades.workflow import Plan, State
+from upgrades.workflow import State
 
 USERS, TEAM = Notification.Audience.USERS, Notification.Audience.TEAM
 
@@ -85,7 +79,7 @@ _ON_ENTERING = {
 }
 
 
-# --- Hooks called by `services`, inside the transaction of the change ---------------------------
+# --- Hooks called by `actions`, inside the transaction of the change ---------------------------
 
 
 def on_submitted(request: UpgradeRequest) -> None:
@@ -178,20 +172,13 @@ def _create_deliveries(notification: Notification, emails: list[str]) -> None:
             for email in emails
         ]
     )
-    page_cache.changed(notification.request_id)
 
 
 def _send_when_ready(notification: Notification) -> None:
     """Enqueue the send on commit, to run once the grouping window closes. A broker outage here only
     delays the mail: beat sends whatever is pending."""
-    from upgrades import mail_tasks
-
-    notification_id = notification.pk
     countdown = max(0.0, (notification.ready_at - timezone.now()).total_seconds())
-    transaction.on_commit(
-        lambda: mail_tasks.send_notification.apply_async((notification_id,), countdown=countdown),
-        robust=True,
-    )
+    dispatch.on_commit(dispatch.SEND_NOTIFICATION, notification.pk, countdown=countdown)
 
 
 def ec_team_emails() -> list[str]:
@@ -271,125 +258,3 @@ def queue_reminders(now=None) -> int:
             continue  # another beat run queued it first
         queued += 1
     return queued
-
-
-# --- For the request page -----------------------------------------------------------------------
-
-
-def page_context(upgrade_request: UpgradeRequest, user) -> dict:
-    """Context for `upgrades/_contacts.html` and `upgrades/_mail_log.html` on the request page."""
-    links = {link.contact_id: link for link in ContactLink.objects.filter(contact__request=upgrade_request)}
-    rows = [
-        {
-            "id": contact.pk,
-            "email": contact.email,
-            "unsubscribed": bool(links.get(contact.pk) and links[contact.pk].unsubscribed_at),
-        }
-        for contact in Contact.objects.filter(request=upgrade_request).order_by("id")
-    ]
-    team = is_ec_team(user)
-    mail_log = []
-    if team:
-        deliveries = Delivery.objects.filter(notification__request=upgrade_request).select_related(
-            "notification"
-        )
-        mail_log = [
-            {
-                "recipient": d.recipient,
-                "milestone": MILESTONES[d.notification.milestone].label,
-                "status": d.get_status_display(),
-                "status_code": d.status,
-                "attempts": d.attempts,
-                "last_error": d.last_error,
-                "created_at": d.created_at,
-                "sent_at": d.sent_at,
-            }
-            for d in deliveries.order_by("-notification__created_at", "id")
-        ]
-    return {
-        "contact_rows": rows,
-        "can_manage_contacts": contacts.may_manage(upgrade_request, user),
-        "show_mail_log": team,
-        "mail_log": mail_log,
-    }
-
-
-# --- Rendering (at send time, from the stored snapshot) -----------------------------------------
-
-
-class Unsendable(ValueError):
-    """The delivery cannot become a message (e.g. an address that would inject headers)."""
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def safe_address(address: str) -> str:
-    """The address, if it is one plain valid email address; else raise Unsendable (never sent)."""
-    if _CONTROL.search(address) or "," in address or "<" in address:
-        raise Unsendable(f"Refused address {address!r}: control characters or several addresses.")
-    try:
-        validate_email(address)
-    except ValidationError:
-        raise Unsendable(f"Refused address {address!r}: not a valid email address.") from None
-    return address
-
-
-def render_message(delivery: Delivery) -> EmailMultiAlternatives:
-    """The multipart (plain text + HTML) message of one delivery, To its recipient only."""
-    notification = delivery.notification
-    request = notification.request
-    recipient = safe_address(delivery.recipient)
-    contact = None
-    if notification.audience == USERS:
-        contact = Contact.objects.filter(request=request, email__iexact=recipient).first()
-    links = contact_links.urls_for(contact) if contact else {}
-    services = []
-    for facts in notification.details.get("services", []):
-        facts = dict(facts)
-        if links:
-            facts["confirm_url"] = contact_links.action_url(links["token"], "confirm", facts["id"])
-            facts["report_url"] = contact_links.action_url(links["token"], "report", facts["id"])
-        services.append(facts)
-    context = {
-        "reference": request.reference,
-        "milestone": MILESTONES[notification.milestone].label,
-        "request": request,
-        "plan_label": Plan(request.plan).label,
-        "back_to_back": request.plan == Plan.BACK_TO_BACK,
-        "services": services,
-        "links": links,
-        "request_url": contact_links.absolute(reverse("request-detail", args=[request.pk])),
-        "reminder_hours": settings.NOTIFY_REMINDER_HOURS,
-    }
-    name = notification.milestone
-    # One line, whatever the template holds: a subject can never carry a header break.
-    subject = " ".join(render_to_string(f"emails/{name}/subject.txt", context).split())
-    headers = {"Auto-Submitted": "auto-generated", "X-Ecportal-Request": request.reference}
-    if links:
-        headers["List-Unsubscribe"] = f"<{links['unsubscribe']}>"
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"emails/{name}/body.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[recipient],
-        headers=headers,
-    )
-    message.attach_alternative(render_to_string(f"emails/{name}/body.html", context), "text/html")
-    return message
-
-
-def skip_reason(delivery: Delivery) -> str:
-    """Why a users' mail is no longer wanted (its contact unsubscribed or was removed), or ""."""
-    notification = delivery.notification
-    if notification.audience != USERS:
-        return ""
-    request = notification.request
-    if request.requester.email and request.requester.email.lower() == delivery.recipient.lower():
-        return ""
-    contact = Contact.objects.filter(request=request, email__iexact=delivery.recipient).first()
-    if contact is None:
-        return "No longer a contact of this request."
-    if contact_links.is_unsubscribed(contact):
-        return "The contact unsubscribed from this request."
-    return ""

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from upgrades import contact_views
+from upgrades.web import contact_views
 
 urlpatterns = [
     path("manage/<int:request_id>/add/", contact_views.add_contact, name="contact-add"),

@@ -9,8 +9,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from upgrades import contact_links, contacts, selectors, services, workflow
+from upgrades import actions, contacts, selectors, workflow
 from upgrades.models import ServiceUpgrade, UpgradeRequest
+from upgrades.notifications import links as contact_links
 from upgrades.workflow import Action, State
 
 
@@ -51,15 +52,15 @@ def _act(request, token: str, service_id: int, action: Action, template: str):
     service = _service_or_404(contact, service_id)
     if request.method == "POST":
         try:
-            services.apply_service_action(
+            actions.apply_service_action(
                 service=service,
                 action=action,
                 contact_email=contact.email,
                 reason=request.POST.get("reason", "")[:10_000],
             )
-        except (workflow.NotAllowed, workflow.InvalidTransition, services.StaleState) as error:
+        except (workflow.NotAllowed, workflow.InvalidTransition, actions.StaleState) as error:
             messages.error(request, str(error))
-        except services.ReasonRequired as error:
+        except actions.ReasonRequired as error:
             messages.error(request, str(error))
             return redirect(request.path)
         else:

@@ -1,12 +1,13 @@
 """Rollback: blue back as the only destination of the original route, then green and the temporary
 route removed. Offered until blue is deleted; each sub-step is a no-op when there is nothing to undo."""
 
+from django.conf import settings
 from django.utils import timezone
 
 from upgrades.cloudfoundry import NotFound, Unprocessable
-from upgrades.steps.base import Context, Done, Outcome, StepFailed
-from upgrades.steps.inspect import web_process
-from upgrades.steps.step2 import delete_temp_route, poll_job
+from upgrades.engine.context import Context, Done, Outcome, StepFailed
+from upgrades.engine.inspect import web_process
+from upgrades.engine.step2 import delete_temp_route, poll_job
 
 
 def rb_start_blue(ctx: Context) -> Outcome:
@@ -24,7 +25,11 @@ def rb_start_blue(ctx: Context) -> Outcome:
     if stats and running == len(stats):
         ctx.record(blue_stopped=False)
         return Done()
-    return ctx.poll(f"starting the old app again: {running} of {len(stats)} instances running")
+    return ctx.poll(
+        f"starting the old app again: {running} of {len(stats)} instances running",
+        deadline=settings.ENGINE_START_TIMEOUT,
+        what="starting the old app again",
+    )
 
 
 def rb_map_blue(ctx: Context) -> Outcome:

@@ -1,12 +1,13 @@
-"""What every sub-step shares: its context, its outcomes, and the CF client for its foundation."""
+"""What every sub-step shares: its context, its outcomes, and the foundation it runs on."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import timezone
 
-from upgrades import engine, foundations
-from upgrades.cloudfoundry import CallRecord, CFClient
+from upgrades import foundations
+from upgrades.cloudfoundry import CFClient
+from upgrades.engine import leases
 from upgrades.foundations import Foundation
 from upgrades.models import ServiceUpgrade
 
@@ -37,22 +38,6 @@ class Wait:
 
 Outcome = Done | Wait
 
-_clients: dict[tuple[str, str, str], CFClient] = {}
-
-
-def client_for(foundation: Foundation, on_call: Callable[[CallRecord], None] | None = None) -> CFClient:
-    """One client per foundation per worker process, so discovery and the token are shared; the call
-    hook is swapped per task (a prefork child runs one task at a time)."""
-    key = (foundation.slug, foundation.api_url, foundation.client_id)
-    client = _clients.get(key)
-    if client is None:
-        client = CFClient(
-            foundation.api_url, client_id=foundation.client_id, client_secret=foundation.client_secret
-        )
-        _clients[key] = client
-    client.on_call = on_call
-    return client
-
 
 @dataclass
 class Context:
@@ -63,7 +48,7 @@ class Context:
 
     def record(self, **facts) -> None:
         """Store CF facts before the next call (raises LeaseLost if another worker took over)."""
-        engine.record(self.service, self.owner, **facts)
+        leases.record(self.service, self.owner, **facts)
 
     @property
     def label(self) -> dict[str, str]:
@@ -73,12 +58,16 @@ class Context:
     def label_selector(self) -> str:
         return f"{settings.ENGINE_LABEL}={self.service.pk}"
 
-    def poll(self, progress: str) -> Wait:
+    def poll(self, progress: str, *, deadline: float | None = None, what: str = "") -> Wait:
+        """Look again shortly, unless this sub-step has waited longer than `deadline` seconds (default
+        ENGINE_JOB_TIMEOUT): every wait ends, and then the step fails saying what did not finish."""
+        limit = deadline if deadline is not None else settings.ENGINE_JOB_TIMEOUT
+        if self.elapsed() > limit:
+            raise StepFailed(f"{(what or progress).capitalize()} did not finish within {limit:g} s.")
         return Wait(progress, settings.ENGINE_POLL_SECONDS)
 
     def elapsed(self) -> float:
-        from django.utils import timezone
-
+        """Seconds since this sub-step began (a retry begins it again)."""
         started = self.service.step_started_at or timezone.now()
         return (timezone.now() - started).total_seconds()
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from upgrades import views
+from upgrades.web import views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -1,24 +1,32 @@
-"""Bookkeeping of the blue-green engine: leases on sub-steps, recorded CF facts, moving on.
+"""Leases on sub-steps, recorded CF facts, and moving on.
 
 A sub-step is claimed with a compare-and-set on the lease, so a duplicate delivery finds the claim
-taken and does nothing. Facts (GUIDs) are recorded under the lease before the next CF call. Moving on,
-waiting, retrying and failing each release the lease and enqueue what comes next on commit.
+taken and does nothing. While its holder works, a heartbeat renews the lease every third of its
+lifetime, however long CF takes to answer, so nobody else can claim it; only a holder that died (or
+whose heartbeat could not reach the database for a whole lease) loses it. Every write checks that the
+lease is still ours: a worker that lost its lease stops before its next CF call and never releases or
+overwrites the new holder's. Moving on, waiting, retrying and failing release the lease and enqueue what
+comes next on commit.
 """
 
+import logging
 import os
 import socket
+import threading
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from upgrades import page_cache, services, workflow
+from upgrades import actions, workflow
 from upgrades.cloudfoundry import CallRecord
 from upgrades.models import CallLog, ServiceUpgrade
 from upgrades.workflow import State
+
+log = logging.getLogger(__name__)
 
 
 class LeaseLost(Exception):
@@ -29,18 +37,65 @@ def new_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def _expiry():
+    return timezone.now() + timedelta(seconds=settings.ENGINE_LEASE_SECONDS)
+
+
 def claim(service_id: int, step: str, owner: str) -> ServiceUpgrade | None:
     """Take the lease on `step` of a running service, or None if it is not ours to run now."""
-    now = timezone.now()
-    free = Q(lease_owner="") | Q(lease_expires_at__lt=now)
+    free = Q(lease_owner="") | Q(lease_expires_at__lt=timezone.now())
     changed = (
         ServiceUpgrade.objects.filter(pk=service_id, step=step, state__in=sorted(workflow.RUNNING_STATES))
         .filter(free)
-        .update(lease_owner=owner, lease_expires_at=now + timedelta(seconds=settings.ENGINE_LEASE_SECONDS))
+        .update(lease_owner=owner, lease_expires_at=_expiry())
     )
     if changed != 1:
         return None
     return ServiceUpgrade.objects.select_related("request__release").get(pk=service_id)
+
+
+class Heartbeat:
+    """Renews a held lease from a thread of its own while the sub-step works.
+
+    Use as a context manager around the sub-step's CF calls; `check()` (called before each CF call)
+    raises LeaseLost once a renewal found the lease in other hands.
+    """
+
+    def __init__(self, service_id: int, owner: str):
+        self.service_id, self.owner = service_id, owner
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{service_id}", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def check(self) -> None:
+        if self.lost:
+            raise LeaseLost(f"lost the lease on service {self.service_id}")
+
+    def _beat(self) -> None:
+        interval = settings.ENGINE_LEASE_SECONDS / 3
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    renewed = ServiceUpgrade.objects.filter(
+                        pk=self.service_id, lease_owner=self.owner
+                    ).update(lease_expires_at=_expiry())
+                except DatabaseError:
+                    # The lease still runs; the next beat tries again before it expires.
+                    log.warning("could not renew the lease on service %s", self.service_id, exc_info=True)
+                    continue
+                if renewed != 1:
+                    self.lost = True
+                    return
+        finally:
+            connection.close()  # this thread's own connection
 
 
 def _ours(service: ServiceUpgrade, owner: str):
@@ -49,11 +104,15 @@ def _ours(service: ServiceUpgrade, owner: str):
     )
 
 
+def _bump() -> dict:
+    """The version bump every write that changes what a page shows carries (see ServiceUpgrade)."""
+    return {"version": F("version") + 1, "updated_at": timezone.now()}
+
+
 def record(service: ServiceUpgrade, owner: str, **facts) -> None:
     """Store facts learnt from CF (GUIDs, progress) while we hold the lease."""
-    if _ours(service, owner).update(**facts) != 1:
+    if _ours(service, owner).update(**facts, **_bump()) != 1:
         raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
-    page_cache.changed(service.request_id)
     for name, value in facts.items():
         setattr(service, name, value)
 
@@ -75,11 +134,10 @@ def record_calls(service: ServiceUpgrade, step: str, calls: list[CallRecord]) ->
             for call in calls
         ]
     )
-    page_cache.changed(service.request_id)
 
 
-def _release_fields() -> dict:
-    return {"lease_owner": "", "lease_expires_at": None}
+def _released() -> dict:
+    return {"lease_owner": "", "lease_expires_at": None, **_bump()}
 
 
 def move_on(service: ServiceUpgrade, owner: str, next_step: str) -> None:
@@ -91,23 +149,21 @@ def move_on(service: ServiceUpgrade, owner: str, next_step: str) -> None:
             "step_started_at": timezone.now(),
             "progress": "",
             "error": "",
-            **_release_fields(),
+            **_released(),
         }
         if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
-        page_cache.changed(service.request_id)
         service.step = next_step
-        services.enqueue_step(service)
+        actions.enqueue_step(service)
 
 
 def wait(service: ServiceUpgrade, owner: str, countdown: float, progress: str = "") -> None:
     """Asynchronous CF work is under way: look again in `countdown` seconds (never sleep in a task)."""
     with transaction.atomic():
-        fields = {**_release_fields(), **({"progress": progress} if progress else {})}
+        fields = {**_released(), **({"progress": progress} if progress else {})}
         if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
-        page_cache.changed(service.request_id)
-        services.enqueue_step(service, countdown=countdown)
+        actions.enqueue_step(service, countdown=countdown)
 
 
 def retry_later(service: ServiceUpgrade, owner: str, message: str) -> None:
@@ -119,15 +175,10 @@ def retry_later(service: ServiceUpgrade, owner: str, message: str) -> None:
         return
     countdown = min(settings.ENGINE_BACKOFF_CAP, settings.ENGINE_BACKOFF_BASE * 2 ** (attempt - 1))
     with transaction.atomic():
-        if (
-            _ours(service, owner).update(
-                attempt=attempt, progress=f"{message}; retrying", **_release_fields()
-            )
-            != 1
-        ):
+        fields = {"attempt": attempt, "progress": f"{message}; retrying", **_released()}
+        if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
-        page_cache.changed(service.request_id)
-        services.enqueue_step(service, countdown=countdown)
+        actions.enqueue_step(service, countdown=countdown)
 
 
 _FAILED = {
@@ -140,13 +191,12 @@ _FAILED = {
 def fail(service: ServiceUpgrade, owner: str, message: str) -> None:
     """The sub-step cannot succeed: the service goes to its failed state, locked for the EC team."""
     with transaction.atomic():
-        if _ours(service, owner).update(**_release_fields()) != 1:
+        if _ours(service, owner).update(**_released()) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
-        target = _FAILED[State(service.state)]
-        services.transition(
+        actions.transition(
             service,
-            target=target,
-            actor=services.SYSTEM,
+            target=_FAILED[State(service.state)],
+            actor=actions.SYSTEM,
             message=message,
             updates={"error": message, "progress": ""},
         )
@@ -155,24 +205,26 @@ def fail(service: ServiceUpgrade, owner: str, message: str) -> None:
 def finish(service: ServiceUpgrade, owner: str, target: State, message: str) -> None:
     """The phase is complete: move to `target` (which may start the next phase)."""
     with transaction.atomic():
-        if _ours(service, owner).update(**_release_fields()) != 1:
+        if _ours(service, owner).update(**_released()) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
         updates = {"progress": ""}
         if target not in workflow.RUNNING_STATES:
             updates["step"] = ""
-        services.transition(service, target=target, actor=services.SYSTEM, message=message, updates=updates)
+        actions.transition(service, target=target, actor=actions.SYSTEM, message=message, updates=updates)
 
 
 def release(service_id: int, owner: str) -> None:
-    """Give the lease back without changing anything (e.g. the service changed under us)."""
-    ServiceUpgrade.objects.filter(pk=service_id, lease_owner=owner).update(**_release_fields())
+    """Give the lease back without changing anything; a no-op once someone else holds it."""
+    ServiceUpgrade.objects.filter(pk=service_id, lease_owner=owner).update(
+        lease_owner="", lease_expires_at=None
+    )
 
 
 def requeue(service_id: int) -> None:
     """Queue the current sub-step of a running service (a no-op for one that is not running)."""
     service = ServiceUpgrade.objects.filter(pk=service_id, state__in=sorted(workflow.RUNNING_STATES)).first()
     if service is not None:
-        services.enqueue_step_now(service)
+        actions.enqueue_step_now(service)
 
 
 def stalled(now=None):

@@ -6,8 +6,8 @@ the original route's only destination is a healthy green.
 """
 
 from upgrades.cloudfoundry import NotFound, Unprocessable
-from upgrades.steps.base import Context, Done, Outcome, StepFailed
-from upgrades.steps.inspect import web_process
+from upgrades.engine.context import Context, Done, Outcome, StepFailed
+from upgrades.engine.inspect import web_process
 
 
 def green_healthy(ctx: Context) -> bool:

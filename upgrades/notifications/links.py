@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Max
+from django.db import transaction
+from django.db.models import F, Max
 from django.urls import reverse
 from django.utils import timezone
 
-from upgrades import page_cache
-from upgrades.models import Contact, ContactLink, Event
+from upgrades.models import Contact, ContactLink, Event, UpgradeRequest
 from upgrades.workflow import State
 
 _SALT = "ecportal.contact-link"
@@ -102,7 +102,9 @@ def is_unsubscribed(contact: Contact) -> bool:
 def unsubscribe(contact: Contact) -> None:
     """Stop this request's mails to this contact (idempotent)."""
     link = link_for(contact)
-    ContactLink.objects.filter(pk=link.pk, unsubscribed_at__isnull=True).update(
-        unsubscribed_at=timezone.now()
-    )
-    page_cache.changed(contact.request_id)
+    with transaction.atomic():
+        changed = ContactLink.objects.filter(pk=link.pk, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=timezone.now()
+        )
+        if changed:  # the request page shows who unsubscribed
+            UpgradeRequest.objects.filter(pk=contact.request_id).update(version=F("version") + 1)

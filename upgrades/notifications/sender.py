@@ -1,7 +1,10 @@
 """Sending the outbox: claim a delivery (CAS on its lease), commit, talk SMTP, record the outcome.
 
 No SMTP inside a transaction. A delivery is claimed by one sender at a time: the claim is a single
-`UPDATE … WHERE status='pending' AND lease free`, so two senders racing for a row send it once. A
+`UPDATE … WHERE status='pending' AND lease free`, so two senders racing for a row send it once.
+Delivery is at least once: a sender that dies after the SMTP server accepted a message and before
+the row is marked sent leaves it to be sent again when its lease expires; the delivery's id in
+`Message-ID` lets mail clients fold such a duplicate. A
 transient SMTP failure (server down, 4xx) puts the row back with a capped exponential backoff and is
 never given up on; a permanent refusal (5xx, an address that would inject headers) marks it failed.
 """
@@ -11,15 +14,14 @@ import smtplib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from celery import shared_task
 from django.conf import settings
 from django.core.mail import mailers
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from upgrades import notifications, page_cache
 from upgrades.models import Delivery, Notification, UpgradeRequest
+from upgrades.notifications import outbox, rendering
 
 log = logging.getLogger(__name__)
 PENDING = Delivery.Status.PENDING
@@ -80,7 +82,6 @@ def _finish(delivery: Delivery, status: str, error: str = "") -> None:
         claimed_until=None,
         sent_at=timezone.now() if status == Delivery.Status.SENT else None,
     )
-    page_cache.changed(delivery.notification.request_id)  # the EC team's mail log
 
 
 def _defer(delivery: Delivery, error: str) -> None:
@@ -88,7 +89,6 @@ def _defer(delivery: Delivery, error: str) -> None:
     Delivery.objects.filter(pk=delivery.pk).update(
         last_error=error[:2000], claimed_until=None, next_attempt_at=retry_at
     )
-    page_cache.changed(delivery.notification.request_id)
 
 
 def _permanent(error: Exception) -> bool:
@@ -126,15 +126,14 @@ def send_due(*, notification_id: int | None = None, limit: int = 200) -> SendRep
 def _send_one(connection, delivery_id: int, report: SendReport) -> bool:
     """Send one claimed delivery and record the outcome; False when the server looks down."""
     delivery = Delivery.objects.select_related("notification__request__requester").get(pk=delivery_id)
-    page_cache.changed(delivery.notification.request_id)  # the claim counted an attempt
     seal(delivery.notification)
-    reason = notifications.skip_reason(delivery)
+    reason = rendering.skip_reason(delivery)
     if reason:
         _finish(delivery, Delivery.Status.SKIPPED, reason)
         report.skipped += 1
         return True
     try:
-        message = notifications.render_message(delivery)
+        message = rendering.render_message(delivery)
         message.message()  # builds the headers now: a header injection fails here, not on the wire
     except ValueError as error:  # Unsendable, or a header Django refuses to build
         _finish(delivery, Delivery.Status.FAILED, str(error))
@@ -169,27 +168,8 @@ def next_retry_in(notification_id: int) -> float | None:
     return max(1.0, (first - timezone.now()).total_seconds())
 
 
-# --- Tasks (thin: ids in, call the above) --------------------------------------------------------
-
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def send_notification(self, notification_id: int) -> None:
-    """Send one notification's mails once its grouping window closed; retry with backoff while
-    some are pending (a bounded number of times; beat's `send_pending` carries on after that)."""
-    notification = Notification.objects.filter(pk=notification_id).first()
-    if notification is None:
-        return
-    early = (notification.ready_at - timezone.now()).total_seconds()
-    if early <= 0:
-        send_due(notification_id=notification_id)
-        early = next_retry_in(notification_id) or 0
-    if early > 0 and self.request.retries < settings.NOTIFY_TASK_RETRIES:
-        raise self.retry(countdown=early, max_retries=settings.NOTIFY_TASK_RETRIES)
-
-
-@shared_task(ignore_result=True)
 def send_pending() -> dict:
-    """Beat, every NOTIFY_SEND_SECONDS: queue due reminders, then send everything pending and due."""
-    reminders = notifications.queue_reminders()
+    """Beat's round: queue due reminders, then send everything pending and due."""
+    reminders = outbox.queue_reminders()
     report = send_due()
     return {"reminders": reminders, "sent": report.sent, "deferred": report.deferred, "failed": report.failed}

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from upgrades.cloudfoundry import CFClient, NotFound
 from upgrades.cloudfoundry.types import Process
+from upgrades.engine.context import StepFailed
 from upgrades.foundations import Foundation
-from upgrades.steps.base import StepFailed
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,24 @@
 """The only writer of workflow state.
 
-Each state change is compare-and-set (`transition`): check it in `workflow`, `UPDATE … WHERE id=… AND
-state=<expected>`, insist that exactly one row changed, and write the event row in the same transaction,
-together with the outbox rows of the notifications it causes. Tasks are enqueued on commit.
+Each state change is compare-and-set (`transition`): check it in `workflow` with its actor (a person's
+roles on the request, or the system), `UPDATE … WHERE id=… AND state=<expected>`, insist that exactly
+one row changed, and write the event row in the same transaction, together with the outbox rows of the
+notifications it causes. Tasks are enqueued on commit (`dispatch`).
 """
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from upgrades import intake, notifications, page_cache, workflow
+from upgrades import dispatch, intake, workflow
 from upgrades.models import Contact, Event, Preflight, Release, ServiceUpgrade, UpgradeRequest
+from upgrades.notifications import outbox
 from upgrades.permissions import roles_for
-from upgrades.workflow import Action, Plan, Role, State
-
-# The first sub-step of each running phase (the engine's tables in `upgrades.steps` go on from there).
-FIRST_STEP = {
-    State.STEP1_RUNNING: "preflight",
-    State.STEP2_RUNNING: "map_original",
-    State.ROLLING_BACK: "rb_start_blue",
-}
+from upgrades.workflow import FIRST_STEP, Action, Plan, Role, State
 
 
 class StaleState(Exception):
@@ -45,6 +42,7 @@ class Actor:
 
     user: object | None
     label: str
+    is_contact: bool = False
 
     @classmethod
     def of(cls, user) -> "Actor":
@@ -52,10 +50,32 @@ class Actor:
 
     @classmethod
     def contact(cls, email: str) -> "Actor":
-        return cls(None, email)
+        return cls(None, email, is_contact=True)
+
+    def roles(self, request: UpgradeRequest) -> frozenset[Role]:
+        if self.user is not None:
+            return roles_for(self.user, request)
+        return frozenset({Role.CONTACT}) if self.is_contact else frozenset()
+
+    def owns(self, request: UpgradeRequest) -> bool:
+        return self.user is not None and request.requester_id == self.user.pk
 
 
 SYSTEM = Actor(None, "system")
+
+
+@dataclass
+class RequestOutcome:
+    """What a request-wide action did to each service: moved, or left as it was and why."""
+
+    request: UpgradeRequest
+    moved: list[tuple[ServiceUpgrade, State]] = field(default_factory=list)
+    left: list[tuple[ServiceUpgrade, str]] = field(default_factory=list)
+
+
+def _bump() -> dict:
+    """What every write to a service row carries: its version, for the pages' conditional GETs."""
+    return {"version": F("version") + 1}
 
 
 def submit_request(
@@ -98,9 +118,9 @@ def submit_request(
                 to_state=State.SUBMITTED,
                 message=f"{len(services)} service(s), plan “{Plan(plan).label}”, release {release.name}.",
             )
-            notifications.on_submitted(request)
+            outbox.on_submitted(request)
             for service in created:
-                _enqueue_preflight(service.pk)
+                _start_preflight(service.pk)
     except IntegrityError:
         lines = {service.zone_id: number for number, service in enumerate(services, start=1)}
         conflicts = intake.active_conflicts(services, lines)
@@ -111,18 +131,28 @@ def submit_request(
 
 
 def transition(
-    service: ServiceUpgrade, *, target: State, actor: Actor, message: str = "", updates: dict | None = None
+    service: ServiceUpgrade,
+    *,
+    target: State,
+    actor: Actor,
+    action: Action | None = None,
+    message: str = "",
+    updates: dict | None = None,
 ) -> Event:
     """The one state change: CAS from `service.state` to `target`, event and notifications, atomically.
 
-    Raises StaleState when the row is no longer in the state the caller read. Entering a running
-    state sets its first sub-step and enqueues it on commit.
+    The move is checked against the workflow table with its actor: the system's moves against
+    SYSTEM_TRANSITIONS, a person's `action` against the rules for their roles on the request (raises
+    NotAllowed or InvalidTransition). Raises StaleState when the row is no longer in the state the
+    caller read. Entering a running state sets its first sub-step and enqueues it on commit.
     """
     source = State(service.state)
     if actor is SYSTEM:
         workflow.check_system(source, target)
+    else:
+        _check_person(service, source, target, actor, action)
     # QuerySet.update() skips auto_now, and a state change is exactly what "last activity" means.
-    fields = {"state": target, "updated_at": timezone.now(), **(updates or {})}
+    fields = {"state": target, "updated_at": timezone.now(), **(updates or {}), **_bump()}
     if target in FIRST_STEP and "step" not in fields:
         fields.update(step=FIRST_STEP[target], attempt=0, step_started_at=timezone.now(), progress="")
     with transaction.atomic():
@@ -132,7 +162,8 @@ def transition(
                 f"Service {service.zone_id} changed while you were looking; reload and try again."
             )
         for name, value in fields.items():
-            setattr(service, name, value)
+            if name != "version":
+                setattr(service, name, value)
         event = Event.objects.create(
             request_id=service.request_id,
             service=service,
@@ -143,40 +174,37 @@ def transition(
             to_state=target,
             message=message,
         )
-        notifications.on_transition(service=service, source=source, target=target, event=event)
+        outbox.on_transition(service=service, source=source, target=target, event=event)
         if target in workflow.RUNNING_STATES:
             enqueue_step(service)
     return event
 
 
-def enqueue_step(service: ServiceUpgrade, countdown: float = 0) -> None:
-    """Queue the service's current sub-step once the surrounding transaction commits."""
-    from upgrades import tasks  # tasks import services; import here to keep the graph acyclic
+def _check_person(service: ServiceUpgrade, source: State, target: State, actor: Actor, action) -> None:
+    """A person's move must be the one their action leads to from `source` for their roles."""
+    if action is None:
+        raise workflow.InvalidTransition(
+            f"A move to {target} by {actor.label} needs the action that causes it."
+        )
+    request = service.request
+    if workflow.target_state(action, source, actor.roles(request), is_own=actor.owns(request)) != target:
+        raise workflow.InvalidTransition(
+            f"{Action(action).capitalize()} does not move a service from {source.label.lower()} "
+            f"to {State(target).label.lower()}."
+        )
 
+
+def enqueue_step(service: ServiceUpgrade, countdown: float = 0) -> None:
+    """Queue the service's current sub-step once the surrounding transaction commits. If the broker
+    cannot take it, `enqueued_at` lets the reconciler find the service silent and send it again."""
     ServiceUpgrade.objects.filter(pk=service.pk).update(enqueued_at=timezone.now())
-    service_id, step = service.pk, service.step
-    # No countdown at all when there is nothing to wait for: Celery treats any countdown as an ETA
-    # task, which the worker holds in a timer instead of running it at once.
-    options = {"countdown": countdown} if countdown > 0 else {}
-    transaction.on_commit(lambda: tasks.advance.apply_async((service_id, step), **options))
+    dispatch.on_commit(dispatch.ADVANCE, service.pk, service.step, countdown=countdown)
 
 
 def enqueue_step_now(service: ServiceUpgrade) -> None:
     """Enqueue the current sub-step outside any transaction (the reconciler's path)."""
     with transaction.atomic():
         enqueue_step(service)
-
-
-def enqueue_preflight_now(service_id: int) -> None:
-    """Queue a preflight check again (the reconciler's path for checks that went quiet)."""
-    with transaction.atomic():
-        _enqueue_preflight(service_id)
-
-
-def _enqueue_preflight(service_id: int, countdown: float = 0) -> None:
-    from upgrades import tasks
-
-    transaction.on_commit(lambda: tasks.preflight.apply_async((service_id,), countdown=countdown))
 
 
 # --- Actions by people ---------------------------------------------------------------------------
@@ -190,26 +218,29 @@ def apply_request_action(
     reason: str = "",
     trigger_at: datetime | None = None,
     start_step2_on_confirmation: bool | None = None,
-) -> UpgradeRequest:
-    """Fire a request-wide action (approve, reject, cancel, confirm) on every service it applies to.
+) -> RequestOutcome:
+    """Fire a request-wide action (approve, reject, cancel, confirm) on every service it applies to,
+    and say which services it moved and which it left as they were, and why.
 
     Approval needs every service to have passed preflight and may carry a time for Step 1 and the
     "start Step 2 on confirmation" choice. Raises workflow.NotAllowed (the user may never do this),
     ReasonRequired, workflow.InvalidTransition (not from the current states) or StaleState.
     """
-    roles = roles_for(actor, request)
-    is_own = request.requester_id == actor.pk
+    who = Actor.of(actor)
+    roles, is_own = who.roles(request), who.owns(request)
     reason = _checked_reason(action, roles, is_own=is_own, reason=reason)
     with transaction.atomic():
         services = list(request.services.select_for_update().order_by("id"))
-        moves = _moves(action, services, roles, is_own=is_own)
+        outcome = _moves(RequestOutcome(request), action, services, roles, is_own=is_own)
         if action == Action.APPROVE:
             _check_preflight(services)
-        for service, target in moves:
+        for service, target in outcome.moved:
             updates = _updates_for(action, service, trigger_at, start_step2_on_confirmation)
-            _fire(service, action, target, Actor.of(actor), reason, updates)
+            _fire(service, action, target, who, reason, updates)
+        if outcome.left:
+            _note_left(request, who, action, outcome.left)
     request.refresh_from_db()
-    return request
+    return outcome
 
 
 def apply_service_action(
@@ -220,10 +251,8 @@ def apply_service_action(
     Same exceptions as `apply_request_action`; a contact acts with the contact role only.
     """
     request = service.request
-    if actor is not None:
-        roles, is_own, who = roles_for(actor, request), request.requester_id == actor.pk, Actor.of(actor)
-    else:
-        roles, is_own, who = frozenset({Role.CONTACT}), False, Actor.contact(contact_email)
+    who = Actor.of(actor) if actor is not None else Actor.contact(contact_email)
+    roles, is_own = who.roles(request), who.owns(request)
     reason = _checked_reason(action, roles, is_own=is_own, reason=reason)
     if action not in workflow.SERVICE_ACTIONS:
         raise workflow.InvalidTransition(
@@ -246,17 +275,40 @@ def _checked_reason(action: Action, roles, *, is_own: bool, reason: str) -> str:
     return reason
 
 
-def _moves(action: Action, services, roles, *, is_own: bool) -> list[tuple[ServiceUpgrade, State]]:
-    """(service, target) for each service the action applies to; approve needs all of them."""
-    moves, refused = [], None
+def _moves(outcome: RequestOutcome, action: Action, services, roles, *, is_own: bool) -> RequestOutcome:
+    """Which services the action moves (and where) and which it leaves; approve needs all of them."""
+    refused = None
     for service in services:
         try:
-            moves.append((service, workflow.target_state(action, State(service.state), roles, is_own=is_own)))
+            target = workflow.target_state(action, State(service.state), roles, is_own=is_own)
         except workflow.InvalidTransition as error:
             refused = error
-    if refused and (action == Action.APPROVE or not moves):
+            outcome.left.append((service, _why_left(action, State(service.state))))
+        else:
+            outcome.moved.append((service, target))
+    if refused and (action == Action.APPROVE or not outcome.moved):
         raise refused
-    return moves
+    return outcome
+
+
+def _why_left(action: Action, state: State) -> str:
+    if action == Action.CANCEL and state in workflow.RUNNING_STATES:
+        return f"{state.label}: wait for the step to end, or roll it back, then cancel."
+    if action == Action.CANCEL and state in workflow.TERMINAL_STATES:
+        return f"{state.label} already."
+    return f"{state.label}: {Action(action).replace('-', ' ')} does not apply."
+
+
+def _note_left(request: UpgradeRequest, actor: Actor, action: Action, left) -> None:
+    """Put the services an action left as they were on the timeline, so nobody reads it as done."""
+    lines = "; ".join(f"{service.zone_id} — {why}" for service, why in left)
+    Event.objects.create(
+        request=request,
+        kind=Event.Kind.COMMENT,
+        actor=actor.user,
+        actor_label=actor.label,
+        message=f"{workflow.ACTION_DONE[action]} only in part. Left as they were: {lines}",
+    )
 
 
 def _check_preflight(services: list[ServiceUpgrade]) -> None:
@@ -294,7 +346,7 @@ def _fire(
             "To go back, file a new upgrade to the previous release."
         )
     # The timeline already says who moved the service where; the message carries only their reason.
-    transition(service, target=target, actor=actor, message=reason, updates=updates)
+    transition(service, target=target, actor=actor, action=action, message=reason, updates=updates)
     if action == Action.CONFIRM and service.start_step2_on_confirmation:
         transition(
             service,
@@ -317,31 +369,72 @@ def add_comment(*, request: UpgradeRequest, actor, text: str) -> Event:
 # --- Preflight and schedules ------------------------------------------------------------------------
 
 
-def record_preflight(*, service_id: int, outcome: Preflight, message: str, facts: dict | None = None) -> None:
-    """Store a preflight result (not a state change). Only services still `submitted` are updated."""
+def _start_preflight(service_id: int) -> None:
+    """Start a new chain of checks (in the caller's transaction): a new run number makes any older
+    chain's messages and results void, so one chain runs per service at a time."""
+    ServiceUpgrade.objects.filter(pk=service_id).update(
+        preflight_run=F("preflight_run") + 1,
+        preflight_requested_at=timezone.now(),
+        preflight_attempts=0,
+        **_bump(),
+    )
+    run = ServiceUpgrade.objects.values_list("preflight_run", flat=True).get(pk=service_id)
+    dispatch.on_commit(dispatch.PREFLIGHT, service_id, run)
+
+
+def record_preflight(
+    *, service_id: int, run: int | None = None, outcome: Preflight, message: str, facts: dict | None = None
+) -> bool:
+    """Store a check's result (not a state change) if its run is still current and the service still
+    `submitted`; False when it was void. A transient failure is retried in the same run up to
+    ENGINE_MAX_ATTEMPTS times, then counts as failed. The EC team hears of a failure once per episode
+    (until a check passes)."""
+    current = ServiceUpgrade.objects.filter(pk=service_id, state=State.SUBMITTED)
+    if run is not None:
+        current = current.filter(preflight_run=run)
     with transaction.atomic():
-        changed = ServiceUpgrade.objects.filter(pk=service_id, state=State.SUBMITTED).update(
-            preflight=outcome, preflight_message=message, preflight_checked_at=timezone.now(), **(facts or {})
-        )
-        if changed:
-            page_cache.changed(
-                ServiceUpgrade.objects.filter(pk=service_id).values_list("request_id", flat=True).first()
-            )
-        if changed and outcome == Preflight.FAILED:
-            notifications.on_preflight_failed(ServiceUpgrade.objects.get(pk=service_id))
-        if changed and outcome == Preflight.RETRYING:
-            _enqueue_preflight(service_id, countdown=15)
+        service = current.select_for_update().first()
+        if service is None:
+            return False
+        fields = {"preflight_checked_at": timezone.now(), **(facts or {}), **_bump()}
+        if outcome == Preflight.RETRYING:
+            fields["preflight_attempts"] = service.preflight_attempts + 1
+            if fields["preflight_attempts"] >= settings.ENGINE_MAX_ATTEMPTS:
+                outcome = Preflight.FAILED
+                message = f"{message} Gave up after {fields['preflight_attempts']} tries; check again later."
+        alert = outcome == Preflight.FAILED and not service.preflight_alerted
+        fields.update(preflight=outcome, preflight_message=message)
+        if outcome == Preflight.PASSED or alert:
+            fields["preflight_alerted"] = alert
+        ServiceUpgrade.objects.filter(pk=service_id).update(**fields)
+        service.refresh_from_db()
+        if alert:
+            outbox.on_preflight_failed(service)
+        if outcome == Preflight.RETRYING:
+            dispatch.on_commit(dispatch.PREFLIGHT, service_id, service.preflight_run, countdown=15)
+    return True
 
 
 def recheck_preflight(*, service: ServiceUpgrade, actor=None) -> None:
-    """Run preflight again (e.g. after the requester fixed something on CF). `actor` None is the system."""
+    """Run preflight again (e.g. after the requester fixed something on CF). `actor` None is the
+    system (the reconciler reviving a check that went quiet)."""
     if actor is not None and not roles_for(actor, service.request) & workflow.RECHECK_ROLES:
         raise workflow.NotAllowed("Only the requester and the EC team can run preflight again.")
-    ServiceUpgrade.objects.filter(pk=service.pk, state=State.SUBMITTED).update(
-        preflight=Preflight.PENDING, preflight_message=""
+    with transaction.atomic():
+        pending = ServiceUpgrade.objects.filter(pk=service.pk, state=State.SUBMITTED)
+        if pending.update(preflight=Preflight.PENDING, preflight_message="") == 1:
+            _start_preflight(service.pk)
+
+
+def quiet_preflights(now: datetime | None = None):
+    """Submitted services whose check should have reported by now (its message was lost)."""
+    quiet_since = (now or timezone.now()) - timedelta(seconds=settings.ENGINE_SILENCE_SECONDS)
+    return ServiceUpgrade.objects.filter(
+        state=State.SUBMITTED, preflight__in=[Preflight.PENDING, Preflight.RETRYING]
+    ).filter(
+        Q(preflight_checked_at__lt=quiet_since) | Q(preflight_checked_at__isnull=True),
+        Q(preflight_requested_at__lt=quiet_since) | Q(preflight_requested_at__isnull=True),
     )
-    page_cache.changed(service.request_id)
-    _enqueue_preflight(service.pk)
 
 
 def fire_due_schedules(now: datetime | None = None) -> int:

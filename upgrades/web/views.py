@@ -1,7 +1,8 @@
-"""Pages: parse input, call one service or selector, render. POST-redirect-GET for every change.
+"""Pages: parse input, call one action or selector, render. POST-redirect-GET for every change.
 
-Views under `page_cache.kept` return their response and whether it shows a running clock; the
-decorator serves the kept page instead while nothing it shows has changed."""
+The request page and its live part answer conditional GETs: their ETag is built from what they show
+(`selectors.request_fingerprint`), so an unchanged poll costs one indexed query and a 304.
+"""
 
 from contextlib import contextmanager
 
@@ -12,22 +13,14 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import condition, require_POST
 
-from upgrades import (
-    foundations,
-    notifications,
-    page_cache,
-    pages,
-    selectors,
-    services,
-    topology,
-    workflow,
-)
-from upgrades.forms import ApproveForm, CommentForm, QueueFilterForm, UpgradeRequestForm
+from upgrades import actions, foundations, selectors, workflow
 from upgrades.models import ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
+from upgrades.web import pages, topology
+from upgrades.web.conditional import request_etag
+from upgrades.web.forms import ApproveForm, CommentForm, QueueFilterForm, UpgradeRequestForm
 from upgrades.workflow import STATE_LABELS, Action, State
 
 
@@ -38,12 +31,12 @@ def _visible_request(user, request_id: int) -> UpgradeRequest:
         raise Http404("No such request.") from None
 
 
-@page_cache.kept()
+@login_required
 def home(request):
     team = is_ec_team(request.user)
     work = pages.worklist(request.user, team=team)
     counts = [(state, work.counts[state]) for state in State if work.counts.get(state)]
-    return render(request, "upgrades/home.html", {"work": work, "counts": counts, "team": team}), False
+    return render(request, "upgrades/home.html", {"work": work, "counts": counts, "team": team})
 
 
 @login_required
@@ -59,7 +52,7 @@ def new_request(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            created = services.submit_request(
+            created = actions.submit_request(
                 requester=request.user,
                 services=data["service_urls"],
                 plan=workflow.Plan(data["plan"]),
@@ -67,7 +60,7 @@ def new_request(request):
                 contacts=data["contacts"],
                 notes=data["notes"],
             )
-        except services.IntakeRejected as rejected:
+        except actions.IntakeRejected as rejected:
             form.add_problems(rejected.problems)
         else:
             messages.success(request, f"Request {created.reference} submitted.")
@@ -81,13 +74,13 @@ def _list_response(request, queryset, template: str, **extra):
     return render(request, template, {"page": page, "rows": rows, **extra})
 
 
-@page_cache.kept()
+@login_required
 def my_requests(request):
     rows = selectors.my_requests(request.user, rows=True)
-    return _list_response(request, rows, "upgrades/my_requests.html"), False
+    return _list_response(request, rows, "upgrades/my_requests.html")
 
 
-@page_cache.kept()
+@login_required
 def queue(request):
     if not is_ec_team(request.user):
         raise PermissionDenied("The queue is for the EC team.")
@@ -101,7 +94,7 @@ def queue(request):
     if form.is_valid():
         filters = selectors.QueueFilters(**form.cleaned_data)
     queryset = selectors.filter_requests(selectors.request_rows_for(request.user), filters)
-    return _list_response(request, queryset, "upgrades/queue.html", form=form), False
+    return _list_response(request, queryset, "upgrades/queue.html", form=form)
 
 
 def _page_context(request, request_id: int) -> dict:
@@ -117,29 +110,23 @@ def _page_context(request, request_id: int) -> dict:
     }
 
 
-def _shows_clock(context: dict) -> bool:
-    """Whether the page shows how long a running step has run (it then changes every second)."""
-    return any(card.progress and card.progress.since for card in context["page"].cards)
-
-
-@page_cache.kept(request_kwarg="request_id")
+@login_required
+@condition(etag_func=request_etag)
 def request_detail(request, request_id: int):
     context = _page_context(request, request_id)
-    context.update(notifications.page_context(context["req"], request.user), contacts_partial=True)
-    return render(request, "upgrades/request_detail.html", context), _shows_clock(context)
+    context.update(pages.contacts_context(context["req"], request.user), contacts_partial=True)
+    return render(request, "upgrades/request_detail.html", context)
 
 
-@never_cache
-@page_cache.kept(request_kwarg="request_id", login=False)
+@condition(etag_func=request_etag)
 def request_live(request, request_id: int):
     """The live part of the request page, polled by htmx; same visibility rules as the page."""
     if not request.user.is_authenticated:
         # A session that expired while the page was open: send the whole page to the login form.
         response = HttpResponse(status=401)
         response["HX-Redirect"] = f"{reverse('login')}?next={reverse('request-detail', args=[request_id])}"
-        return response, False
-    context = _page_context(request, request_id)
-    return render(request, "upgrades/_live.html", context), _shows_clock(context)
+        return response
+    return render(request, "upgrades/_live.html", _page_context(request, request_id))
 
 
 @login_required
@@ -153,14 +140,18 @@ def request_action(request, request_id: int, action: str):
             request, "Enter the start time as a date and time, e.g. 2026-12-01 06:00, or leave it empty."
         )
         return redirect("request-detail", upgrade_request.pk)
-    with _outcome(request, f"{upgrade_request.reference}: {workflow.ACTION_DONE[chosen].lower()}."):
-        services.apply_request_action(
+    with _outcome(request, f"{upgrade_request.reference}: {workflow.ACTION_DONE[chosen].lower()}.") as notes:
+        outcome = actions.apply_request_action(
             request=upgrade_request,
             action=chosen,
             actor=request.user,
             reason=request.POST.get("reason", ""),
             **_approval_options(chosen, options.cleaned_data),
         )
+        if outcome.left:
+            done = ", ".join(service.zone_id for service, _ in outcome.moved)
+            notes.append(f"{workflow.ACTION_DONE[chosen]}: {done}.")
+            notes.extend(f"Left as it was: {service.zone_id} — {why}" for service, why in outcome.left)
     return redirect("request-detail", upgrade_request.pk)
 
 
@@ -170,7 +161,7 @@ def service_action(request, request_id: int, service_id: int, action: str):
     service = _visible_service(request.user, request_id, service_id)
     chosen = _action(action)
     with _outcome(request, f"{service.zone_id}: {workflow.ACTION_DONE[chosen].lower()}."):
-        services.apply_service_action(
+        actions.apply_service_action(
             service=service, action=chosen, actor=request.user, reason=request.POST.get("reason", "")
         )
     return redirect(reverse("request-detail", args=[request_id]) + f"#service-{service.pk}")
@@ -181,7 +172,7 @@ def service_action(request, request_id: int, service_id: int, action: str):
 def service_recheck(request, request_id: int, service_id: int):
     service = _visible_service(request.user, request_id, service_id)
     try:
-        services.recheck_preflight(service=service, actor=request.user)
+        actions.recheck_preflight(service=service, actor=request.user)
     except workflow.NotAllowed as error:
         raise PermissionDenied(str(error)) from None
     messages.success(request, f"{service.zone_id}: preflight runs again.")
@@ -194,7 +185,7 @@ def comment(request, request_id: int):
     upgrade_request = _visible_request(request.user, request_id)
     form = CommentForm(request.POST)
     if form.is_valid():
-        services.add_comment(request=upgrade_request, actor=request.user, text=form.cleaned_data["text"])
+        actions.add_comment(request=upgrade_request, actor=request.user, text=form.cleaned_data["text"])
         messages.success(request, "Comment added.")
     else:
         messages.error(request, "Write something before adding a comment.")
@@ -230,12 +221,17 @@ def _approval_options(action: Action, data: dict) -> dict:
 
 @contextmanager
 def _outcome(request, success: str):
-    """Map the service layer's refusals to a message (or 403) and report success otherwise."""
+    """Map the actions' refusals to a message (or 403) and report success otherwise; notes the body
+    adds (an action that applied to only some services) replace the plain success message."""
+    notes: list[str] = []
     try:
-        yield
+        yield notes
     except workflow.NotAllowed as error:
         raise PermissionDenied(str(error)) from None
-    except (services.ReasonRequired, workflow.InvalidTransition, services.StaleState) as error:
+    except (actions.ReasonRequired, workflow.InvalidTransition, actions.StaleState) as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, success)
+        if not notes:
+            messages.success(request, success)
+        for note in notes:
+            messages.warning(request, note)

@@ -12,8 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from upgrades.models import ServiceUpgrade
-from upgrades.steps import PHASES
-from upgrades.workflow import State
+from upgrades.workflow import PHASES, State
 
 STAGES = {
     1: "One app, one route",
@@ -73,7 +72,7 @@ class Picture:
 
 def _index(state: State, step: str) -> int:
     """Position of `step` within the phase of `state` (0 when unknown)."""
-    names = [name for name, _, _ in PHASES.get(state, ())]
+    names = [name for name, _ in PHASES.get(state, ())]
     return names.index(step) + 1 if step in names else 0
 
 

@@ -1,0 +1,48 @@
+"""CF clients per foundation: one shared client per foundation in each worker process, and a short,
+single-try client for the few lookups a web request makes."""
+
+from collections.abc import Callable
+
+from django.conf import settings
+
+from upgrades.cloudfoundry.client import CFClient
+from upgrades.cloudfoundry.transport import CallRecord
+from upgrades.foundations import Foundation
+
+_clients: dict[tuple[str, str, str], CFClient] = {}
+
+
+def client_for(
+    foundation: Foundation,
+    on_call: Callable[[CallRecord], None] | None = None,
+    before_call: Callable[[], None] | None = None,
+) -> CFClient:
+    """One client per foundation per worker process, so discovery and the token are shared; the hooks
+    are swapped per task (a prefork child runs one task at a time)."""
+    key = (foundation.slug, foundation.api_url, foundation.client_id)
+    client = _clients.get(key)
+    if client is None:
+        client = CFClient(
+            foundation.api_url,
+            client_id=foundation.client_id,
+            client_secret=foundation.client_secret,
+            timeout=(settings.CF_CONNECT_TIMEOUT, settings.CF_READ_TIMEOUT),
+        )
+        _clients[key] = client
+    client.on_call = on_call
+    client.before_call = before_call
+    return client
+
+
+def quick_client_for(foundation: Foundation) -> CFClient:
+    """A client for a web request: every call bounded by CF_WEB_TIMEOUT seconds, never retried, so a
+    slow foundation costs a user a few seconds and a clear message, never a timed-out page."""
+    limit = settings.CF_WEB_TIMEOUT
+    return CFClient(
+        foundation.api_url,
+        client_id=foundation.client_id,
+        client_secret=foundation.client_secret,
+        timeout=(min(limit, settings.CF_CONNECT_TIMEOUT), limit),
+        max_retries=0,
+        max_retry_after=0,
+    )

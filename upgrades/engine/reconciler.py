@@ -1,0 +1,27 @@
+"""The reconciler (beat, every ENGINE_RECONCILE_SECONDS): the database says what must happen next.
+
+It re-enqueues sub-steps that are silent or whose lease expired, starts a new chain for preflight
+checks that went quiet, and fires scheduled starts. Losing Redis, a message or a worker only delays
+work.
+"""
+
+import logging
+
+from upgrades import actions
+from upgrades.engine import leases
+
+log = logging.getLogger(__name__)
+
+
+def reconcile() -> dict:
+    revived = 0
+    for service in leases.stalled():
+        log.info("reconcile: re-enqueueing service %s at %s", service.pk, service.step)
+        actions.enqueue_step_now(service)
+        revived += 1
+    rechecked = 0
+    for service in actions.quiet_preflights():
+        actions.recheck_preflight(service=service)
+        rechecked += 1
+    started = actions.fire_due_schedules()
+    return {"revived": revived, "rechecked": rechecked, "scheduled": started}

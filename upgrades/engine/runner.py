@@ -1,0 +1,130 @@
+"""The runner: executes one claimed sub-step of a running service.
+
+One short task runs one sub-step: claim the lease, call CF (outside any transaction, with the lease
+kept alive by a heartbeat), record, then move on, wait, retry or fail. The database decides what runs
+next; the order of sub-steps is `workflow.PHASES`, and this module binds each name to its code.
+"""
+
+import logging
+
+from upgrades import workflow
+from upgrades.cloudfoundry import CFError, Forbidden, RateLimited, Transient, Unauthorized
+from upgrades.cloudfoundry.factory import client_for
+from upgrades.engine import leases, rollback, step1, step2
+from upgrades.engine.context import Context, Done, StepFailed, Wait, foundation_of
+from upgrades.models import ServiceUpgrade
+from upgrades.workflow import Plan, State
+
+log = logging.getLogger(__name__)
+
+HANDLERS = {
+    "preflight": step1.preflight,
+    "read_blue": step1.read_blue,
+    "create_green": step1.create_green,
+    "create_package": step1.create_package,
+    "stage": step1.stage,
+    "set_droplet": step1.set_droplet,
+    "scale": step1.scale,
+    "bind": step1.bind,
+    "create_temp_route": step1.create_temp_route,
+    "map_temp_route": step1.map_temp_route,
+    "start_green": step1.start_green,
+    "wait_running": step1.wait_running,
+    "map_original": step2.map_original,
+    "unmap_blue": step2.unmap_blue,
+    "delete_temp_route": step2.delete_temp_route,
+    "stop_blue": step2.stop_blue,
+    "delete_blue": step2.delete_blue,
+    "rename_green": step2.rename_green,
+    "rb_start_blue": rollback.rb_start_blue,
+    "rb_map_blue": rollback.rb_map_blue,
+    "rb_unmap_green": rollback.rb_unmap_green,
+    "rb_delete_temp_route": rollback.rb_delete_temp_route,
+    "rb_delete_green": rollback.rb_delete_green,
+}
+assert set(HANDLERS) == {name for phase in workflow.PHASES.values() for name, _ in phase}
+
+
+def run(service_id: int, step: str) -> None:
+    """Run one sub-step if we can claim it; a duplicate or stale delivery does nothing."""
+    owner = leases.new_owner()
+    service = leases.claim(service_id, step, owner)
+    if service is None:
+        return
+    calls = []
+    try:
+        _settle(service, owner, _carry_out(service, owner, calls))
+    except leases.LeaseLost:
+        # The service moved on under us (e.g. the EC team rolled back mid-sub-step): hand the lease
+        # back and queue whatever its current sub-step is now, instead of leaving it to the reconciler.
+        log.info("service %s: %s overtaken; queueing its current sub-step", service_id, step)
+        leases.release(service_id, owner)
+        leases.requeue(service_id)
+    finally:
+        leases.record_calls(service, step, calls)
+
+
+def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait | Exception:
+    """The sub-step's CF work, under a heartbeat that keeps the lease ours however long CF takes.
+    Returns its outcome, or the StepFailed / CFError that ended it."""
+    if service.step not in workflow.step_names(service.state):
+        return StepFailed(f"Unknown sub-step “{service.step}” for state {service.state}.")
+    with leases.Heartbeat(service.pk, owner) as heartbeat:
+        try:
+            foundation = foundation_of(service)
+            cf = client_for(foundation, on_call=calls.append, before_call=heartbeat.check)
+            return HANDLERS[service.step](Context(service, owner, cf, foundation))
+        except (StepFailed, CFError) as error:
+            return error
+
+
+def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exception) -> None:
+    """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours)."""
+    match outcome:
+        case StepFailed(resume_at=resume_at):
+            if resume_at:
+                leases.record(service, owner, step=resume_at)
+            leases.fail(service, owner, str(outcome))
+        case Transient() | RateLimited():
+            leases.retry_later(service, owner, _plain(outcome))
+        case Unauthorized() | Forbidden():
+            leases.fail(
+                service,
+                owner,
+                f"The portal's CF account was refused ({_plain(outcome)}); the EC team must check its role.",
+            )
+        case CFError():
+            leases.fail(service, owner, f"Cloud Foundry refused a call: {_plain(outcome)}")
+        case Wait():
+            leases.wait(service, owner, outcome.countdown or 0, outcome.progress)
+        case Done():
+            following = workflow.next_step(State(service.state), service.step)
+            if following:
+                leases.move_on(service, owner, following)
+            else:
+                target, message = _phase_end(service)
+                leases.finish(service, owner, target, message)
+
+
+def _phase_end(service: ServiceUpgrade) -> tuple[State, str]:
+    state = State(service.state)
+    if state == State.STEP1_RUNNING:
+        if service.request.plan == Plan.BACK_TO_BACK:
+            return State.STEP2_RUNNING, "Step 1 done; Step 2 follows (plan: back to back)."
+        return State.AWAITING_VERIFICATION, "Step 1 done: the new release answers on the temporary URL."
+    if state == State.STEP2_RUNNING:
+        return State.COMPLETED, "Step 2 done: the service runs the new release on its original URL."
+    outcome = State(service.rollback_outcome or State.ROLLED_BACK)
+    return outcome, "Rollback done: the old app serves the original route alone."
+
+
+def _plain(error: CFError) -> str:
+    """A CF error in words for people: status, title, CF's text and the request id for CF operators."""
+    if error.status is None:
+        return f"CF unreachable ({error.detail or error})"
+    text = f"{error.status} {error.title}".strip()
+    if error.detail:
+        text += f": {error.detail}"
+    if error.request_id:
+        text += f" (request id {error.request_id})"
+    return text
