@@ -97,9 +97,11 @@ def test_a_slow_foundation_costs_a_bare_zone_id_seconds_not_the_page(engine, sim
     started = time.monotonic()
     parsed, problems = intake.parse_service_urls(ACME_ZONE)
     waited = time.monotonic() - started
-    assert parsed == [] and str(problems[0]) == (
-        f"Line 1: zone ID {ACME_ZONE} was not found on Predix West / Basic (did not answer within 2 s), "
-        "Predix East / Select (did not answer within 2 s), CF3 (did not answer within 2 s). "
+    message = str(problems[0])
+    assert parsed == [] and message.startswith(f"Line 1: zone ID {ACME_ZONE} was not found on Predix West")
+    # Each foundation either timed out its one call or was cut off by the form's deadline.
+    assert message.count("(did not answer") == 3, message
+    assert message.endswith(
         "Paste the full service URL (https://<zone-id>.<domain>) instead, or try again later."
     )
     assert waited < 20, "the form never waits for a hung foundation"

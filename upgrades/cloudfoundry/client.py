@@ -155,10 +155,6 @@ class CFClient(Transport):
     def rename_app(self, app_guid: str, name: str) -> App:
         return App.from_json(self._json(self.request("PATCH", f"/v3/apps/{app_guid}", json={"name": name})))
 
-    def update_app_labels(self, app_guid: str, labels: dict[str, str | None]) -> App:
-        body = {"metadata": {"labels": labels}}
-        return App.from_json(self._json(self.request("PATCH", f"/v3/apps/{app_guid}", json=body)))
-
     def start_app(self, app_guid: str) -> App:
         return App.from_json(self._json(self.request("POST", f"/v3/apps/{app_guid}/actions/start")))
 
@@ -176,9 +172,6 @@ class CFClient(Transport):
 
     def list_app_processes(self, app_guid: str) -> list[Process]:
         return [Process.from_json(b) for b in self.paginate(f"/v3/apps/{app_guid}/processes")]
-
-    def get_process(self, process_guid: str) -> Process:
-        return Process.from_json(self.get_json(f"/v3/processes/{process_guid}"))
 
     def scale_process(
         self,
@@ -280,10 +273,6 @@ class CFClient(Transport):
         return ServiceCredentialBinding.from_json(
             self.get_json(f"/v3/service_credential_bindings/{binding_guid}")
         )
-
-    def delete_credential_binding(self, binding_guid: str) -> Job | None:
-        response = self.request("DELETE", f"/v3/service_credential_bindings/{binding_guid}")
-        return self._job_from(response) if response.status_code == 202 else None
 
     # -- jobs --------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from django.db.models import F, Max
 from django.urls import reverse
 from django.utils import timezone
 
-from upgrades.models import Contact, ContactLink, Event, UpgradeRequest
+from upgrades.models import Contact, ContactLink, Event, ServiceUpgrade, UpgradeRequest
 from upgrades.workflow import State
 
 _SALT = "ecportal.contact-link"
@@ -68,8 +68,6 @@ def action_url(token: str, action: str, service_id: int) -> str:
 
 def ended_at(request_id: int) -> datetime | None:
     """When the request ended: its last state change, if every service is in a terminal state."""
-    from upgrades.models import ServiceUpgrade
-
     states = set(ServiceUpgrade.objects.filter(request_id=request_id).values_list("state", flat=True))
     if not states or not all(State(state).is_terminal for state in states):
         return None

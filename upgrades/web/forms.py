@@ -73,10 +73,6 @@ class UpgradeRequestForm(forms.Form):
                 self.add_error(field, error)
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(label="Reason", required=False, widget=forms.Textarea(attrs={"rows": 2}))
-
-
 class ApproveForm(forms.Form):
     """What the EC team may choose when approving: a time for Step 1, and Step 2 on confirmation."""
 
