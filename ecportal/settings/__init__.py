@@ -7,6 +7,7 @@ filesystem broker, so `.venv/bin/python manage.py …` in a checkout works on `m
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -138,11 +139,16 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Lock a username from one address only, so one person's failures never lock colleagues behind
-# the same proxy.
+# Failed sign-ins slow that username down: after AXES_FAILURE_LIMIT failures it waits
+# LOGIN_BACKOFF_SECONDS before the next try, from wherever it comes. A short pause, never a long
+# lockout, so nobody can keep a colleague out for long. Behind proxies (CF's gorouter, a load balancer),
+# TRUSTED_PROXY_HOPS says how many of them append to X-Forwarded-For, so the address the portal records
+# is the client's own and no header a client forged is believed.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_BACKOFF_SECONDS", default=30))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+AXES_CLIENT_IP_CALLABLE = "ecportal.client_address.client_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
