@@ -25,8 +25,19 @@ class StaleState(Exception):
     """Someone else changed the service between our read and our write; nothing was written."""
 
 
-class ReasonRequired(ValueError):
-    """The action needs a reason and none was given."""
+class InputRefused(ValueError):
+    """What a person entered cannot be taken as it is; `field` names the input it came in."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class ReasonRequired(InputRefused):
+    """The action needs a reason and none was given (or one past MAX_REASON_LENGTH)."""
+
+    def __init__(self, message: str):
+        super().__init__("reason", message)
 
 
 @dataclass
@@ -229,6 +240,7 @@ def apply_request_action(
     who = Actor.of(actor)
     roles, is_own = who.roles(request), who.owns(request)
     reason = _checked_reason(action, roles, is_own=is_own, reason=reason)
+    _checked_schedule(trigger_at)
     with transaction.atomic():
         services = list(request.services.select_for_update().order_by("id"))
         outcome = _moves(RequestOutcome(request), action, services, roles, is_own=is_own)
@@ -272,7 +284,24 @@ def _checked_reason(action: Action, roles, *, is_own: bool, reason: str) -> str:
     reason = reason.strip()
     if workflow.reason_required(action) and not reason:
         raise ReasonRequired(f"A reason is required to {action.replace('-', ' ')}.")
+    if len(reason) > settings.MAX_REASON_LENGTH:
+        raise ReasonRequired(
+            f"A reason may be at most {settings.MAX_REASON_LENGTH:,} characters; this one is {len(reason):,}."
+        )
     return reason
+
+
+def _checked_schedule(trigger_at: datetime | None) -> None:
+    """A scheduled Step 1 lies ahead, and not further than MAX_SCHEDULE_DAYS."""
+    if trigger_at is None:
+        return
+    now = timezone.now()
+    if trigger_at < now - timedelta(minutes=5):
+        raise InputRefused("trigger_at", "The start time has passed; choose a time ahead, or leave it empty.")
+    if trigger_at > now + timedelta(days=settings.MAX_SCHEDULE_DAYS):
+        raise InputRefused(
+            "trigger_at", f"A start may be scheduled at most {settings.MAX_SCHEDULE_DAYS} days ahead."
+        )
 
 
 def _moves(outcome: RequestOutcome, action: Action, services, roles, *, is_own: bool) -> RequestOutcome:
@@ -357,13 +386,28 @@ def _fire(
 
 
 def add_comment(*, request: UpgradeRequest, actor, text: str) -> Event:
-    """A comment on the timeline; anyone who can see the request may comment."""
+    """A comment on the timeline; anyone who can see the request may comment, up to
+    MAX_COMMENTS_PER_REQUEST comments of at most MAX_COMMENT_LENGTH characters."""
     text = text.strip()
     if not text:
-        raise ValueError("A comment cannot be empty.")
-    return Event.objects.create(
-        request=request, kind=Event.Kind.COMMENT, actor=actor, actor_label=actor.get_username(), message=text
-    )
+        raise InputRefused("text", "Write something before adding a comment.")
+    if len(text) > settings.MAX_COMMENT_LENGTH:
+        raise InputRefused("text", f"A comment may be at most {settings.MAX_COMMENT_LENGTH:,} characters.")
+    with transaction.atomic():
+        # Counted under the request's row lock, so two comments at once cannot both pass the limit.
+        UpgradeRequest.objects.select_for_update().filter(pk=request.pk).first()
+        if request.events.filter(kind=Event.Kind.COMMENT).count() >= settings.MAX_COMMENTS_PER_REQUEST:
+            raise InputRefused(
+                "text",
+                f"{request.reference} has {settings.MAX_COMMENTS_PER_REQUEST} comments, as many as it may.",
+            )
+        return Event.objects.create(
+            request=request,
+            kind=Event.Kind.COMMENT,
+            actor=actor,
+            actor_label=actor.get_username(),
+            message=text,
+        )
 
 
 # --- Preflight and schedules ------------------------------------------------------------------------

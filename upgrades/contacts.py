@@ -1,5 +1,6 @@
 """Adding and removing a request's contacts: by its requester or the EC team, while it is open."""
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from upgrades import intake
@@ -38,6 +39,13 @@ def add_contact(*, request: UpgradeRequest, user, email: str) -> Contact:
         raise ContactRefused(problems[0].message.replace("Line 1: ", "") if problems else "Give one address.")
     try:
         with transaction.atomic():
+            # Counted under the request's row lock, so two additions at once cannot pass the limit.
+            UpgradeRequest.objects.select_for_update().filter(pk=request.pk).first()
+            if request.contacts.count() >= settings.MAX_CONTACTS_PER_REQUEST:
+                raise ContactRefused(
+                    f"{request.reference} has {settings.MAX_CONTACTS_PER_REQUEST} points of contact, "
+                    "as many as it may; remove one first."
+                )
             contact = Contact.objects.create(request=request, email=emails[0])
             _audit(request, user, f"Added contact {contact.email}.")
     except IntegrityError:

@@ -9,17 +9,16 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.urls import reverse
 
-from upgrades import foundations
+from upgrades import addresses, foundations
 from upgrades.cloudfoundry import zone_lookup
 from upgrades.models import ServiceUpgrade
 from upgrades.workflow import ACTIVE_STATES
 
 ZONE_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+MAX_URL_LENGTH = 300  # https:// + a 36-character zone ID + a domain of up to 253, with room to spare
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,8 @@ def split_entries(value: str | list) -> list[tuple[int, str]]:
 
 def _parse_url(text: str) -> tuple[ParsedService | None, str]:
     """A service from one URL, or None and what is wrong with it."""
+    if len(text) > MAX_URL_LENGTH:
+        return None, f"too long for a service URL (at most {MAX_URL_LENGTH} characters)."
     if _CONTROL_CHARS.search(text) or " " in text:
         return None, "not a URL (it contains spaces or control characters)."
     if ZONE_ID_RE.match(text.lower()):
@@ -151,19 +152,23 @@ def active_conflicts(services: list[ParsedService], lines: dict[str, int]) -> li
 
 
 def parse_contacts(value: str | list) -> tuple[list[str], list[Problem]]:
-    """Contact emails (lower-cased, duplicates dropped, order kept) and the problems found."""
+    """Contact emails (lower-cased, duplicates dropped, order kept) and the problems found. An address
+    is accepted only if the sender will mail it (`addresses.problem`)."""
+    entries = split_entries(value)
+    limit = settings.MAX_CONTACTS_PER_REQUEST
+    if len(entries) > limit:
+        return [], [
+            Problem(f"A request may have at most {limit} points of contact; this one has {len(entries)}.")
+        ]
     emails: list[str] = []
     problems: list[Problem] = []
-    for number, text in split_entries(value):
-        if _CONTROL_CHARS.search(text):
-            problems.append(Problem(f"Line {number}: line breaks and control characters are not allowed."))
-            continue
-        try:
-            validate_email(text)
-        except ValidationError:
-            problems.append(Problem(f"Line {number}: “{text}” is not a valid email address."))
-            continue
-        if text.lower() not in emails:
+    for number, text in entries:
+        refused = addresses.problem(text)
+        if refused == "not a valid email address":
+            problems.append(Problem(f"Line {number}: “{text[:100]}” is not a valid email address."))
+        elif refused:
+            problems.append(Problem(f"Line {number}: {refused}."))
+        elif text.lower() not in emails:
             emails.append(text.lower())
     return emails, problems
 

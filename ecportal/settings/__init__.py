@@ -149,6 +149,9 @@ AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_BACKOFF_SECONDS", default=3
 AXES_LOCKOUT_PARAMETERS = ["username"]
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 AXES_CLIENT_IP_CALLABLE = "ecportal.client_address.client_address"
+# Throttling per username is the point (axes warns that it ignores the address): an address-based
+# limit behind a shared router locks colleagues out, and a forged one is free to rotate anyway.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -248,9 +251,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CFSIM_PORT = env.int("CFSIM_PORT", default=9000)
 FOUNDATIONS = env.json("FOUNDATIONS", default=demo_foundations(f"http://127.0.0.1:{CFSIM_PORT}"))
 
-# --- Intake limits ------------------------------------------------------------------------------
-MAX_SERVICES_PER_REQUEST = 50
-MAX_NOTES_LENGTH = 10_000
+# --- Limits on what people enter (forms, the API and its schema say them) ---------------------------
+MAX_SERVICES_PER_REQUEST = env.int("MAX_SERVICES_PER_REQUEST", default=50)
+MAX_CONTACTS_PER_REQUEST = env.int("MAX_CONTACTS_PER_REQUEST", default=20)
+MAX_NOTES_LENGTH = env.int("MAX_NOTES_LENGTH", default=10_000)
+MAX_REASON_LENGTH = env.int("MAX_REASON_LENGTH", default=2_000)
+MAX_COMMENT_LENGTH = env.int("MAX_COMMENT_LENGTH", default=5_000)
+MAX_COMMENTS_PER_REQUEST = env.int("MAX_COMMENTS_PER_REQUEST", default=200)
+# A scheduled Step 1 may lie at most this many days ahead (and not in the past).
+MAX_SCHEDULE_DAYS = env.int("MAX_SCHEDULE_DAYS", default=90)
 
 # --- Mail ---------------------------------------------------------------------------------------
 # `make run` points this at its local SMTP catcher; production sets host, port, TLS and credentials.

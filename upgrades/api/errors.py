@@ -14,8 +14,8 @@ def exception_handler(exc, context):
         return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, workflow.InvalidTransition | actions.StaleState):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, actions.ReasonRequired):
-        return Response({"reason": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, actions.InputRefused):
+        return Response({exc.field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, actions.IntakeRejected):
         body = {field: [str(p) for p in problems] for field, problems in exc.problems.items()}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)

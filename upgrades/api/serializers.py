@@ -1,8 +1,9 @@
 """API shapes (DESIGN §5). Input serializers only parse; services decide."""
 
+from django.conf import settings
 from rest_framework import serializers
 
-from upgrades import intake
+from upgrades import addresses, intake
 from upgrades.models import Release
 from upgrades.selectors import request_actions, service_actions
 from upgrades.workflow import PLAN_LABELS, Plan
@@ -70,13 +71,30 @@ class RequestSerializer(serializers.Serializer):
 
 
 class RequestCreateSerializer(serializers.Serializer):
-    service_urls = serializers.ListField(child=serializers.CharField(allow_blank=True, trim_whitespace=False))
-    plan = serializers.ChoiceField(choices=list(PLAN_LABELS.items()), default=Plan.TEST_FIRST)
-    release = serializers.CharField(required=False, allow_blank=True, default="")
-    contacts = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False), default=list
+    # The limits are the settings' (MAX_*), so the schema states what intake enforces.
+    service_urls = serializers.ListField(
+        child=serializers.CharField(
+            allow_blank=True, trim_whitespace=False, max_length=intake.MAX_URL_LENGTH
+        ),
+        max_length=settings.MAX_SERVICES_PER_REQUEST,
+        error_messages={"max_length": "A request may name at most {max_length} services."},
     )
-    notes = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    plan = serializers.ChoiceField(choices=list(PLAN_LABELS.items()), default=Plan.TEST_FIRST)
+    release = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    contacts = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=addresses.MAX_LENGTH),
+        default=list,
+        max_length=settings.MAX_CONTACTS_PER_REQUEST,
+        error_messages={"max_length": "A request may have at most {max_length} points of contact."},
+    )
+    notes = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
+        max_length=settings.MAX_NOTES_LENGTH,
+        error_messages={"max_length": "Notes may be at most {max_length} characters."},
+    )
 
     def validate_service_urls(self, value):
         services, problems = intake.parse_service_urls(value)
@@ -108,7 +126,9 @@ class RequestCreateSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=settings.MAX_REASON_LENGTH
+    )
 
 
 class ActionSerializer(ReasonSerializer):

@@ -5,16 +5,14 @@ its delivery's id in `Message-ID`: delivery is at least once (a crash between th
 acceptance and the mark can send it again), and mail clients fold duplicates by that header.
 """
 
-import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.core.validators import validate_email
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from upgrades import addresses
 from upgrades.models import Contact, Delivery
 from upgrades.notifications import links as contact_links
 from upgrades.notifications.outbox import MILESTONES, USERS
@@ -25,17 +23,11 @@ class Unsendable(ValueError):
     """The delivery cannot become a message (e.g. an address that would inject headers)."""
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def safe_address(address: str) -> str:
-    """The address, if it is one plain valid email address; else raise Unsendable (never sent)."""
-    if _CONTROL.search(address) or "," in address or "<" in address:
-        raise Unsendable(f"Refused address {address!r}: control characters or several addresses.")
-    try:
-        validate_email(address)
-    except ValidationError:
-        raise Unsendable(f"Refused address {address!r}: not a valid email address.") from None
+    """The address, if the portal mails it (`addresses.problem`); else raise Unsendable (never sent)."""
+    refused = addresses.problem(address)
+    if refused:
+        raise Unsendable(f"Refused address {address!r}: {refused}.")
     return address
 
 

@@ -56,11 +56,11 @@ def _act(request, token: str, service_id: int, action: Action, template: str):
                 service=service,
                 action=action,
                 contact_email=contact.email,
-                reason=request.POST.get("reason", "")[:10_000],
+                reason=request.POST.get("reason", ""),
             )
         except (workflow.NotAllowed, workflow.InvalidTransition, actions.StaleState) as error:
             messages.error(request, str(error))
-        except actions.ReasonRequired as error:
+        except actions.InputRefused as error:
             messages.error(request, str(error))
             return redirect(request.path)
         else:

@@ -1,6 +1,7 @@
 """Forms parse input and report problems; they write nothing (services do)."""
 
 from django import forms
+from django.conf import settings
 from django.utils.html import format_html
 
 from upgrades import intake
@@ -21,7 +22,8 @@ class UpgradeRequestForm(forms.Form):
         label="Service URLs",
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
-        help_text="One per line (commas also work), e.g. https://<zone-id>.run.aws-usw02-pr.ice.predix.io",
+        help_text="One per line (commas also work), e.g. https://<zone-id>.run.aws-usw02-pr.ice.predix.io; "
+        "at most {services}.",
     )
     plan = forms.ChoiceField(
         label="Plan",
@@ -36,12 +38,26 @@ class UpgradeRequestForm(forms.Form):
         label="Points of contact",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-        help_text="Email addresses, one per line or separated by commas. Each gets every update.",
+        help_text="Email addresses, one per line or separated by commas; at most {contacts}. Each gets every "
+        "update.",
     )
-    notes = forms.CharField(label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    notes = forms.CharField(
+        label="Notes",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="At most {notes} characters.",
+    )
 
     def __init__(self, *args, requester_email: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        limits = {
+            "services": settings.MAX_SERVICES_PER_REQUEST,
+            "contacts": settings.MAX_CONTACTS_PER_REQUEST,
+            "notes": f"{settings.MAX_NOTES_LENGTH:,}",
+        }
+        for field in self.fields.values():
+            field.help_text = field.help_text.format(**limits) if field.help_text else ""
+        self.fields["notes"].widget.attrs["maxlength"] = settings.MAX_NOTES_LENGTH
         recommended = Release.objects.filter(recommended=True).first()
         if recommended:
             self.fields["release"].initial = recommended.pk
@@ -85,10 +101,6 @@ class ApproveForm(forms.Form):
     start_step2_on_confirmation = forms.BooleanField(
         label="Start Step 2 as soon as the requester confirms", required=False
     )
-
-
-class CommentForm(forms.Form):
-    text = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 2}), max_length=10_000)
 
 
 class QueueFilterForm(forms.Form):

@@ -369,16 +369,27 @@ def worklist(user, *, team: bool) -> Worklist:
 
 
 def contacts_context(upgrade_request: UpgradeRequest, user) -> dict:
-    """Context for `upgrades/_contacts.html` and `upgrades/_mail_log.html` on the request page."""
+    """Context for `upgrades/_contacts.html` and `upgrades/_mail_log.html` on the request page.
+
+    Everyone who sees the request sees which of its addresses the mail server refused for good, so
+    a requester learns that a contact is not being told; the EC team also sees the whole mail log."""
     links = {link.contact_id: link for link in ContactLink.objects.filter(contact__request=upgrade_request)}
+    refused = {
+        email.lower()
+        for email in Delivery.objects.filter(
+            notification__request=upgrade_request, status=Delivery.Status.FAILED
+        ).values_list("recipient", flat=True)
+    }
     rows = [
         {
             "id": contact.pk,
             "email": contact.email,
             "unsubscribed": bool(links.get(contact.pk) and links[contact.pk].unsubscribed_at),
+            "undeliverable": contact.email.lower() in refused,
         }
         for contact in Contact.objects.filter(request=upgrade_request).order_by("id")
     ]
+    requester_email = upgrade_request.requester.email
     team = is_ec_team(user)
     mail_log = []
     if team:
@@ -400,6 +411,7 @@ def contacts_context(upgrade_request: UpgradeRequest, user) -> dict:
         ]
     return {
         "contact_rows": rows,
+        "requester_undeliverable": bool(requester_email) and requester_email.lower() in refused,
         "can_manage_contacts": contacts.may_manage(upgrade_request, user),
         "show_mail_log": team,
         "mail_log": mail_log,

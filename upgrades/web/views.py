@@ -20,7 +20,7 @@ from upgrades.models import ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
 from upgrades.web import pages, topology
 from upgrades.web.conditional import request_etag
-from upgrades.web.forms import ApproveForm, CommentForm, QueueFilterForm, UpgradeRequestForm
+from upgrades.web.forms import ApproveForm, QueueFilterForm, UpgradeRequestForm
 from upgrades.workflow import STATE_LABELS, Action, State
 
 
@@ -183,12 +183,12 @@ def service_recheck(request, request_id: int, service_id: int):
 @require_POST
 def comment(request, request_id: int):
     upgrade_request = _visible_request(request.user, request_id)
-    form = CommentForm(request.POST)
-    if form.is_valid():
-        actions.add_comment(request=upgrade_request, actor=request.user, text=form.cleaned_data["text"])
-        messages.success(request, "Comment added.")
+    try:
+        actions.add_comment(request=upgrade_request, actor=request.user, text=request.POST.get("text", ""))
+    except actions.InputRefused as refused:
+        messages.error(request, str(refused))
     else:
-        messages.error(request, "Write something before adding a comment.")
+        messages.success(request, "Comment added.")
     return redirect("request-detail", upgrade_request.pk)
 
 
@@ -228,7 +228,7 @@ def _outcome(request, success: str):
         yield notes
     except workflow.NotAllowed as error:
         raise PermissionDenied(str(error)) from None
-    except (actions.ReasonRequired, workflow.InvalidTransition, actions.StaleState) as error:
+    except (actions.InputRefused, workflow.InvalidTransition, actions.StaleState) as error:
         messages.error(request, str(error))
     else:
         if not notes:
