@@ -15,7 +15,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from upgrades import dispatch, intake, workflow
-from upgrades.models import Contact, Event, Preflight, Release, ServiceUpgrade, UpgradeRequest
+from upgrades.models import (
+    Contact,
+    Event,
+    Preflight,
+    Release,
+    ServiceUpgrade,
+    UpgradeRequest,
+    version_bump,
+)
 from upgrades.notifications import outbox
 from upgrades.permissions import roles_for
 from upgrades.workflow import FIRST_STEP, Action, Plan, Role, State
@@ -82,11 +90,6 @@ class RequestOutcome:
     request: UpgradeRequest
     moved: list[tuple[ServiceUpgrade, State]] = field(default_factory=list)
     left: list[tuple[ServiceUpgrade, str]] = field(default_factory=list)
-
-
-def _bump() -> dict:
-    """What every write to a service row carries: its version, for the pages' conditional GETs."""
-    return {"version": F("version") + 1}
 
 
 def submit_request(
@@ -163,7 +166,7 @@ def transition(
     else:
         _check_person(service, source, target, actor, action)
     # QuerySet.update() skips auto_now, and a state change is exactly what "last activity" means.
-    fields = {"state": target, "updated_at": timezone.now(), **(updates or {}), **_bump()}
+    fields = {"state": target, "updated_at": timezone.now(), **(updates or {}), **version_bump()}
     if target in FIRST_STEP and "step" not in fields:
         fields.update(step=FIRST_STEP[target], attempt=0, step_started_at=timezone.now(), progress="")
     with transaction.atomic():
@@ -420,34 +423,52 @@ def _start_preflight(service_id: int) -> None:
         preflight_run=F("preflight_run") + 1,
         preflight_requested_at=timezone.now(),
         preflight_attempts=0,
-        **_bump(),
+        **version_bump(),
     )
     run = ServiceUpgrade.objects.values_list("preflight_run", flat=True).get(pk=service_id)
     dispatch.on_commit(dispatch.PREFLIGHT, service_id, run)
 
 
 def record_preflight(
-    *, service_id: int, run: int | None = None, outcome: Preflight, message: str, facts: dict | None = None
+    *,
+    service_id: int,
+    run: int | None = None,
+    attempt: int | None = None,
+    outcome: Preflight,
+    message: str,
+    facts: dict | None = None,
 ) -> bool:
-    """Store a check's result (not a state change) if its run is still current and the service still
-    `submitted`; False when it was void. A transient failure is retried in the same run up to
-    ENGINE_MAX_ATTEMPTS times, then counts as failed. The EC team hears of a failure once per episode
-    (until a check passes)."""
+    """Store a check's result (not a state change); False when it was void.
+
+    A check applies its result only if its run is still current, the service still `submitted`, and
+    no other check of the run recorded since this one began (`attempt`: the run's count of recorded
+    checks it read at its start), so a duplicate message never forks the chain or overwrites a newer
+    result. A transient failure is retried in the same run until ENGINE_MAX_ATTEMPTS checks, then
+    counts as failed. The EC team hears of a failure once per episode (until a check passes).
+    `run` and `attempt` None apply the result whatever the chain (tests set a verdict so).
+    """
     current = ServiceUpgrade.objects.filter(pk=service_id, state=State.SUBMITTED)
     if run is not None:
         current = current.filter(preflight_run=run)
+    if attempt is not None:
+        current = current.filter(preflight_attempts=attempt)
     with transaction.atomic():
         service = current.select_for_update().first()
         if service is None:
             return False
-        fields = {"preflight_checked_at": timezone.now(), **(facts or {}), **_bump()}
-        if outcome == Preflight.RETRYING:
-            fields["preflight_attempts"] = service.preflight_attempts + 1
-            if fields["preflight_attempts"] >= settings.ENGINE_MAX_ATTEMPTS:
-                outcome = Preflight.FAILED
-                message = f"{message} Gave up after {fields['preflight_attempts']} tries; check again later."
+        attempts = service.preflight_attempts + 1
+        if outcome == Preflight.RETRYING and attempts >= settings.ENGINE_MAX_ATTEMPTS:
+            outcome = Preflight.FAILED
+            message = f"{message} Gave up after {attempts} tries; check again later."
         alert = outcome == Preflight.FAILED and not service.preflight_alerted
-        fields.update(preflight=outcome, preflight_message=message)
+        fields = {
+            "preflight": outcome,
+            "preflight_message": message,
+            "preflight_checked_at": timezone.now(),
+            "preflight_attempts": attempts,
+            **(facts or {}),
+            **version_bump(),
+        }
         if outcome == Preflight.PASSED or alert:
             fields["preflight_alerted"] = alert
         ServiceUpgrade.objects.filter(pk=service_id).update(**fields)
@@ -459,10 +480,9 @@ def record_preflight(
     return True
 
 
-def recheck_preflight(*, service: ServiceUpgrade, actor=None) -> None:
-    """Run preflight again (e.g. after the requester fixed something on CF). `actor` None is the
-    system (the reconciler reviving a check that went quiet)."""
-    if actor is not None and not roles_for(actor, service.request) & workflow.RECHECK_ROLES:
+def recheck_preflight(*, service: ServiceUpgrade, actor) -> None:
+    """Run preflight again as a new run (e.g. after the requester fixed something on CF)."""
+    if not roles_for(actor, service.request) & workflow.RECHECK_ROLES:
         raise workflow.NotAllowed("Only the requester and the EC team can run preflight again.")
     with transaction.atomic():
         pending = ServiceUpgrade.objects.filter(pk=service.pk, state=State.SUBMITTED)
@@ -471,7 +491,7 @@ def recheck_preflight(*, service: ServiceUpgrade, actor=None) -> None:
 
 
 def quiet_preflights(now: datetime | None = None):
-    """Submitted services whose check should have reported by now (its message was lost)."""
+    """Submitted services whose check should have reported by now (its message may be lost)."""
     quiet_since = (now or timezone.now()) - timedelta(seconds=settings.ENGINE_SILENCE_SECONDS)
     return ServiceUpgrade.objects.filter(
         state=State.SUBMITTED, preflight__in=[Preflight.PENDING, Preflight.RETRYING]
@@ -479,6 +499,14 @@ def quiet_preflights(now: datetime | None = None):
         Q(preflight_checked_at__lt=quiet_since) | Q(preflight_checked_at__isnull=True),
         Q(preflight_requested_at__lt=quiet_since) | Q(preflight_requested_at__isnull=True),
     )
+
+
+def nudge_preflight(service: ServiceUpgrade) -> None:
+    """The reconciler's path: send the current run's check again. The run stays the same, so a check
+    merely slow in a long queue is not voided; a duplicate finds its result already recorded."""
+    with transaction.atomic():
+        ServiceUpgrade.objects.filter(pk=service.pk).update(preflight_requested_at=timezone.now())
+        dispatch.on_commit(dispatch.PREFLIGHT, service.pk, service.preflight_run)
 
 
 def fire_due_schedules(now: datetime | None = None) -> int:

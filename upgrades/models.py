@@ -112,6 +112,11 @@ class ServiceUpgradeQuerySet(models.QuerySet):
         return self.filter(request__in=requests.values("pk"))
 
 
+def version_bump() -> dict:
+    """Fields for an UPDATE that changes what a page shows: its row's version goes up by one."""
+    return {"version": models.F("version") + 1}
+
+
 class ServiceUpgrade(models.Model):
     """One EC service (zone ID on a foundation) moving through the blue-green steps."""
 

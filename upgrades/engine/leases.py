@@ -13,17 +13,18 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from upgrades import actions, workflow
 from upgrades.cloudfoundry import CallRecord
-from upgrades.models import CallLog, ServiceUpgrade
+from upgrades.models import CallLog, ServiceUpgrade, version_bump
 from upgrades.workflow import State
 
 log = logging.getLogger(__name__)
@@ -58,14 +59,17 @@ class Heartbeat:
     """Renews a held lease from a thread of its own while the sub-step works.
 
     Use as a context manager around the sub-step's CF calls; `check()` (called before each CF call)
-    raises LeaseLost once a renewal found the lease in other hands.
+    raises LeaseLost once a renewal found the lease in other hands (or the service moved on), or once
+    the heartbeat has not renewed it for two thirds of its lifetime (the database unreachable): from
+    then on another worker may claim it, so this one must stop first.
     """
 
-    def __init__(self, service_id: int, owner: str):
-        self.service_id, self.owner = service_id, owner
+    def __init__(self, service: ServiceUpgrade, owner: str):
+        self.service, self.owner = service, owner
         self.lost = False
+        self._renewed = time.monotonic()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{service_id}", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{service.pk}", daemon=True)
 
     def __enter__(self) -> "Heartbeat":
         self._thread.start()
@@ -76,24 +80,25 @@ class Heartbeat:
         self._thread.join()
 
     def check(self) -> None:
-        if self.lost:
-            raise LeaseLost(f"lost the lease on service {self.service_id}")
+        stale = time.monotonic() - self._renewed > settings.ENGINE_LEASE_SECONDS * 2 / 3
+        if self.lost or stale:
+            raise LeaseLost(f"lost the lease on service {self.service.pk}")
 
     def _beat(self) -> None:
         interval = settings.ENGINE_LEASE_SECONDS / 3
         try:
             while not self._stop.wait(interval):
                 try:
-                    renewed = ServiceUpgrade.objects.filter(
-                        pk=self.service_id, lease_owner=self.owner
-                    ).update(lease_expires_at=_expiry())
+                    renewed = _ours(self.service, self.owner).update(lease_expires_at=_expiry())
                 except DatabaseError:
-                    # The lease still runs; the next beat tries again before it expires.
-                    log.warning("could not renew the lease on service %s", self.service_id, exc_info=True)
+                    # Reconnect on the next beat; `check` stops the worker if that takes too long.
+                    log.warning("could not renew the lease on service %s", self.service.pk, exc_info=True)
+                    connection.close()
                     continue
                 if renewed != 1:
                     self.lost = True
                     return
+                self._renewed = time.monotonic()
         finally:
             connection.close()  # this thread's own connection
 
@@ -104,14 +109,9 @@ def _ours(service: ServiceUpgrade, owner: str):
     )
 
 
-def _bump() -> dict:
-    """The version bump every write that changes what a page shows carries (see ServiceUpgrade)."""
-    return {"version": F("version") + 1, "updated_at": timezone.now()}
-
-
 def record(service: ServiceUpgrade, owner: str, **facts) -> None:
     """Store facts learnt from CF (GUIDs, progress) while we hold the lease."""
-    if _ours(service, owner).update(**facts, **_bump()) != 1:
+    if _ours(service, owner).update(**facts, **version_bump()) != 1:
         raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
     for name, value in facts.items():
         setattr(service, name, value)
@@ -137,7 +137,7 @@ def record_calls(service: ServiceUpgrade, step: str, calls: list[CallRecord]) ->
 
 
 def _released() -> dict:
-    return {"lease_owner": "", "lease_expires_at": None, **_bump()}
+    return {"lease_owner": "", "lease_expires_at": None, **version_bump()}
 
 
 def move_on(service: ServiceUpgrade, owner: str, next_step: str) -> None:

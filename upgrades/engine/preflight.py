@@ -1,5 +1,7 @@
 """Preflight: check a submitted service on its foundation and record the verdict on the service."""
 
+from functools import partial
+
 from upgrades import actions
 from upgrades.cloudfoundry import CFError, RateLimited, Transient
 from upgrades.cloudfoundry.factory import client_for
@@ -10,34 +12,33 @@ from upgrades.workflow import State
 
 
 def check(service_id: int, run: int | None) -> None:
-    """One check of chain `run`; a check of a run that is no longer current does nothing."""
+    """One check of chain `run`; a check of a run that is no longer current, or that already ended
+    (passed or failed), does nothing. Its result is recorded only if no other check of the run
+    recorded meanwhile (`attempt`)."""
     current = ServiceUpgrade.objects.filter(pk=service_id, state=State.SUBMITTED)
     service = (current.filter(preflight_run=run) if run is not None else current).first()
-    if service is None:
+    if service is None or service.preflight in (Preflight.PASSED, Preflight.FAILED):
         return
-    run = service.preflight_run
+    record = partial(
+        actions.record_preflight,
+        service_id=service_id,
+        run=service.preflight_run,
+        attempt=service.preflight_attempts,
+    )
     try:
         foundation = foundation_of(service)
         standing = inspect(client_for(foundation), foundation, service.zone_id, service.domain)
     except StepFailed as failure:
-        actions.record_preflight(
-            service_id=service_id, run=run, outcome=Preflight.FAILED, message=str(failure)
-        )
+        record(outcome=Preflight.FAILED, message=str(failure))
     except (Transient, RateLimited):
-        actions.record_preflight(
-            service_id=service_id, run=run, outcome=Preflight.RETRYING, message="CF unreachable, retrying."
-        )
+        record(outcome=Preflight.RETRYING, message="CF unreachable, retrying.")
     except CFError as error:
-        actions.record_preflight(
-            service_id=service_id,
-            run=run,
+        record(
             outcome=Preflight.FAILED,
             message=f"Cloud Foundry refused the check ({error.status} {error.title}).",
         )
     else:
-        actions.record_preflight(
-            service_id=service_id,
-            run=run,
+        record(
             outcome=Preflight.PASSED,
             message=f"{standing.blue_app_name} serves the route with {standing.instances_running} "
             f"instance(s) running.",

@@ -1,7 +1,7 @@
 """The reconciler (beat, every ENGINE_RECONCILE_SECONDS): the database says what must happen next.
 
-It re-enqueues sub-steps that are silent or whose lease expired, starts a new chain for preflight
-checks that went quiet, and fires scheduled starts. Losing Redis, a message or a worker only delays
+It re-enqueues sub-steps that are silent or whose lease expired, sends preflight checks that went
+quiet again (same run), and fires scheduled starts. Losing Redis, a message or a worker only delays
 work.
 """
 
@@ -21,7 +21,7 @@ def reconcile() -> dict:
         revived += 1
     rechecked = 0
     for service in actions.quiet_preflights():
-        actions.recheck_preflight(service=service)
+        actions.nudge_preflight(service)
         rechecked += 1
     started = actions.fire_due_schedules()
     return {"revived": revived, "rechecked": rechecked, "scheduled": started}

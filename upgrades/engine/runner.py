@@ -69,7 +69,7 @@ def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait 
     Returns its outcome, or the StepFailed / CFError that ended it."""
     if service.step not in workflow.step_names(service.state):
         return StepFailed(f"Unknown sub-step “{service.step}” for state {service.state}.")
-    with leases.Heartbeat(service.pk, owner) as heartbeat:
+    with leases.Heartbeat(service, owner) as heartbeat:
         try:
             foundation = foundation_of(service)
             cf = client_for(foundation, on_call=calls.append, before_call=heartbeat.check)

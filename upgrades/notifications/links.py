@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
-from upgrades.models import Contact, ContactLink, Event, ServiceUpgrade, UpgradeRequest
+from upgrades.models import Contact, ContactLink, Event, ServiceUpgrade, UpgradeRequest, version_bump
 from upgrades.workflow import State
 
 _SALT = "ecportal.contact-link"
@@ -110,4 +110,4 @@ def unsubscribe(contact: Contact) -> None:
             unsubscribed_at=timezone.now()
         )
         if changed:  # the request page shows who unsubscribed
-            UpgradeRequest.objects.filter(pk=contact.request_id).update(version=F("version") + 1)
+            UpgradeRequest.objects.filter(pk=contact.request_id).update(**version_bump())
