@@ -11,6 +11,7 @@ import redis
 from celery import current_app
 
 from tests.conftest import PROD
+from upgrades import dispatch
 from upgrades.engine import reconciler
 from upgrades.models import Preflight, ServiceUpgrade, UpgradeRequest
 from upgrades.workflow import State
@@ -61,21 +62,22 @@ class Broker:
         return [json.loads(message)["headers"]["task"] for message in queued]
 
 
+def use_broker(url):
+    """Point this process's publishing at `url` (the pool and producers were built for the old one)."""
+    current_app.conf.broker_write_url = url
+    current_app._pool = None
+    current_app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def broker():
     """Point this process's Celery app at a broker of the test's own, and back afterwards."""
     own = Broker()
     own.start()
     saved = current_app.conf.broker_write_url
-
-    def use(url):
-        current_app.conf.broker_write_url = url  # what publishing connects to
-        current_app._pool = None  # the connection pool and producers were built for the old URL
-        current_app.amqp._producer_pool = None
-
-    use(own.url)
+    use_broker(own.url)
     yield own
-    use(saved)
+    use_broker(saved)
     if own.process.poll() is None:
         own.stop()
 
@@ -103,3 +105,15 @@ def test_submitting_and_starting_step_1_succeed_while_the_broker_is_down(
     settings.ENGINE_SILENCE_SECONDS = 0  # what the reconciler waits before it calls a sub-step lost
     assert reconciler.reconcile()["revived"] == 1
     assert broker.task_names() == ["upgrades.tasks.advance"]
+
+
+def test_a_broker_that_accepts_and_never_answers_costs_seconds(broker):
+    """A partition or a failover: the connection opens, no answer ever comes."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        use_broker(f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+        started = time.monotonic()
+        assert dispatch.send("upgrades.tasks.advance", 1, "stage") is False
+        waited = time.monotonic() - started
+    assert waited < 30, "bounded by the broker's socket timeouts, not the OS's TCP timeout"

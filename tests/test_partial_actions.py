@@ -23,12 +23,13 @@ def test_cancelling_on_the_page_names_the_service_left_running(client, cast, rel
     page = client.post(f"/requests/{request.pk}/cancel/", {"reason": "freeze"}, follow=True).content.decode()
     assert f"Cancelled: {nonprod.zone_id}." in page
     assert (
-        f"Left as it was: {prod.zone_id} — Step 1 running: wait for the step to end, or roll it back" in page
+        f"Left as it was: {prod.zone_id} — Step 1 running: Step 1 is running; cancel it once Step 1 has"
+        in page
     )
     assert f"{request.reference}: cancelled." not in page, "never a plain success for a partial cancel"
     prod.refresh_from_db(), nonprod.refresh_from_db()
     assert (prod.state, nonprod.state) == (State.STEP1_RUNNING, State.CANCELLED)
-    note = Event.objects.filter(request=request, kind=Event.Kind.COMMENT).get()
+    note = Event.objects.filter(request=request, kind=Event.Kind.NOTE).get()
     assert note.actor_label == "olga" and prod.zone_id in note.message and nonprod.zone_id not in note.message
 
 
@@ -42,7 +43,9 @@ def test_cancelling_through_the_api_lists_what_was_left(api, cast, releases):
         nonprod.zone_id: "cancelled",
     }
     [left] = body["left_as_they_were"]
-    assert (left["id"], left["state"]) == (prod.pk, "step1_running") and "roll it back" in left["reason"]
+    assert (left["id"], left["state"]) == (prod.pk, "step1_running") and "once Step 1 has finished" in left[
+        "reason"
+    ]
     untouched = file_request(cast["alice"], [OTHER])
     whole = api(cast["olga"]).post(f"/api/requests/{untouched.pk}/cancel/")
     assert whole.status_code == 200 and whole.json()["left_as_they_were"] == []

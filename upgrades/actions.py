@@ -315,7 +315,8 @@ def _moves(outcome: RequestOutcome, action: Action, services, roles, *, is_own: 
             target = workflow.target_state(action, State(service.state), roles, is_own=is_own)
         except workflow.InvalidTransition as error:
             refused = error
-            outcome.left.append((service, _why_left(action, State(service.state))))
+            if not State(service.state).is_terminal:  # an ended service is no news
+                outcome.left.append((service, _why_left(action, State(service.state), roles)))
         else:
             outcome.moved.append((service, target))
     if refused and (action == Action.APPROVE or not outcome.moved):
@@ -323,11 +324,21 @@ def _moves(outcome: RequestOutcome, action: Action, services, roles, *, is_own: 
     return outcome
 
 
-def _why_left(action: Action, state: State) -> str:
-    if action == Action.CANCEL and state in workflow.RUNNING_STATES:
-        return f"{state.label}: wait for the step to end, or roll it back, then cancel."
-    if action == Action.CANCEL and state in workflow.TERMINAL_STATES:
-        return f"{state.label} already."
+# Why cancelling leaves a service as it is, and what can be done instead, per state.
+_NOT_CANCELLED = {
+    State.STEP1_RUNNING: "Step 1 is running; cancel it once Step 1 has finished (it is then rolled back).",
+    State.STEP2_RUNNING: "Step 2 is running and can no longer be cancelled; the EC team can roll it back.",
+    State.STEP2_FAILED: "Step 2 failed; the EC team can retry it or roll it back.",
+    State.ROLLING_BACK: "it is already being rolled back.",
+    State.ROLLBACK_FAILED: "its rollback failed; the EC team can retry it.",
+}
+
+
+def _why_left(action: Action, state: State, roles) -> str:
+    if action == Action.CANCEL and Role.EC_TEAM not in roles:
+        return f"{state.label}: only the EC team can cancel it now."
+    if action == Action.CANCEL and state in _NOT_CANCELLED:
+        return f"{state.label}: {_NOT_CANCELLED[state]}"
     return f"{state.label}: {Action(action).replace('-', ' ')} does not apply."
 
 
@@ -336,7 +347,7 @@ def _note_left(request: UpgradeRequest, actor: Actor, action: Action, left) -> N
     lines = "; ".join(f"{service.zone_id} — {why}" for service, why in left)
     Event.objects.create(
         request=request,
-        kind=Event.Kind.COMMENT,
+        kind=Event.Kind.NOTE,
         actor=actor.user,
         actor_label=actor.label,
         message=f"{workflow.ACTION_DONE[action]} only in part. Left as they were: {lines}",

@@ -66,5 +66,5 @@ def remove_contact(*, request: UpgradeRequest, user, contact_id: int) -> None:
 
 def _audit(request: UpgradeRequest, user, message: str) -> None:
     Event.objects.create(
-        request=request, kind=Event.Kind.COMMENT, actor=user, actor_label=user.get_username(), message=message
+        request=request, kind=Event.Kind.NOTE, actor=user, actor_label=user.get_username(), message=message
     )

@@ -56,14 +56,14 @@ def split_entries(value: str | list) -> list[tuple[int, str]]:
     return entries
 
 
-def _parse_url(text: str) -> tuple[ParsedService | None, str]:
-    """A service from one URL, or None and what is wrong with it."""
+def _parse_url(text: str, located: dict) -> tuple[ParsedService | None, str]:
+    """A service from one URL (or a bare zone ID, found in `located`), or None and what is wrong."""
     if len(text) > MAX_URL_LENGTH:
         return None, f"too long for a service URL (at most {MAX_URL_LENGTH} characters)."
     if _CONTROL_CHARS.search(text) or " " in text:
         return None, "not a URL (it contains spaces or control characters)."
     if ZONE_ID_RE.match(text.lower()):
-        return _locate_zone(text.lower())
+        return _located_zone(text.lower(), *located[text.lower()])
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -93,9 +93,9 @@ def _parse_url(text: str) -> tuple[ParsedService | None, str]:
     return ParsedService(url=url, zone_id=zone_id, domain=domain, foundation=foundation.slug), ""
 
 
-def _locate_zone(zone_id: str) -> tuple[ParsedService | None, str]:
-    """A bare zone ID: look it up on each configured foundation (CF's API, never the user's URL)."""
-    found, looked = zone_lookup.locate(zone_id)
+def _located_zone(zone_id: str, found, looked: list[str]) -> tuple[ParsedService | None, str]:
+    """A bare zone ID, as the lookup on the configured foundations found it (CF's API, never a URL
+    the user gave)."""
     if found is None:
         where = ", ".join(looked) or "any configured foundation"
         message = f"zone ID {zone_id} was not found on {where}."
@@ -124,8 +124,11 @@ def parse_service_urls(value: str | list) -> tuple[list[ParsedService], list[Pro
     parsed: list[ParsedService] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
+    # Bare zone IDs are looked up together: one deadline for the whole submission.
+    bare = {text.lower() for _, text in entries if ZONE_ID_RE.match(text.lower())}
+    located = zone_lookup.locate(sorted(bare)) if bare else {}
     for number, text in entries:
-        service, error = _parse_url(text)
+        service, error = _parse_url(text, located)
         if service is None:
             problems.append(Problem(f"Line {number}: {error}"))
         elif service.zone_id in seen:

@@ -228,6 +228,9 @@ class Event(models.Model):
         SUBMITTED = "submitted", "Submitted"
         TRANSITION = "transition", "State change"
         COMMENT = "comment", "Comment"
+        # What the portal records of a person's doing beside state changes (contacts changed, an
+        # action that applied to only some services).
+        NOTE = "note", "Note"
 
     request = models.ForeignKey(UpgradeRequest, on_delete=models.CASCADE, related_name="events")
     service = models.ForeignKey(

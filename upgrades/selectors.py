@@ -179,35 +179,40 @@ def state_counts(queryset: QuerySet[UpgradeRequest]) -> dict[str, int]:
 
 def request_fingerprint(user, request_id: int) -> tuple | None:
     """Everything the request page shows changes one of these, read in one indexed query: the
-    request's and its services' versions, the latest event and CF call, the mail log's progress, and
-    whether a step runs (its clock then changes every second). None if the user may not see it."""
-    services = ServiceUpgrade.objects.filter(request=OuterRef("pk")).values("request")
-    events = Event.objects.filter(request=OuterRef("pk")).values("request")
-    calls = CallLog.objects.filter(service__request=OuterRef("pk")).values("service__request")
-    deliveries = Delivery.objects.filter(notification__request=OuterRef("pk")).values("notification__request")
+    request's and its services' versions; the count and latest id of its events and CF calls (a
+    count also moves when a row with a lower id commits late); the mail log's rows, attempts,
+    outcomes and claims (a claim, a deferral and a send each move one); whether a step runs (its
+    clock then changes every second). None if the user may not see the request."""
+    per_request = {
+        "events": Event.objects.filter(request=OuterRef("pk")).values("request"),
+        "calls": CallLog.objects.filter(service__request=OuterRef("pk")).values("service__request"),
+        "mails": Delivery.objects.filter(notification__request=OuterRef("pk")).values(
+            "notification__request"
+        ),
+    }
+    aggregates = {
+        "events_n": ("events", Count("pk")),
+        "events_last": ("events", Max("pk")),
+        "calls_n": ("calls", Count("pk")),
+        "calls_last": ("calls", Max("pk")),
+        "mails_n": ("mails", Count("pk")),
+        "mails_last": ("mails", Max("pk")),
+        "mails_attempts": ("mails", Sum("attempts")),
+        "mails_done": ("mails", Count("pk", filter=~Q(status=Delivery.Status.PENDING))),
+        "mails_idle": ("mails", Count("pk", filter=Q(claimed_until__isnull=True))),
+    }
+    services = ServiceUpgrade.objects.filter(request=OuterRef("pk"))
     return (
         UpgradeRequest.objects.visible_to(user)
         .filter(pk=request_id)
         .annotate(
-            services_version=Subquery(services.annotate(v=Sum("version")).values("v")),
-            running=Exists(ServiceUpgrade.objects.filter(request=OuterRef("pk"), state__in=RUNNING_STATES)),
-            latest_event=Subquery(events.annotate(v=Max("id")).values("v")),
-            latest_call=Subquery(calls.annotate(v=Max("id")).values("v")),
-            mail_attempts=Subquery(deliveries.annotate(v=Sum("attempts")).values("v")),
-            mail_done=Subquery(
-                deliveries.annotate(v=Count("pk", filter=~Q(status=Delivery.Status.PENDING))).values("v")
-            ),
-            mail_next=Subquery(deliveries.annotate(v=Max("next_attempt_at")).values("v")),
+            services_version=Subquery(services.values("request").annotate(v=Sum("version")).values("v")),
+            running=Exists(services.filter(state__in=RUNNING_STATES)),
+            **{
+                name: Subquery(per_request[table].annotate(v=aggregate).values("v"))
+                for name, (table, aggregate) in aggregates.items()
+            },
         )
-        .values_list(
-            "version",
-            "services_version",
-            "running",
-            "latest_event",
-            "latest_call",
-            "mail_attempts",
-            "mail_done",
-            "mail_next",
-        )
+        .values_list("version", "services_version", "running", *aggregates)
         .first()
     )

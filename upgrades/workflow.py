@@ -172,6 +172,12 @@ SYSTEM_TRANSITIONS = frozenset(
 # Who may ask for preflight again on a submitted service.
 RECHECK_ROLES = frozenset({Role.REQUESTER, Role.EC_TEAM})
 RUNNING_STATES = frozenset({State.STEP1_RUNNING, State.STEP2_RUNNING, State.ROLLING_BACK})
+# Where a running phase goes when it cannot go on (locked for the EC team: retry or roll back).
+FAILED_STATE = {
+    State.STEP1_RUNNING: State.STEP1_FAILED,
+    State.STEP2_RUNNING: State.STEP2_FAILED,
+    State.ROLLING_BACK: State.ROLLBACK_FAILED,
+}
 
 # The sub-steps each running state goes through, in order, with their words for progress displays.
 # The engine (`upgrades.engine.runner`) binds each name to the code that carries it out.

@@ -17,6 +17,7 @@ from upgrades.cloudfoundry.factory import quick_client_for
 from upgrades.foundations import Foundation
 
 UNANSWERED = "did not answer"
+_MAX_THREADS = 16  # concurrent lookups of one submission
 
 
 @dataclass(frozen=True)
@@ -26,27 +27,32 @@ class Located:
     foundation: str
 
 
-def locate(zone_id: str) -> tuple[Located | None, list[str]]:
-    """The service URL of `zone_id`, or None; and the foundations looked at (with why not there)."""
+def locate(zone_ids: list[str]) -> dict[str, tuple[Located | None, list[str]]]:
+    """For each zone ID: its service URL, or None; and the foundations looked at (with why not
+    there). Every foundation is asked for every zone ID at once, all within one CF_WEB_TIMEOUT."""
     candidates = foundations.all_foundations()
-    if not candidates:
-        return None, []
-    pool = ThreadPoolExecutor(max_workers=len(candidates), thread_name_prefix="zone-lookup")
-    futures = {pool.submit(_look_on, foundation, zone_id): foundation for foundation in candidates}
+    found: dict[str, tuple[Located | None, list[str]]] = {zone_id: (None, []) for zone_id in zone_ids}
+    if not candidates or not zone_ids:
+        return found
+    jobs = [(zone_id, foundation) for zone_id in zone_ids for foundation in candidates]
+    pool = ThreadPoolExecutor(max_workers=min(len(jobs), _MAX_THREADS), thread_name_prefix="zone-lookup")
+    futures = {
+        pool.submit(_look_on, foundation, zone_id): (zone_id, foundation) for zone_id, foundation in jobs
+    }
     wait(futures, timeout=settings.CF_WEB_TIMEOUT)
     # Calls still under way end on their own socket timeouts; nobody waits for them.
     pool.shutdown(wait=False, cancel_futures=True)
-    found, looked = None, []
-    for future, foundation in futures.items():
+    for future, (zone_id, foundation) in futures.items():
+        located, looked = found[zone_id]
         if not future.done() or future.cancelled():
             looked.append(f"{foundation.name} ({UNANSWERED} within {settings.CF_WEB_TIMEOUT:g} s)")
             continue
-        located, why = future.result()
-        if located is not None and found is None:
-            found = located
+        here, why = future.result()
+        if here is not None and located is None:
+            found[zone_id] = (here, looked)
         elif why:
             looked.append(why)
-    return found, looked
+    return found
 
 
 def _look_on(foundation: Foundation, zone_id: str) -> tuple[Located | None, str]:

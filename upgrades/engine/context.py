@@ -66,6 +66,18 @@ class Context:
             raise StepFailed(f"{(what or progress).capitalize()} did not finish within {limit:g} s.")
         return Wait(progress, settings.ENGINE_POLL_SECONDS)
 
+    def poll_job(self, what: str) -> Wait | None:
+        """The CF job this sub-step waits for (`service.job_guid`): a Wait while it runs, None once it
+        completed; StepFailed, saying what could not finish, when it failed."""
+        job = self.cf.get_job(self.service.job_guid)
+        if not job.is_done:
+            return self.poll(what)
+        self.record(job_guid="")
+        if job.failed:
+            detail = "; ".join(e.get("detail", "") for e in job.errors) or "no reason given"
+            raise StepFailed(f"Cloud Foundry could not finish {what}: {detail}")
+        return None
+
     def elapsed(self) -> float:
         """Seconds since this sub-step began (a retry begins it again)."""
         started = self.service.step_started_at or timezone.now()

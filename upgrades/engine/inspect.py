@@ -7,7 +7,7 @@ instance running) and the service instance whose GUID is the zone ID.
 from dataclasses import dataclass
 
 from upgrades.cloudfoundry import CFClient, NotFound
-from upgrades.cloudfoundry.types import Process
+from upgrades.cloudfoundry.types import Process, ProcessStats
 from upgrades.engine.context import StepFailed
 from upgrades.foundations import Foundation
 
@@ -56,8 +56,7 @@ def inspect(cf: CFClient, foundation: Foundation, zone_id: str, domain: str) -> 
     app = cf.get_app(app_guids[0])
     if app.state != "STARTED":
         raise StepFailed(f"The app {app.name} behind the route is stopped.")
-    stats = cf.get_process_stats(web_process(cf, app.guid).guid)
-    running = sum(1 for s in stats if s.state == "RUNNING")
+    running, stats = running_instances(cf, app.guid)
     if running == 0 or running < len(stats):
         raise StepFailed(f"Only {running} of {len(stats)} instances of {app.name} are running.")
     return Standing(
@@ -69,6 +68,13 @@ def inspect(cf: CFClient, foundation: Foundation, zone_id: str, domain: str) -> 
         instances_running=running,
         instances_desired=len(stats),
     )
+
+
+def running_instances(cf: CFClient, app_guid: str) -> tuple[int, list[ProcessStats]]:
+    """How many instances of the app's web process run and are routable, and all of them: the one
+    count every rule about instances uses (stricter than the CLI's "any instance running")."""
+    stats = cf.get_process_stats(web_process(cf, app_guid).guid)
+    return sum(1 for i in stats if i.state == "RUNNING" and i.routable is not False), stats
 
 
 def web_process(cf: CFClient, app_guid: str) -> Process:

@@ -181,13 +181,6 @@ def retry_later(service: ServiceUpgrade, owner: str, message: str) -> None:
         actions.enqueue_step(service, countdown=countdown)
 
 
-_FAILED = {
-    State.STEP1_RUNNING: State.STEP1_FAILED,
-    State.STEP2_RUNNING: State.STEP2_FAILED,
-    State.ROLLING_BACK: State.ROLLBACK_FAILED,
-}
-
-
 def fail(service: ServiceUpgrade, owner: str, message: str) -> None:
     """The sub-step cannot succeed: the service goes to its failed state, locked for the EC team."""
     with transaction.atomic():
@@ -195,7 +188,7 @@ def fail(service: ServiceUpgrade, owner: str, message: str) -> None:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
         actions.transition(
             service,
-            target=_FAILED[State(service.state)],
+            target=workflow.FAILED_STATE[State(service.state)],
             actor=actions.SYSTEM,
             message=message,
             updates={"error": message, "progress": ""},

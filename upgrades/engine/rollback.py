@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from upgrades.cloudfoundry import NotFound, Unprocessable
 from upgrades.engine.context import Context, Done, Outcome, StepFailed
-from upgrades.engine.inspect import web_process
-from upgrades.engine.step2 import delete_temp_route, poll_job
+from upgrades.engine.inspect import running_instances
+from upgrades.engine.step2 import delete_temp_route
 
 
 def rb_start_blue(ctx: Context) -> Outcome:
@@ -20,8 +20,7 @@ def rb_start_blue(ctx: Context) -> Outcome:
     if ctx.cf.get_app(s.blue_app_guid).state != "STARTED":
         ctx.cf.start_app(s.blue_app_guid)
         ctx.record(step_started_at=timezone.now())
-    stats = ctx.cf.get_process_stats(web_process(ctx.cf, s.blue_app_guid).guid)
-    running = sum(1 for i in stats if i.state == "RUNNING")
+    running, stats = running_instances(ctx.cf, s.blue_app_guid)
     if stats and running == len(stats):
         ctx.record(blue_stopped=False)
         return Done()
@@ -68,7 +67,7 @@ def rb_delete_temp_route(ctx: Context) -> Outcome:
 def rb_delete_green(ctx: Context) -> Outcome:
     s = ctx.service
     if s.job_guid:
-        waiting = poll_job(ctx, "deleting the new app")
+        waiting = ctx.poll_job("deleting the new app")
         if waiting:
             return waiting
         ctx.record(green_app_guid="")

@@ -104,6 +104,8 @@ def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exceptio
             else:
                 target, message = _phase_end(service)
                 leases.finish(service, owner, target, message)
+        case _:
+            leases.fail(service, owner, f"The sub-step “{service.step}” gave no outcome ({outcome!r}).")
 
 
 def _phase_end(service: ServiceUpgrade) -> tuple[State, str]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from upgrades.cloudfoundry import NotFound, Uniqueness, Unprocessable
 from upgrades.engine.context import Context, Done, Outcome, StepFailed
-from upgrades.engine.inspect import inspect, web_process
+from upgrades.engine.inspect import inspect, running_instances, web_process
 
 _HOST_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -136,13 +136,9 @@ def bind(ctx: Context) -> Outcome:
     """Bind green to every service instance blue is bound to; managed bindings are jobs, polled."""
     s = ctx.service
     if s.job_guid:
-        job = ctx.cf.get_job(s.job_guid)
-        if not job.is_done:
-            return ctx.poll("binding services", what="binding a service to the new app")
-        ctx.record(job_guid="")
-        if job.failed:
-            detail = "; ".join(e.get("detail", "") for e in job.errors) or "no reason given"
-            raise StepFailed(f"Binding a service to the new app failed: {detail}")
+        waiting = ctx.poll_job("binding a service to the new app")
+        if waiting:
+            return waiting
     bound = {
         b.service_instance_guid: b.guid for b in ctx.cf.list_credential_bindings(app_guids=[s.green_app_guid])
     }
@@ -214,8 +210,7 @@ def start_green(ctx: Context) -> Outcome:
 def wait_running(ctx: Context) -> Outcome:
     """Done only when every desired instance is RUNNING (stricter than the CLI's "any")."""
     s = ctx.service
-    stats = ctx.cf.get_process_stats(web_process(ctx.cf, s.green_app_guid).guid)
-    running = sum(1 for i in stats if i.state == "RUNNING" and i.routable is not False)
+    running, stats = running_instances(ctx.cf, s.green_app_guid)
     desired = max(s.instances_desired, 1)
     crashed = [i for i in stats if i.state == "CRASHED"]
     if crashed:

@@ -7,15 +7,13 @@ the original route's only destination is a healthy green.
 
 from upgrades.cloudfoundry import NotFound, Unprocessable
 from upgrades.engine.context import Context, Done, Outcome, StepFailed
-from upgrades.engine.inspect import web_process
+from upgrades.engine.inspect import running_instances
 
 
 def green_healthy(ctx: Context) -> bool:
     """Every desired instance of green is RUNNING."""
-    s = ctx.service
-    stats = ctx.cf.get_process_stats(web_process(ctx.cf, s.green_app_guid).guid)
-    running = sum(1 for i in stats if i.state == "RUNNING" and i.routable is not False)
-    return running >= max(s.instances_desired, 1)
+    running, _ = running_instances(ctx.cf, ctx.service.green_app_guid)
+    return running >= max(ctx.service.instances_desired, 1)
 
 
 def map_original(ctx: Context) -> Outcome:
@@ -45,22 +43,10 @@ def unmap_blue(ctx: Context) -> Outcome:
     return Done()
 
 
-def poll_job(ctx: Context, what: str) -> Outcome | None:
-    """If a CF job is being waited for: a Wait while it runs, None once it completed."""
-    job = ctx.cf.get_job(ctx.service.job_guid)
-    if not job.is_done:
-        return ctx.poll(what)
-    ctx.record(job_guid="")
-    if job.failed:
-        detail = "; ".join(e.get("detail", "") for e in job.errors) or "no reason given"
-        raise StepFailed(f"Cloud Foundry could not finish {what}: {detail}")
-    return None
-
-
 def delete_temp_route(ctx: Context) -> Outcome:
     s = ctx.service
     if s.job_guid:
-        waiting = poll_job(ctx, "deleting the temporary route")
+        waiting = ctx.poll_job("deleting the temporary route")
         if waiting:
             return waiting
         ctx.record(temp_route_guid="")
@@ -100,7 +86,7 @@ def delete_blue(ctx: Context) -> Outcome:
     """The point of no return: once the delete is sent, rollback is no longer offered."""
     s = ctx.service
     if s.job_guid:
-        return poll_job(ctx, "deleting the old app") or Done()
+        return ctx.poll_job("deleting the old app") or Done()
     only_green_serves(ctx)
     ctx.record(blue_deleted=True)
     try:

@@ -1,19 +1,33 @@
 """Conditional GETs for the request page and its live part.
 
 The ETag stands for what the page would show this user: the request's fingerprint (its versions, its
-latest event and CF call, its mail log), who asks and with which role, the CSRF secret its forms carry,
-and the current second while a step runs (its clock moves). An unchanged poll is answered `304 Not
+events, CF calls and mail log), who asks and with which role, the CSRF secret its forms carry, the
+deployed templates and code (a page from before a deploy is never revalidated), and the current second
+while a step runs (its clock moves). An unchanged poll is answered `304 Not
 Modified` after one indexed query; a page with a message to show is always rendered.
 """
 
 import hashlib
 import time
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib import messages
 from django.middleware.csrf import get_token
 
 from upgrades import selectors
 from upgrades.permissions import is_ec_team
+
+
+def _deployed() -> str:
+    """A stamp of the templates and code this process serves, the same in every worker of a deploy."""
+    code = Path(__file__).resolve().parents[1]
+    files = [*(Path(settings.BASE_DIR) / "templates").rglob("*.*"), *code.rglob("*.py")]
+    stamps = sorted((str(path), path.stat().st_mtime_ns) for path in files if path.is_file())
+    return hashlib.blake2b(repr(stamps).encode(), digest_size=8).hexdigest()
+
+
+DEPLOYED = _deployed()
 
 
 def request_etag(request, request_id: int) -> str | None:
@@ -25,6 +39,7 @@ def request_etag(request, request_id: int) -> str | None:
         return None  # not visible: the view answers 404
     get_token(request)  # makes sure the CSRF secret below is the one the page's forms will carry
     parts = (
+        DEPLOYED,
         request.path,
         request.user.pk,
         is_ec_team(request.user),

@@ -35,6 +35,7 @@ from upgrades.selectors import (
 )
 from upgrades.web import topology
 from upgrades.workflow import (
+    FAILED_STATE,
     RECHECK_ROLES,
     RUNNING_STATES,
     SERVICE_ACTIONS,
@@ -73,11 +74,7 @@ _CONFIRMATIONS = {
     ),
 }
 PHASE_NAMES = {State.STEP1_RUNNING: "Step 1", State.STEP2_RUNNING: "Step 2", State.ROLLING_BACK: "Rollback"}
-FAILED_PHASES = {
-    State.STEP1_FAILED: State.STEP1_RUNNING,
-    State.STEP2_FAILED: State.STEP2_RUNNING,
-    State.ROLLBACK_FAILED: State.ROLLING_BACK,
-}
+FAILED_PHASES = {failed: running for running, failed in FAILED_STATE.items()}
 GATEWAY_TESTING = frozenset({State.AWAITING_VERIFICATION, State.VERIFIED})
 GATEWAY_BACK = frozenset({State.COMPLETED, State.ROLLED_BACK, State.CANCELLED})
 CALLS_PER_SERVICE = 100
@@ -336,7 +333,7 @@ class Worklist:
 
 
 HOME_ROWS = 10
-FAILED_STATES = (State.STEP1_FAILED, State.STEP2_FAILED, State.ROLLBACK_FAILED)
+FAILED_STATES = tuple(FAILED_STATE.values())
 
 
 def _services_in(requests: QuerySet[UpgradeRequest], states, **extra) -> list[ServiceUpgrade]:
