@@ -298,9 +298,14 @@ CONTACT_LINK_DAYS = env.int("CONTACT_LINK_DAYS", default=30)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Contact-link tokens never reach a log (ecportal/logredact.py).
+    "filters": {"redact_contact_tokens": {"()": "ecportal.logredact.RedactContactTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_contact_tokens"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["redact_contact_tokens"]},
+    },
 }
 
 # --- The blue-green engine (DESIGN §3) ----------------------------------------------------------
