@@ -1,5 +1,6 @@
-"""`make run`'s embedded stack (SQLite in WAL mode, kombu's filesystem broker, a prefork worker and
-beat) survives crashes just like PostgreSQL + Redis does: a killed worker only delays an upgrade."""
+"""`make run`'s embedded stack (SQLite in WAL mode, the broker in files of ecportal/broker.py, a prefork
+worker and beat) survives crashes just like PostgreSQL + Redis does: a killed worker, or killed pool
+processes, only delay an upgrade."""
 
 import json
 import subprocess
@@ -8,9 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from kombu import Connection, Consumer, Producer, Queue
 
 from testkit.stack import REPO_ROOT, Stack
-from tests.engine.conftest import ACME_PROD, wait_for
+from tests.engine.conftest import ACME_NONPROD, ACME_PROD, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -97,3 +99,58 @@ def test_embedded_mode_resumes_after_a_worker_dies_mid_sub_step(start_embedded, 
     ]
     assert post_apps(sim) == 1
     assert embedded.show(service_id)["blue_deleted"] is True
+
+
+def test_embedded_mode_completes_every_upgrade_once_after_pool_processes_are_killed(start_embedded, sim):
+    embedded = start_embedded()
+
+    def position(service_id: str) -> tuple[str, str]:
+        shown = embedded.show(service_id)
+        return shown["state"], shown["step"]
+
+    # The demo seed's delays, as under `make run`, so Step 1 is still running while the pool dies, and
+    # slow answers from CF, so that most kills land on a sub-step under way.
+    sim.configure(staging_delay=2, start_delay=2, job_delay=1, latency=0.3)
+    service_ids = [embedded.driver("file", url) for url in (ACME_PROD, ACME_NONPROD)]
+    # Every 2 s, 8 times, the pool processes die; the worker's main process forks new ones each time.
+    for _ in range(8):
+        wait_for(embedded.stack.kill_pool_processes, 60, "pool processes to kill")
+        time.sleep(2)
+    # The worker that lived on goes on taking messages: each service moves on from where it was ...
+    left_at = {service_id: position(service_id) for service_id in service_ids}
+    for service_id in service_ids:
+        wait_for(
+            lambda: (now := position(service_id)) != left_at[service_id] or now[0] == "completed",
+            180,
+            f"{service_id} to move on from {left_at[service_id]}",
+        )
+    # ... and once the whole worker dies as well, likely mid-upgrade, the next one finishes them.
+    embedded.stack.kill_worker()
+    embedded.stack.start_worker()
+    for service_id in service_ids:
+        embedded.wait_state(service_id, ("completed",), 180)
+    # Exactly once: each service's green was created once, and only green (renamed) is left.
+    assert post_apps(sim) == 2
+    apps = sim.state()["apps"]
+    for name in ("ec-service-acme-prod", "ec-service-acme-nonprod"):
+        family = [(a["name"], a["image"]) for a in apps if a["name"].partition("-okinawa")[0] == name]
+        assert family == [(name, "ecsim/ec-service:okinawa.130")]
+
+
+def test_a_message_its_publisher_died_writing_is_never_read(tmp_path):
+    # kombu's filesystem transport named a message's file before writing it, so a worker could read
+    # it empty (and stop): here publishing fails right after the file is opened, as a kill would.
+    folders = {name: str(tmp_path) for name in ("data_folder_in", "data_folder_out", "control_folder")}
+    transport = "ecportal.broker:Transport"
+    with Connection("filesystem://", transport=transport, transport_options=folders) as connection:
+        queue = Queue("celery", routing_key="celery")
+        producer = Producer(connection)
+        with pytest.raises(TypeError):
+            producer.publish({"n": 1}, routing_key="celery", headers={"h": object()}, declare=[queue])
+        producer.publish({"n": 2}, routing_key="celery", declare=[queue])
+        received = []
+        with Consumer(connection, [queue], callbacks=[lambda body, message: received.append(body)]):
+            connection.drain_events(timeout=5)
+            with pytest.raises(TimeoutError):
+                connection.drain_events(timeout=1)
+    assert received == [{"n": 2}]
