@@ -1,6 +1,7 @@
 """`make run`: migrate, seed, then start cfsim, the SMTP catcher, web, a Celery worker and beat.
 
-Embedded defaults (SQLite, kombu's filesystem broker) unless DATABASE_URL / CELERY_BROKER_URL are set.
+Embedded defaults (SQLite, a broker in files under var/broker/) unless DATABASE_URL / CELERY_BROKER_URL
+are set.
 Everything listens on 127.0.0.1. Ctrl-C stops every process this script started.
 """
 

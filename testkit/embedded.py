@@ -1,4 +1,4 @@
-"""Drive the portal in embedded mode (SQLite + kombu's filesystem broker) from a subprocess, so a
+"""Drive the portal in embedded mode (SQLite + the broker in files) from a subprocess, so a
 test running on PostgreSQL can exercise `make run`'s stack too.
 
     python -m testkit.embedded setup

@@ -50,17 +50,34 @@ def portal_environment(*, database: str, broker: str, api_url: str) -> dict[str,
     }
 
 
+def children_of(pid: int) -> list[int]:
+    """The ids of the live processes whose parent is `pid`, read from /proc (Linux)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ")".
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":  # a zombie is dead already
+            children.append(int(stat.parent.name))
+    return children
+
+
 class Stack:
-    """Worker and beat processes; `kill_worker` SIGKILLs the whole worker, as a crash would."""
+    """Worker and beat processes; `kill_worker` SIGKILLs the whole worker, as a crash would, and
+    `kill_pool_processes` only its pool's children, as the kernel's OOM killer might."""
 
     def __init__(self, *, database: str, broker: str, api_url: str, log_dir: Path, extra_env=None):
-        self.env = {
+        # A None in extra_env unsets a variable this process has (so the settings' default applies).
+        env = {
             **os.environ,
             **portal_environment(database=database, broker=broker, api_url=api_url),
             "PYTHONUNBUFFERED": "1",
             **FAST_ENGINE,
             **(extra_env or {}),
         }
+        self.env = {name: value for name, value in env.items() if value is not None}
         self.log_dir = log_dir
         self.worker: subprocess.Popen | None = None
         self.beat: subprocess.Popen | None = None
@@ -97,6 +114,19 @@ class Stack:
         if self.worker and self.worker.poll() is None:
             os.killpg(self.worker.pid, signal.SIGKILL)
             self.worker.wait(10)
+
+    def kill_pool_processes(self) -> int:
+        """SIGKILL the worker's pool processes (its children), leaving the main process to replace
+        them; returns how many were killed."""
+        assert self.worker and self.worker.poll() is None, "no worker running"
+        killed = 0
+        for pid in children_of(self.worker.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass  # gone meanwhile
+        return killed
 
     def _wait_for_line(self, path: Path, text: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -1,7 +1,8 @@
 """Settings from the environment (12-factor).
 
-The defaults are the embedded ones that `make run` uses: SQLite in `var/db.sqlite3` (WAL) and kombu's
-filesystem broker, so `.venv/bin/python manage.py …` in a checkout works on `make run`'s database.
+The defaults are the embedded ones that `make run` uses: SQLite in `var/db.sqlite3` (WAL) and a broker
+in files under `var/broker/` (ecportal/broker.py), so `.venv/bin/python manage.py …` in a checkout works
+on `make run`'s database.
 `DATABASE_URL` and `CELERY_BROKER_URL` switch to PostgreSQL and Redis. Production hardening lives in
 `ecportal.settings.production`, which imports this module.
 """
@@ -219,6 +220,8 @@ SPECTACULAR_SETTINGS = {
 # --- Celery (DESIGN §3: ids in messages, late acks, no result backend) --------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport, read by the worker's event loop (see ecportal/broker.py).
+    CELERY_BROKER_TRANSPORT = "ecportal.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
