@@ -61,7 +61,7 @@ def main(argv: list[str]) -> None:
         fields = ("state", "step", "lease_owner", "error", "blue_deleted")
         print(json.dumps({name: getattr(service, name) for name in fields}))
     elif command == "queue":
-        # The queue page as olga's browser gets it: rendered, or kept by an earlier `queue`.
+        # The queue page as olga's browser gets it.
         from django.test import Client
 
         service = ServiceUpgrade.objects.get(pk=int(argv[1]))

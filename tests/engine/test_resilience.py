@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from ecportal.embedded import CFSIM_CLIENT_SECRET
 from tests.engine.conftest import (
     ACME,
     ACME_PROD,
@@ -17,6 +18,7 @@ from tests.engine.conftest import (
     wait_state,
 )
 from upgrades import actions, tasks, workflow
+from upgrades.cloudfoundry import CFClient
 from upgrades.models import CallLog, ServiceUpgrade
 from upgrades.workflow import Action, Plan, State
 
@@ -172,3 +174,18 @@ def test_a_cf_job_that_never_ends_fails_the_step_at_its_deadline(engine, sim, ca
     service = wait_state(request.services.get().pk, State.STEP1_FAILED, timeout=120)
     assert service.step == "bind"
     assert service.error == "Binding a service to the new app did not finish within 20 s."
+
+
+def test_a_rollback_whose_old_app_never_starts_fails_at_its_deadline(engine, sim, cast):
+    """Blue was stopped (finalization had begun) and now never comes up: the rollback gives up after
+    ENGINE_START_TIMEOUT (30 s in these tests) and says so, instead of waiting for ever."""
+    request = filed_and_checked(cast["alice"], [ACME_PROD])
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.AWAITING_VERIFICATION, timeout=120)
+    cf = CFClient(sim.api_url, client_id="ecportal", client_secret=CFSIM_CLIENT_SECRET)
+    cf.stop_app(service.blue_app_guid)
+    sim.configure(start_delay=3600)
+    actions.apply_service_action(service=service, action=Action.ROLLBACK, actor=cast["olga"])
+    failed = wait_state(service.pk, State.ROLLBACK_FAILED, timeout=120)
+    assert failed.step == "rb_start_blue"
+    assert failed.error == "Starting the old app again did not finish within 30 s."
