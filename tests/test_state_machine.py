@@ -158,7 +158,7 @@ def test_services_follow_the_workflow_table(cast, releases, django_capture_on_co
     with django_capture_on_commit_callbacks(execute=False):
         state_machine = Machine.TestCase
         state_machine.settings = settings(
-            max_examples=80,
+            max_examples=50,
             stateful_step_count=40,
             deadline=None,
             derandomize=True,
