@@ -3,8 +3,8 @@
 The ETag stands for what the page would show this user: the request's fingerprint (its versions, its
 events, CF calls and mail log), who asks and with which role, the CSRF secret its forms carry, the
 deployed templates and code (a page from before a deploy is never revalidated), and the current second
-while a step runs (its clock moves). An unchanged poll is answered `304 Not
-Modified` after one indexed query; a page with a message to show is always rendered.
+while a step runs (its clock moves). An unchanged poll is answered `304 Not Modified` after one indexed
+query; a page with a message to show is always rendered.
 """
 
 import hashlib
