@@ -12,7 +12,6 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -203,8 +202,7 @@ class Job:
     guid: str
     operation: str
     ready_at: float
-    resource: tuple[str, str] | None = None  # (collection, guid) for the job's links
-    on_complete: Callable[[], None] | None = None
+    resource: tuple[str, str] | None = None  # (collection, guid) for the job's links and its effect
     state: str = "PROCESSING"
     errors: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
@@ -300,18 +298,39 @@ class Store:
             job.state = "FAILED"
             job.errors = [job.fail_with]
             return
-        if job.on_complete:
-            job.on_complete()
+        self._complete(job)
         job.state = "COMPLETE"
 
-    def new_job(self, operation: str, resource: tuple[str, str] | None, on_complete=None) -> Job:
-        """Queue an async job; the configured job failures for ``operation`` are spent here."""
+    def _complete(self, job: Job) -> None:
+        """What a job does when it completes, decided by its operation and resource alone, so that a
+        job is plain data (it can be saved and loaded)."""
+        guid = job.resource[1] if job.resource else ""
+        if job.operation == "app.delete":
+            self.purge_app(guid)
+        elif job.operation == "route.delete":
+            self.routes.pop(guid, None)
+        elif job.operation == "service_bindings.delete":
+            self.bindings.pop(guid, None)
+        elif job.operation == "service_bindings.create" and (binding := self.bindings.get(guid)):
+            binding.state, binding.updated_at = "succeeded", now_iso()
+
+    def purge_app(self, guid: str) -> None:
+        """What the app.delete job does: the app and everything hanging off it, routes excepted."""
+        self.apps.pop(guid, None)
+        for collection in (self.processes, self.packages, self.droplets, self.builds, self.bindings):
+            for key in [k for k, v in collection.items() if v.app_guid == guid]:
+                del collection[key]
+        for route in self.routes.values():
+            route.destinations = [d for d in route.destinations if d.app_guid != guid]
+
+    def new_job(self, operation: str, resource: tuple[str, str] | None) -> Job:
+        """Queue an async job; the configured job failures for ``operation`` are spent here. The
+        operations with an effect on completion are those ``_complete`` knows."""
         job = Job(
             guid=new_guid(),
             operation=operation,
             ready_at=time.monotonic() + self.config.job_delay,
             resource=resource,
-            on_complete=on_complete,
         )
         if self.job_failures.get(operation, 0) > 0:
             self.job_failures[operation] -= 1
