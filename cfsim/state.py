@@ -4,6 +4,9 @@ Handlers take ``store.lock``, call ``store.advance()`` so time-driven transition
 instance start-up) are settled as of now, then read or change the collections. Nothing runs in the
 background: a build is STAGED, a job COMPLETE or an instance RUNNING as soon as someone looks
 after its delay has passed.
+
+``store.changed`` is set after anything may have changed (every request but a GET, and every
+settled transition); with ``--state`` a thread saves the store when it is set (cfsim/persistence.py).
 """
 
 from __future__ import annotations
@@ -225,6 +228,7 @@ class Store:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self.changed = threading.Event()
         self.config = Config()
         self.clear()
         self.call_log: deque[dict] = deque(maxlen=5000)
@@ -257,17 +261,20 @@ class Store:
     def advance(self) -> None:
         """Settle every transition whose delay has passed. Call with the lock held."""
         moment = time.monotonic()
+        settled = False
         for package in self.packages.values():
             if package.state == "COPYING" and moment >= package.ready_at:
-                package.state = "READY"
+                package.state, settled = "READY", True
         for build in list(self.pending_builds.values()):
             if moment >= build.ready_at:
                 del self.pending_builds[build.guid]
+                settled = True
                 if build.state == "STAGING" and build.guid in self.builds:  # not purged with its app
                     self._finish_build(build)
         for job in list(self.pending_jobs.values()):
             if moment >= job.ready_at:
                 del self.pending_jobs[job.guid]
+                settled = True
                 self._finish_job(job)
         for process in self.processes.values():
             crashing = self.runs_crashing_image(process)
@@ -278,6 +285,9 @@ class Store:
                         "APP/PROC/WEB: Exited with status 1 (out of memory)" if crashing else None
                     )
                     instance.started_at = time.time()
+                    settled = True
+        if settled:
+            self.changed.set()
 
     def _finish_build(self, build: Build) -> None:
         package = self.packages.get(build.package_guid)
