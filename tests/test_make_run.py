@@ -1,0 +1,108 @@
+"""`make run` (scripts/run.py): its supervisor restarts a process that dies and stops everything it
+started, grandchildren included."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("make_run", ROOT / "scripts" / "run.py")
+run = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run)
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+# Like a Celery worker or gunicorn: a master with a worker process of its own.
+MASTER = [
+    sys.executable,
+    "-c",
+    "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+    "time.sleep(60)",
+]
+FAILING = [sys.executable, "-c", "raise SystemExit(3)"]
+
+
+def group_is_gone(pgid: int, seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def group_size(pgid: int) -> int:
+    out = subprocess.run(["ps", "-o", "pid=", "-g", str(pgid)], capture_output=True, text=True).stdout
+    return len(out.split())
+
+
+def wait_for(condition, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not within the deadline"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def log() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def supervisor(log):
+    supervisor = run.Supervisor(
+        cwd=ROOT, env=dict(os.environ), first_pause=0.05, max_pause=0.2, log=log.append
+    )
+    yield supervisor
+    supervisor.stop(timeout=5)
+
+
+def test_a_killed_process_is_started_again_and_the_others_keep_running(supervisor, log):
+    worker = supervisor.start("worker", MASTER)
+    web = supervisor.start("web", SLEEPER)
+    wait_for(lambda: group_size(worker.pid) == 2)  # the master and its worker process
+    os.kill(worker.pid, signal.SIGKILL)
+
+    wait_for(lambda: supervisor.check() and supervisor.processes["worker"] is not worker)
+    again = supervisor.processes["worker"]
+    assert log == ["worker was killed by SIGKILL; restarting it in 0.05 s."]
+    assert again.poll() is None and supervisor.processes["web"] is web and web.poll() is None
+    assert group_is_gone(worker.pid), "the dead master's worker process was stopped with it"
+
+    os.kill(again.pid, signal.SIGKILL)  # a second death soon after: a longer pause
+    wait_for(lambda: supervisor.check() and supervisor.processes["worker"] is not again)
+    assert log[-1] == "worker was killed by SIGKILL; restarting it in 0.1 s."
+
+    latest = supervisor.processes["worker"]
+    wait_for(lambda: group_size(latest.pid) == 2)
+    supervisor.stop(timeout=5)
+    assert all(process.returncode is not None for process in supervisor.processes.values())
+    assert group_is_gone(latest.pid) and group_is_gone(web.pid)
+
+
+def test_a_process_that_keeps_dying_makes_it_give_up(supervisor, log):
+    supervisor.start("beat", FAILING)
+    web = supervisor.start("web", SLEEPER)
+    deadline = time.monotonic() + 10
+    while supervisor.check():
+        assert time.monotonic() < deadline, "still restarting"
+        time.sleep(0.02)
+    assert log[:4] == [
+        f"beat exited with code 3; restarting it in {pause:g} s." for pause in (0.05, 0.1, 0.2, 0.2)
+    ]
+    assert log[4:] == [
+        "beat exited with code 3; it died 5 times within 60 s: giving up, stopping everything."
+    ]
+    assert web.poll() is None  # the caller stops the rest
+    supervisor.stop(timeout=5)
+    assert web.returncode is not None
