@@ -2,7 +2,8 @@
 
 Embedded defaults (SQLite, a broker in files under var/broker/) unless DATABASE_URL / CELERY_BROKER_URL
 are set.
-Everything listens on 127.0.0.1. A process that dies is started again (the Supervisor below).
+Everything listens on 127.0.0.1. A process that dies is started again (the Supervisor below); cfsim
+keeps its foundation in var/cfsim-state.json across restarts (CFSIM_RESET=1: start it from its seed).
 Ctrl-C stops every process this script started.
 """
 
@@ -25,6 +26,8 @@ CFSIM_PORT = int(os.environ.get("CFSIM_PORT", "9000"))
 CFSIM_ROUTER_PORT = int(os.environ.get("CFSIM_ROUTER_PORT", "9080"))
 SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "ecportal-demo")
+# Under the var directory: the simulated foundation, kept across restarts so it agrees with the database.
+CFSIM_STATE = "cfsim-state.json"
 
 
 def environment() -> dict[str, str]:
@@ -183,6 +186,7 @@ def commands(var_dir: Path) -> dict[str, list[str]]:
     return {
         "cfsim": [
             PY, "-m", "cfsim", "--port", str(CFSIM_PORT), "--router-port", str(CFSIM_ROUTER_PORT),
+            "--state", str(var_dir / CFSIM_STATE),
         ],
         "smtp": [PY, "-m", "ecportal.mailcatcher", "--port", str(SMTP_PORT), "--dir", str(var_dir / "mail")],
         "web": [
@@ -212,6 +216,9 @@ def main() -> int:
     if not env.get("DATABASE_URL"):
         manage(env, "seed_demo")
     (var_dir / "mail").mkdir(parents=True, exist_ok=True)
+    if env.get("CFSIM_RESET", "") not in ("", "0"):
+        (var_dir / CFSIM_STATE).unlink(missing_ok=True)
+        print(f"CFSIM_RESET: cfsim starts from its seed ({var_dir / CFSIM_STATE} removed).", flush=True)
     supervisor = Supervisor(cwd=ROOT, env=env)
     signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C
     try:

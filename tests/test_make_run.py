@@ -1,17 +1,20 @@
 """`make run` (scripts/run.py): its supervisor restarts a process that dies and stops everything it
-started, grandchildren included."""
+started, grandchildren included; the cfsim it starts keeps its foundation across restarts."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from upgrades.cloudfoundry import CFClient, forget_tokens
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("make_run", ROOT / "scripts" / "run.py")
@@ -44,6 +47,12 @@ def group_is_gone(pgid: int, seconds: float = 5) -> bool:
 def group_size(pgid: int) -> int:
     out = subprocess.run(["ps", "-o", "pid=", "-g", str(pgid)], capture_output=True, text=True).stdout
     return len(out.split())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def wait_for(condition, seconds: float = 5) -> None:
@@ -106,3 +115,20 @@ def test_a_process_that_keeps_dying_makes_it_give_up(supervisor, log):
     assert web.poll() is None  # the caller stops the rest
     supervisor.stop(timeout=5)
     assert web.returncode is not None
+
+
+def test_the_cfsim_it_restarts_still_holds_what_the_portal_created(supervisor, log, tmp_path, monkeypatch):
+    monkeypatch.setattr(run, "CFSIM_PORT", free_port())
+    monkeypatch.setattr(run, "CFSIM_ROUTER_PORT", free_port())
+    api_url = f"http://127.0.0.1:{run.CFSIM_PORT}"
+    cfsim = supervisor.start("cfsim", run.commands(tmp_path)["cfsim"])
+    assert run.wait_until_answers(f"{api_url}/", cfsim)
+    forget_tokens()
+    client = CFClient(api_url, client_id="ecportal", client_secret="ecportal-sim-secret", timeout=(2, 5))
+    green = client.create_app("green-of-a-completed-upgrade", "5ace0000-0000-4000-8000-000000000001")
+
+    cfsim.terminate()  # (saving after a SIGKILL: tests/cf/test_cfsim_state.py)
+    wait_for(lambda: supervisor.check() and supervisor.processes["cfsim"] is not cfsim)
+    assert log == ["cfsim exited with code 0; restarting it in 0.05 s."]
+    assert run.wait_until_answers(f"{api_url}/", supervisor.processes["cfsim"])
+    assert client.get_app(green.guid).name == "green-of-a-completed-upgrade"
