@@ -192,7 +192,9 @@ def commands(var_dir: Path) -> dict[str, list[str]]:
         "web": [
             PY, "-m", "gunicorn", "ecportal.wsgi", "--bind", f"127.0.0.1:{WEB_PORT}",
             "--workers", "2", "--threads", "4",
-            "--access-logfile", "-",
+            "--access-logfile", "-", "--logger-class", "ecportal.logredact.AccessLogger",
+            # Not gunicorn's default control socket in the home directory, which every checkout shares.
+            "--no-control-socket",
         ],
         "worker": [
             PY, "-m", "celery", "-A", "ecportal", "worker",

@@ -1,5 +1,7 @@
 """`make run` (scripts/run.py): its supervisor restarts a process that dies and stops everything it
-started, grandchildren included; the cfsim it starts keeps its foundation across restarts."""
+started, grandchildren included; the cfsim it starts keeps its foundation across restarts; its web
+server shares nothing in the home directory with other checkouts and keeps contact-link tokens out of
+its access log."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -132,3 +136,29 @@ def test_the_cfsim_it_restarts_still_holds_what_the_portal_created(supervisor, l
     assert log == ["cfsim exited with code 0; restarting it in 0.05 s."]
     assert run.wait_until_answers(f"{api_url}/", supervisor.processes["cfsim"])
     assert client.get_app(green.guid).name == "green-of-a-completed-upgrade"
+
+
+def test_the_web_server_has_no_control_socket_and_keeps_tokens_out_of_its_access_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(run, "WEB_PORT", free_port())
+    home, runtime = tmp_path / "home", tmp_path / "run"
+    home.mkdir(), runtime.mkdir()
+    env = dict(os.environ, HOME=str(home), XDG_RUNTIME_DIR=str(runtime))
+    output = tmp_path / "web.log"
+    with output.open("wb") as sink:
+        web = subprocess.Popen(
+            run.commands(tmp_path)["web"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        assert run.wait_until_answers(f"http://127.0.0.1:{run.WEB_PORT}/accounts/login/", web), (
+            output.read_text()
+        )
+        with pytest.raises(urllib.error.HTTPError):  # an unknown link: 404
+            urllib.request.urlopen(f"http://127.0.0.1:{run.WEB_PORT}/c/a-contact-link-token/", timeout=10)
+        # gunicorn >= 25 otherwise listens on $XDG_RUNTIME_DIR/gunicorn.ctl (or ~/.gunicorn/gunicorn.ctl)
+        # while it runs, and removes it on the way out.
+        assert [*home.iterdir(), *runtime.iterdir()] == []
+    finally:
+        web.terminate()
+        web.wait(timeout=10)
+    log = output.read_text()
+    assert "GET /c/[redacted]/" in log and "a-contact-link-token" not in log
