@@ -222,7 +222,9 @@ def main() -> int:
         (var_dir / CFSIM_STATE).unlink(missing_ok=True)
         print(f"CFSIM_RESET: cfsim starts from its seed ({var_dir / CFSIM_STATE} removed).", flush=True)
     supervisor = Supervisor(cwd=ROOT, env=env)
-    signal.signal(signal.SIGTERM, _interrupt)  # like Ctrl-C
+    # Also when started with SIGINT ignored (in the background of a script), and SIGTERM alike.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         for name, command in commands(var_dir).items():
             process = supervisor.start(name, command)

@@ -162,3 +162,36 @@ def test_the_web_server_has_no_control_socket_and_keeps_tokens_out_of_its_access
         web.wait(timeout=10)
     log = output.read_text()
     assert "GET /c/[redacted]/" in log and "a-contact-link-token" not in log
+
+
+def test_ctrl_c_stops_everything_even_when_started_in_the_background(tmp_path):
+    """A shell starts a background job with SIGINT ignored; `make run` must still stop on it."""
+    script = f"""
+import importlib.util, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+spec = importlib.util.spec_from_file_location("make_run", {str(ROOT / "scripts" / "run.py")!r})
+run = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(run)
+run.manage = lambda env, *args: None
+run.wait_until_answers = lambda url, process, seconds=30: True
+run.print_banner = lambda env: print("ready", flush=True)
+run.commands = lambda var_dir: {{"cfsim": {SLEEPER!r}, "web": {MASTER!r}}}
+sys.exit(run.main())
+"""
+    env = dict(os.environ, ECPORTAL_VAR_DIR=str(tmp_path))
+    make_run = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert make_run.stdout.readline() == "ready\n"
+        children = [int(pid) for pid in subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(make_run.pid)], capture_output=True, text=True
+        ).stdout.split()]  # fmt: skip
+        assert len(children) == 2
+        wait_for(lambda: group_size(children[1]) == 2)  # "web" and its worker process
+        make_run.send_signal(signal.SIGINT)
+        assert make_run.wait(timeout=10) == 0
+        assert all(group_is_gone(pgid) for pgid in children)
+    finally:
+        if make_run.poll() is None:
+            make_run.terminate()
+            make_run.wait(timeout=15)
+        make_run.stdout.close()
