@@ -21,7 +21,6 @@ import os
 import sys
 import threading
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from cfsim.state import (
@@ -60,7 +59,7 @@ COLLECTIONS = {
     "bindings": Binding,
     "jobs": Job,
 }
-TIMED = ("packages", "builds", "jobs")  # records with a monotonic ``ready_at``
+TIMED = ("packages", "builds", "jobs")  # records with a monotonic ``ready_at`` (and instances)
 
 
 class _Clock:
@@ -76,32 +75,36 @@ class _Clock:
         return wall - self.offset
 
 
-def dump(store: Store) -> dict:
-    """Everything worth keeping, as JSON-ready data. Call with the lock held."""
+def dumps(store: Store) -> str:
+    """Everything worth keeping, as JSON text. Call with the lock held.
+
+    Records are encoded as they are met (no copy of the store first), which keeps the lock short."""
     clock = _Clock()
-    data: dict = {name: [asdict(record) for record in getattr(store, name).values()] for name in COLLECTIONS}
-    for name in TIMED:
-        for record in data[name]:
-            record["ready_at"] = clock.to_wall(record["ready_at"])
-    for process in data["processes"]:
-        for instance in process["actual"]:
-            instance["ready_at"] = clock.to_wall(instance["ready_at"])
-    config = asdict(store.config)
-    config["failing_images"] = sorted(store.config.failing_images)
-    config["crashing_images"] = sorted(store.config.crashing_images)
-    return data | {
+
+    def encode(record) -> dict:
+        fields = dict(vars(record))  # a dataclass: Route's destinations and Process's instances too
+        if "ready_at" in fields:
+            fields["ready_at"] = clock.to_wall(fields["ready_at"])
+        return fields
+
+    config = vars(store.config) | {
+        "failing_images": sorted(store.config.failing_images),
+        "crashing_images": sorted(store.config.crashing_images),
+    }
+    data = {name: list(getattr(store, name).values()) for name in COLLECTIONS} | {
         "format": FORMAT,
         "config": config,
-        "users": dict(store.users),
-        "clients": dict(store.clients),
-        "tokens": [asdict(token) for token in store.tokens.values()],
-        "refresh_tokens": {key: list(value) for key, value in store.refresh_tokens.items()},
-        "job_failures": dict(store.job_failures),
+        "users": store.users,
+        "clients": store.clients,
+        "tokens": list(store.tokens.values()),
+        "refresh_tokens": store.refresh_tokens,
+        "job_failures": store.job_failures,
     }
+    return json.dumps(data, default=encode)
 
 
 def load(store: Store, data: dict) -> None:
-    """Replace everything in ``store`` with what ``dump`` wrote. Call with the lock held.
+    """Replace everything in ``store`` with what ``dumps`` wrote, parsed. Call with the lock held.
 
     Raises ``ValueError`` (or ``KeyError``/``TypeError`` for a malformed file) and then leaves the
     store cleared."""
@@ -176,10 +179,10 @@ class StateFile:
         """Write the store's current state: a temporary file beside the target, then a rename."""
         with self._write_lock:
             with self.store.lock:
-                data = dump(self.store)
+                text = dumps(self.store)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_name(f".{self.path.name}.tmp")
-            temporary.write_text(json.dumps(data))
+            temporary.write_text(text)
             os.replace(temporary, self.path)
 
     def start(self) -> None:
