@@ -159,6 +159,8 @@ def _has_exited(process: subprocess.Popen) -> bool:
     cannot be taken by another process, so signalling that group reaches only what it started."""
     if process.returncode is not None:
         return True
+    if not hasattr(os, "waitid"):  # macOS before Python 3.13: reap, and signal the group right after
+        return process.poll() is not None
     return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
