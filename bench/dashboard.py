@@ -400,6 +400,7 @@ def gunicorn(port: int, log: Path, timeout: float, env: dict):
     env = {**os.environ, "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1", **env}
     command = [
         sys.executable, "-m", "gunicorn", "ecportal.wsgi", "--bind", f"127.0.0.1:{port}",
+        "--no-control-socket",  # the default path is in the home directory, shared by every checkout
         *WORKER_ARGS,
     ]  # fmt: skip
     with log.open("wb") as output:

@@ -1,7 +1,11 @@
-"""``python -m cfsim --port 9000 --router-port 9080 [--seed FILE]``.
+"""``python -m cfsim --port 9000 --router-port 9080 [--seed FILE] [--state FILE]``.
 
 Port 0 picks a free port; the first line printed is ``cfsim api=<url> router=<url>`` so a parent
 process can read the ports actually bound.
+
+With ``--state FILE`` the foundation survives a restart: cfsim starts from the file when it exists
+(else from the seed), saves every change to it, and ``POST /_cfsim/reset`` rewrites it from the seed.
+Without it, every start begins at the seed.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import threading
 
 from cfsim.control import ControlState, apply_config
 from cfsim.faults import FaultTable
+from cfsim.persistence import StateFile
 from cfsim.router import RouterServer
 from cfsim.seeds import load_seed, read_seed
 from cfsim.server import ApiServer
@@ -25,6 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=9000, help="Cloud Controller + UAA port")
     parser.add_argument("--router-port", type=int, default=9080, help="router port")
     parser.add_argument("--seed", help="seed JSON file (default: the demo seed)")
+    parser.add_argument("--state", help="file to keep the state in across restarts (default: none)")
     parser.add_argument("--staging-delay", type=float, help="seconds a build stays STAGING")
     parser.add_argument("--start-delay", type=float, help="seconds an instance stays STARTING")
     parser.add_argument("--job-delay", type=float, help="seconds a job stays PROCESSING")
@@ -41,10 +47,20 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(args, knob) is not None
     }
     store = Store()
-    state = ControlState(seed=read_seed(args.seed), overrides=overrides)
+    state_file = StateFile(args.state, store) if args.state else None
+    state = ControlState(seed=read_seed(args.seed), overrides=overrides, state_file=state_file)
     with store.lock:
-        load_seed(store, state.seed)
+        restored = state_file is not None and state_file.load()
+        if not restored:
+            load_seed(store, state.seed)
         apply_config(store, overrides)
+    if state_file:
+        print(
+            f"cfsim: state {'restored from' if restored else 'from the seed, kept in'} {args.state}",
+            file=sys.stderr,
+        )
+        state_file.save()
+        state_file.start()
     api = ApiServer((args.host, args.port), store, FaultTable(), state)
     router = RouterServer((args.host, args.router_port), store)
     threading.Thread(target=router.serve_forever, daemon=True).start()
@@ -61,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         router.shutdown()
         api.server_close()
         router.server_close()
+        if state_file:
+            state_file.close()
     sys.exit(0)
 
 

@@ -14,7 +14,8 @@
 - ``POST /_cfsim/jobs/fail`` ``{operation, count}``: the next ``count`` jobs of that operation FAIL.
 - ``POST /_cfsim/tokens/expire``: every issued access token becomes invalid.
 - ``POST /_cfsim/reset`` ``{seed?: object, seed_file?: path}``: reload (default: the start seed and
-  the command-line knobs); clears faults and the call log.
+  the command-line knobs); clears faults and the call log. With ``--state FILE``, the file holds the
+  reloaded state before the answer.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from cfsim import presenters, uaa
 from cfsim.faults import Fault, FaultTable
 from cfsim.http_util import Request, Response
+from cfsim.persistence import StateFile
 from cfsim.seeds import load_seed, read_seed
 from cfsim.state import Store
 
@@ -42,10 +44,12 @@ _KNOBS = {
 
 @dataclass
 class ControlState:
-    """What a reset goes back to: the start seed plus the knobs given on the command line."""
+    """What a reset goes back to: the start seed plus the knobs given on the command line; and the
+    state file a reset rewrites, if any."""
 
     seed: dict
     overrides: dict = field(default_factory=dict)
+    state_file: StateFile | None = None
 
 
 def apply_config(store: Store, changes: dict) -> None:
@@ -73,6 +77,8 @@ def reset(store: Store, fault_table: FaultTable, state: ControlState, seed: dict
         apply_config(store, state.overrides)
         store.call_log.clear()
     fault_table.remove()
+    if state.state_file:
+        state.state_file.save()  # now, not soon: a restart right after a reset must not bring back the old
 
 
 def snapshot(store: Store) -> dict:

@@ -104,19 +104,9 @@ def restart_app(req: Request, store: Store, guid: str) -> Response:
     return ok(p.app(req.base, app))
 
 
-def purge_app(store: Store, guid: str) -> None:
-    """What the app.delete job does: the app and everything hanging off it, routes excepted."""
-    store.apps.pop(guid, None)
-    for collection in (store.processes, store.packages, store.droplets, store.builds, store.bindings):
-        for key in [k for k, v in collection.items() if v.app_guid == guid]:
-            del collection[key]
-    for route in store.routes.values():
-        route.destinations = [d for d in route.destinations if d.app_guid != guid]
-
-
 def delete_app(req: Request, store: Store, guid: str) -> Response:
     get_or_404(store.apps, guid, "App")
-    job = store.new_job("app.delete", ("apps", guid), lambda: purge_app(store, guid))
+    job = store.new_job("app.delete", ("apps", guid))
     return accepted_job(req.base, job.guid)
 
 

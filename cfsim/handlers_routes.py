@@ -134,7 +134,7 @@ def update_route(req: Request, store: Store, guid: str) -> Response:
 
 def delete_route(req: Request, store: Store, guid: str) -> Response:
     get_or_404(store.routes, guid, "Route")
-    job = store.new_job("route.delete", ("routes", guid), lambda: store.routes.pop(guid, None))
+    job = store.new_job("route.delete", ("routes", guid))
     return accepted_job(req.base, job.guid)
 
 

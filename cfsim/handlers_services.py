@@ -16,7 +16,7 @@ from cfsim.http_util import (
     paginate,
 )
 from cfsim.lookups import apply_metadata, get_or_404, relationship_guid
-from cfsim.state import Binding, ServiceInstance, Store, new_guid, now_iso
+from cfsim.state import Binding, ServiceInstance, Store, new_guid
 
 
 def _included(req: Request, store: Store, instances: list[ServiceInstance]) -> dict:
@@ -131,11 +131,7 @@ def create_binding(req: Request, store: Store) -> Response:
         return ok(p.binding(req.base, binding), 201)
     # A managed binding waits for the broker: "in progress" until its job completes.
     binding.state = "in progress"
-
-    def finish() -> None:
-        binding.state, binding.updated_at = "succeeded", now_iso()
-
-    job = store.new_job("service_bindings.create", ("service_credential_bindings", binding.guid), finish)
+    job = store.new_job("service_bindings.create", ("service_credential_bindings", binding.guid))
     return accepted_job(req.base, job.guid)
 
 
@@ -146,11 +142,7 @@ def delete_binding(req: Request, store: Store, guid: str) -> Response:
         store.bindings.pop(guid, None)
         return no_content()
     binding.operation, binding.state = "delete", "in progress"
-    job = store.new_job(
-        "service_bindings.delete",
-        ("service_credential_bindings", guid),
-        lambda: store.bindings.pop(guid, None),
-    )
+    job = store.new_job("service_bindings.delete", ("service_credential_bindings", guid))
     return accepted_job(req.base, job.guid)
 
 

@@ -124,20 +124,21 @@ class ApiHandler(KeepAliveHandler):
                 response = control.dispatch(
                     req, self.server.store, self.server.faults, self.server.control_state
                 )
-            self._send(response, request_id)
-            return
-        response = self._serve(req)
-        with self.server.store.lock:
-            self.server.store.call_log.append(
-                {
-                    "time": time.time(),
-                    "method": req.method,
-                    "path": req.path,
-                    "query": dict(req.query),
-                    "status": response.status,
-                    "request_id": request_id,
-                }  # fmt: skip
-            )
+        else:
+            response = self._serve(req)
+            with self.server.store.lock:
+                self.server.store.call_log.append(
+                    {
+                        "time": time.time(),
+                        "method": req.method,
+                        "path": req.path,
+                        "query": dict(req.query),
+                        "status": response.status,
+                        "request_id": request_id,
+                    }  # fmt: skip
+                )
+        if req.method not in ("GET", "HEAD"):
+            self.server.store.changed.set()  # may have changed something: worth saving (--state)
         self._send(response, request_id)
 
     def _serve(self, req: Request) -> Response:

@@ -4,6 +4,9 @@ Handlers take ``store.lock``, call ``store.advance()`` so time-driven transition
 instance start-up) are settled as of now, then read or change the collections. Nothing runs in the
 background: a build is STAGED, a job COMPLETE or an instance RUNNING as soon as someone looks
 after its delay has passed.
+
+``store.changed`` is set after anything may have changed (every request but a GET, and every
+settled transition); with ``--state`` a thread saves the store when it is set (cfsim/persistence.py).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -203,8 +205,7 @@ class Job:
     guid: str
     operation: str
     ready_at: float
-    resource: tuple[str, str] | None = None  # (collection, guid) for the job's links
-    on_complete: Callable[[], None] | None = None
+    resource: tuple[str, str] | None = None  # (collection, guid) for the job's links and its effect
     state: str = "PROCESSING"
     errors: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
@@ -227,6 +228,7 @@ class Store:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self.changed = threading.Event()
         self.config = Config()
         self.clear()
         self.call_log: deque[dict] = deque(maxlen=5000)
@@ -259,17 +261,20 @@ class Store:
     def advance(self) -> None:
         """Settle every transition whose delay has passed. Call with the lock held."""
         moment = time.monotonic()
+        settled = False
         for package in self.packages.values():
             if package.state == "COPYING" and moment >= package.ready_at:
-                package.state = "READY"
+                package.state, settled = "READY", True
         for build in list(self.pending_builds.values()):
             if moment >= build.ready_at:
                 del self.pending_builds[build.guid]
+                settled = True
                 if build.state == "STAGING" and build.guid in self.builds:  # not purged with its app
                     self._finish_build(build)
         for job in list(self.pending_jobs.values()):
             if moment >= job.ready_at:
                 del self.pending_jobs[job.guid]
+                settled = True
                 self._finish_job(job)
         for process in self.processes.values():
             crashing = self.runs_crashing_image(process)
@@ -280,6 +285,9 @@ class Store:
                         "APP/PROC/WEB: Exited with status 1 (out of memory)" if crashing else None
                     )
                     instance.started_at = time.time()
+                    settled = True
+        if settled:
+            self.changed.set()
 
     def _finish_build(self, build: Build) -> None:
         package = self.packages.get(build.package_guid)
@@ -300,18 +308,39 @@ class Store:
             job.state = "FAILED"
             job.errors = [job.fail_with]
             return
-        if job.on_complete:
-            job.on_complete()
+        self._complete(job)
         job.state = "COMPLETE"
 
-    def new_job(self, operation: str, resource: tuple[str, str] | None, on_complete=None) -> Job:
-        """Queue an async job; the configured job failures for ``operation`` are spent here."""
+    def _complete(self, job: Job) -> None:
+        """What a job does when it completes, decided by its operation and resource alone, so that a
+        job is plain data (it can be saved and loaded)."""
+        guid = job.resource[1] if job.resource else ""
+        if job.operation == "app.delete":
+            self.purge_app(guid)
+        elif job.operation == "route.delete":
+            self.routes.pop(guid, None)
+        elif job.operation == "service_bindings.delete":
+            self.bindings.pop(guid, None)
+        elif job.operation == "service_bindings.create" and (binding := self.bindings.get(guid)):
+            binding.state, binding.updated_at = "succeeded", now_iso()
+
+    def purge_app(self, guid: str) -> None:
+        """What the app.delete job does: the app and everything hanging off it, routes excepted."""
+        self.apps.pop(guid, None)
+        for collection in (self.processes, self.packages, self.droplets, self.builds, self.bindings):
+            for key in [k for k, v in collection.items() if v.app_guid == guid]:
+                del collection[key]
+        for route in self.routes.values():
+            route.destinations = [d for d in route.destinations if d.app_guid != guid]
+
+    def new_job(self, operation: str, resource: tuple[str, str] | None) -> Job:
+        """Queue an async job; the configured job failures for ``operation`` are spent here. The
+        operations with an effect on completion are those ``_complete`` knows."""
         job = Job(
             guid=new_guid(),
             operation=operation,
             ready_at=time.monotonic() + self.config.job_delay,
             resource=resource,
-            on_complete=on_complete,
         )
         if self.job_failures.get(operation, 0) > 0:
             self.job_failures[operation] -= 1

@@ -7,6 +7,9 @@
         sim.route("<zone-id>.<domain>")      # a GET through cfsim's router
         sim.reset()                          # back to the seed; clears faults and the call log
 
+``CfSim(state=path)`` keeps the foundation in ``path`` (``--state``): stop() and start() again, and
+it is still there (on new ports). ``kill()`` stops it the way a crash would.
+
 It talks plain urllib so that tests outside the CF client need no HTTP library.
 """
 
@@ -29,9 +32,15 @@ class CfSim:
     """A cfsim process on free loopback ports. Use as a context manager or start()/stop()."""
 
     def __init__(
-        self, seed: str | Path | None = None, *, delays: dict[str, float] | None = None, timeout: float = 15
+        self,
+        seed: str | Path | None = None,
+        *,
+        delays: dict[str, float] | None = None,
+        timeout: float = 15,
+        state: str | Path | None = None,
     ):
         self.seed = seed
+        self.state_path = state
         self.delays = ZERO_DELAYS if delays is None else delays
         self.timeout = timeout
         self.api_url = ""
@@ -42,6 +51,8 @@ class CfSim:
         command = [sys.executable, "-m", "cfsim", "--port", "0", "--router-port", "0"]
         if self.seed:
             command += ["--seed", str(self.seed)]
+        if self.state_path:
+            command += ["--state", str(self.state_path)]
         for knob, value in self.delays.items():
             command += [f"--{knob.replace('_', '-')}", str(value)]
         self._process = subprocess.Popen(
@@ -71,9 +82,19 @@ class CfSim:
                 time.sleep(0.05)
 
     def stop(self) -> None:
+        self._end(kill=False)
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to save anything on the way out."""
+        self._end(kill=True)
+
+    def _end(self, *, kill: bool) -> None:
         if self._process is None:
             return
-        self._process.terminate()
+        if kill:
+            self._process.kill()
+        else:
+            self._process.terminate()
         try:
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -37,7 +37,8 @@ def portal(tmp_path):
     env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "ALLOWED_HOSTS": "127.0.0.1"}
     with (tmp_path / "gunicorn.log").open("wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "ecportal.wsgi", "--bind", f"127.0.0.1:{port}", "-w", "1"],
+            [sys.executable, "-m", "gunicorn", "ecportal.wsgi", "--bind", f"127.0.0.1:{port}", "-w", "1",
+             "--no-control-socket"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
