@@ -18,7 +18,9 @@ SENDAI = "ecsim/ec-service:sendai.120"
 OKINAWA = "ecsim/ec-service:okinawa.130"
 BROKEN = "ecsim/ec-service:broken.999"  # the demo seed marks it as failing to stage
 
-ACME_PROD_NAME = "ec-service-acme-prod"
+ACME_PROD_NAME = "ec-service-acme-prod"  # the app serving the route
+ACME_PROD_SERVICE = "ec-acme-prod"  # the service instance's name: what people call the EC service
+ACME_NONPROD_SERVICE = "ec-acme-nonprod"
 ACME_PROD_URL = f"https://{ACME_PROD_ZONE}.{WEST}"
 ACME_NONPROD_URL = f"https://ec000002-0000-4000-8000-000000000002.{WEST}"
 INITECH_PROD_URL = f"https://ec000c31-0000-4000-8000-000000000001.{CF3}"

@@ -4,7 +4,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from tests.conftest import NONPROD, PROD, file_request
-from upgrades.models import Event
+from upgrades import actions
+from upgrades.models import Event, Preflight
 
 
 def test_create_returns_201_with_the_request_and_its_services(api, cast, releases):
@@ -32,10 +33,12 @@ def test_create_returns_201_with_the_request_and_its_services(api, cast, release
     service = body["services"][0]
     assert set(service) >= {
         "id",
+        "name",
         "url",
         "zone_id",
         "domain",
         "foundation",
+        "foundation_name",
         "state",
         "step",
         "temporary_url",
@@ -45,6 +48,32 @@ def test_create_returns_201_with_the_request_and_its_services(api, cast, release
     assert service["url"] == PROD and service["foundation"] == "predix-west"
     assert service["state"] == "submitted" and service["temporary_url"] is None
     assert service["allowed_actions"] == ["cancel"], "the requester may only cancel before approval"
+    assert service["name"] is None, "the name is learnt at preflight"
+
+
+def test_a_service_has_its_name_once_preflight_learnt_it_and_its_foundation_by_name(api, cast, releases):
+    request = file_request(cast["alice"], [PROD, NONPROD], checked=False)
+    client = api(cast["alice"])
+
+    def services(body):
+        return [(s["name"], s["zone_id"], s["foundation"], s["foundation_name"]) for s in body["services"]]
+
+    prod_zone, nonprod_zone = (s.zone_id for s in request.services.order_by("id"))
+    assert services(client.get(f"/api/requests/{request.pk}/").json()) == [
+        (None, prod_zone, "predix-west", "Predix West / Basic"),
+        (None, nonprod_zone, "cf3", "CF3"),
+    ]
+    prod = request.services.get(zone_id=prod_zone)
+    actions.record_preflight(
+        service_id=prod.pk, outcome=Preflight.PASSED, message="ok", facts={"name": "ec-acme-prod"}
+    )
+    (listed,) = client.get("/api/requests/").json()["results"]
+    detail = client.get(f"/api/requests/{request.pk}/").json()
+    learnt = [
+        ("ec-acme-prod", prod_zone, "predix-west", "Predix West / Basic"),
+        (None, nonprod_zone, "cf3", "CF3"),
+    ]
+    assert services(listed) == services(detail) == learnt
 
 
 def test_list_is_paginated_and_filtered(api, cast, releases):

@@ -7,10 +7,12 @@ from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from tests.conftest import NONPROD, PASSWORD, PROD, file_request
 from upgrades import actions
-from upgrades.models import Event, ServiceUpgrade
+from upgrades.models import Event, Preflight, ServiceUpgrade
+from upgrades.workflow import Action
 
 
 def test_anonymous_visitors_reach_only_the_login_page(client, filed):
@@ -193,6 +195,64 @@ def _set(service, **fields):
     """Put a service where a test needs it (the engine's own tests cover how it gets there), bumping
     its version as the engine's writes do."""
     ServiceUpgrade.objects.filter(pk=service.pk).update(**fields, version=F("version") + 1)
+
+
+def _text(html: str) -> str:
+    """The words of a page as a person reads them (a line break separates words)."""
+    return " ".join(strip_tags(html.replace("<br>", " ")).split())
+
+
+def _card(page: str, service) -> str:
+    """The words of a service's card on the request page."""
+    start = page.index(f'<article class="card service" id="service-{service.pk}"')
+    return _text(page[start : page.index("</article>", start)])
+
+
+def _named(request, name: str):
+    """The request's first service as preflight left it once it learnt `name` on CF, the others as
+    checked before the name was known."""
+    first, *others = _services(request)
+    actions.record_preflight(
+        service_id=first.pk, outcome=Preflight.PASSED, message="ok", facts={"name": name}
+    )
+    for other in others:
+        actions.record_preflight(service_id=other.pk, outcome=Preflight.PASSED, message="ok")
+    return _services(request)
+
+
+def test_the_request_page_shows_a_service_by_name_and_foundation_then_its_zone_id(client, cast, releases):
+    filed = file_request(cast["alice"], [PROD, NONPROD], checked=False)
+    prod, nonprod = _services(filed)
+    unnamed = _card(_page(client, cast["alice"], f"/requests/{filed.pk}/"), prod)
+    assert unnamed.startswith(f"{prod.zone_id} Submitted Predix West / Basic"), "the zone ID until preflight"
+    prod, nonprod = _named(filed, "ec-acme-prod")
+    actions.apply_request_action(request=filed, action=Action.APPROVE, actor=cast["olga"])
+    page = _page(client, cast["olga"], f"/requests/{filed.pk}/")
+    card = _card(page, prod)
+    assert card.startswith(f"ec-acme-prod Approved Predix West / Basic · zone ID {prod.zone_id} Copy")
+    assert f'<h3 id="svc-{prod.pk}"><span class="service-name">ec-acme-prod</span></h3>' in page
+    assert f'data-copy="{prod.zone_id}"' in page, "the zone ID in full, to copy"
+    assert _card(page, nonprod).startswith(f"{nonprod.zone_id} Approved CF3 https://"), "a foundation by name"
+    assert "cf3" not in _card(page, nonprod), "never by its slug"
+    assert "ec-acme-prod · Predix West / Basic: Submitted → Approved" in _text(page), "the timeline"
+    assert f"{nonprod.zone_id} · CF3: Submitted → Approved" in _text(page)
+
+
+def test_lists_show_services_by_name_and_foundation_then_zone_id(client, cast, releases):
+    filed = file_request(cast["alice"], [PROD, NONPROD], checked=False)
+    prod, nonprod = _named(filed, "ec-acme-prod")
+    named = f"ec-acme-prod · Predix West / Basic · {prod.zone_id}"
+    for who, path in [("olga", "/queue/"), ("alice", "/requests/"), ("olga", "/queue/?q=ACME-prod")]:
+        row = _text(_page(client, cast[who], path))
+        assert f"{named} {nonprod.zone_id} · CF3" in row, (who, path)
+    assert f"UR-{filed.pk}<" not in _page(client, cast["olga"], "/queue/?q=globex")
+    olga = _text(_page(client, cast["olga"], "/"))
+    assert f"UR-{filed.pk} by alice · okinawa.130 · ec-acme-prod, {nonprod.zone_id}" in olga, (
+        "awaiting approval"
+    )
+    actions.apply_request_action(request=filed, action=Action.APPROVE, actor=cast["olga"])
+    olga = _text(_page(client, cast["olga"], "/"))
+    assert f"UR-{filed.pk} Approved {named} okinawa.130 · alice" in olga, "steps to start"
 
 
 def test_approve_waits_for_preflight_and_says_so(client, cast, releases):

@@ -173,7 +173,7 @@ def transition(
         changed = ServiceUpgrade.objects.filter(pk=service.pk, state=source).update(**fields)
         if changed != 1:
             raise StaleState(
-                f"Service {service.zone_id} changed while you were looking; reload and try again."
+                f"Service {service.display_name} changed while you were looking; reload and try again."
             )
         for name, value in fields.items():
             if name != "version":
@@ -344,7 +344,7 @@ def _why_left(action: Action, state: State, roles) -> str:
 
 def _note_left(request: UpgradeRequest, actor: Actor, action: Action, left) -> None:
     """Put the services an action left as they were on the timeline, so nobody reads it as done."""
-    lines = "; ".join(f"{service.zone_id} — {why}" for service, why in left)
+    lines = "; ".join(f"{service.display_name} — {why}" for service, why in left)
     Event.objects.create(
         request=request,
         kind=Event.Kind.NOTE,
@@ -357,7 +357,7 @@ def _note_left(request: UpgradeRequest, actor: Actor, action: Action, left) -> N
 def _check_preflight(services: list[ServiceUpgrade]) -> None:
     waiting = [s for s in services if s.preflight != Preflight.PASSED]
     if waiting:
-        names = ", ".join(f"{s.zone_id} ({s.get_preflight_display().lower()})" for s in waiting)
+        names = ", ".join(f"{s.display_name} ({s.get_preflight_display().lower()})" for s in waiting)
         raise workflow.InvalidTransition(f"Approval needs every service to pass preflight first: {names}.")
 
 

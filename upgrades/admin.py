@@ -25,7 +25,7 @@ class ReadOnlyInline(admin.TabularInline):
 
 class ServiceInline(ReadOnlyInline):
     model = ServiceUpgrade
-    fields = ["zone_id", "domain", "foundation", "state", "step", "error"]
+    fields = ["name", "zone_id", "domain", "foundation", "state", "step", "error"]
 
 
 class ContactInline(ReadOnlyInline):
@@ -54,7 +54,7 @@ class AuditAdmin(ReadOnlyAdmin):
 class UpgradeRequestAdmin(AuditAdmin):
     list_display = ["__str__", "requester", "plan", "release", "created_at"]
     list_filter = ["plan", "release"]
-    search_fields = ["services__zone_id", "requester__username"]
+    search_fields = ["services__name", "services__zone_id", "requester__username"]
     inlines = [ServiceInline, ContactInline]
 
 

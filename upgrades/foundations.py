@@ -56,6 +56,13 @@ def by_slug(slug: str) -> Foundation | None:
     return next((f for f in _configured() if f.slug == slug), None)
 
 
+def name_of(slug: str) -> str:
+    """The foundation's display name ("Predix West / Basic"), or its slug if it is no longer configured
+    (a service filed before the configuration changed still shows something)."""
+    foundation = by_slug(slug)
+    return foundation.name if foundation else slug
+
+
 def known_domains() -> list[str]:
     return [domain for foundation in _configured() for domain in foundation.domains]
 

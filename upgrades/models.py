@@ -123,6 +123,9 @@ class ServiceUpgrade(models.Model):
     request = models.ForeignKey(UpgradeRequest, on_delete=models.CASCADE, related_name="services")
     url = models.CharField(max_length=300)
     zone_id = models.CharField(max_length=36)
+    # The EC service's name: its CF service instance's name (e.g. `ec-acme-prod`), learnt at preflight;
+    # empty until then (pages show the zone ID meanwhile).
+    name = models.CharField(max_length=255, blank=True)
     domain = models.CharField(max_length=253)
     foundation = models.CharField(max_length=64)
     state = models.CharField(max_length=32, choices=list(STATE_LABELS.items()), default=State.SUBMITTED)
@@ -205,6 +208,11 @@ class ServiceUpgrade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.zone_id} ({self.state})"
+
+    @property
+    def display_name(self) -> str:
+        """What people call the service: its name once preflight learnt it, else its zone ID."""
+        return self.name or self.zone_id
 
     @property
     def state_label(self) -> str:

@@ -48,13 +48,13 @@ def requests_for(user) -> QuerySet[UpgradeRequest]:
     )
 
 
-ROW_FIELDS = ("id", "request_id", "zone_id", "domain", "state")
+ROW_FIELDS = ("id", "request_id", "zone_id", "name", "domain", "foundation", "state")
 
 
 def request_rows_for(user) -> QuerySet[UpgradeRequest]:
-    """Visible requests with only what a list row shows prefetched: the services' zone ID, domain and
-    state (the status derives from them), no contacts. Lists load 25 of these per page, and building
-    whole services and contacts there cost more than the rest of the page."""
+    """Visible requests with only what a list row shows prefetched: the services' name, foundation,
+    zone ID, domain and state (the status derives from them), no contacts. Lists load 25 of these per
+    page, and building whole services and contacts there cost more than the rest of the page."""
     return (
         UpgradeRequest.objects.visible_to(user)
         .select_related("requester", "release")
@@ -79,8 +79,8 @@ class QueueFilters:
 
 
 def filter_requests(queryset: QuerySet[UpgradeRequest], filters: QueueFilters) -> QuerySet[UpgradeRequest]:
-    """Narrow by a service state, a foundation, an exact zone ID, or a search over zone ID, URL,
-    foundation and requester; order by one of SORTS."""
+    """Narrow by a service state, a foundation, an exact zone ID, or a search over service name, zone
+    ID, URL, foundation and requester; order by one of SORTS."""
     if filters.state in {s.value for s in State}:
         queryset = queryset.filter(
             Exists(ServiceUpgrade.objects.filter(request=OuterRef("pk"), state=filters.state))
@@ -97,9 +97,12 @@ def filter_requests(queryset: QuerySet[UpgradeRequest], filters: QueueFilters) -
     term = filters.q.strip()
     if term:
         # Matching services and people are each found once (on PostgreSQL through the trigram
-        # indexes of migration 0007), not probed request by request.
+        # indexes of migrations 0007 and 0010), not probed request by request.
         services = ServiceUpgrade.objects.filter(
-            Q(zone_id__icontains=term) | Q(url__icontains=term) | Q(foundation__icontains=term)
+            Q(name__icontains=term)
+            | Q(zone_id__icontains=term)
+            | Q(url__icontains=term)
+            | Q(foundation__icontains=term)
         )
         people = get_user_model().objects.filter(Q(username__icontains=term) | Q(email__icontains=term))
         queryset = queryset.filter(

@@ -5,6 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from testkit import demo
 from tests.browser.conftest import AXE, HOME, LAPTOP
 from tests.engine.conftest import (
     ACME_NONPROD,
@@ -20,14 +21,18 @@ from upgrades.workflow import Action, State
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-ACME_ZONE = "ec000001-0000-4000-8000-000000000001"
-NONPROD_ZONE = "ec000002-0000-4000-8000-000000000002"
+ACME_ZONE = demo.ACME_PROD_ZONE
+# People know a service by its name (its CF service instance's) once preflight learnt it.
+ACME, NONPROD = demo.ACME_PROD_SERVICE, demo.ACME_NONPROD_SERVICE
 # alice's page polls every 10 s while waiting for someone, 2 s while a step runs.
 LIVE = 30_000
 
 
-def card(page, zone_id: str):
-    return page.locator("article.service", has=page.locator("h3", has_text=zone_id))
+def card(page, heading: str):
+    """A service's card by its heading: its name, or its zone ID until preflight learnt the name."""
+    return page.locator(
+        "article.service", has=page.locator("h3", has_text=re.compile(rf"^\s*{re.escape(heading)}\s*$"))
+    )
 
 
 def test_alice_files_a_request_and_fixes_a_bad_url(engine, people):
@@ -49,8 +54,10 @@ def test_alice_files_a_request_and_fixes_a_bad_url(engine, people):
     expect(page.locator("article.service")).to_have_count(2)
     request = UpgradeRequest.objects.get()
     assert request.plan == "test_first" and request.services.count() == 2
-    # Preflight runs on the worker against cfsim; the open page shows it pass without a reload.
-    expect(card(page, ACME_ZONE)).to_contain_text("Preflight: Passed", timeout=LIVE)
+    # Preflight runs on the worker against cfsim; the open page shows it pass without a reload, and
+    # the service by the name preflight learnt, on its foundation, its zone ID after.
+    expect(card(page, ACME)).to_contain_text("Preflight: Passed", timeout=LIVE)
+    expect(card(page, ACME).locator(".where")).to_contain_text(f"Predix West / Basic · zone ID {ACME_ZONE}")
 
 
 def test_approve_start_verify_and_complete_while_alice_watches(engine, sim, people, cast):
@@ -63,38 +70,38 @@ def test_approve_start_verify_and_complete_while_alice_watches(engine, sim, peop
     olga.screenshot("request-submitted-ec-team")
     olga.page.get_by_role("button", name="Approve", exact=True).click()
     expect(olga.page.locator("#request-status")).to_have_text("Approved")
-    for zone in (ACME_ZONE, NONPROD_ZONE):
-        card(olga.page, zone).get_by_role("button", name="Start Step 1").click()
-        expect(card(olga.page, zone).locator(".badge")).not_to_have_text("Approved")
+    for name in (ACME, NONPROD):
+        card(olga.page, name).get_by_role("button", name="Start Step 1").click()
+        expect(card(olga.page, name).locator(".badge")).not_to_have_text("Approved")
     # While a step runs the page refreshes every 2 s: the sub-step moves on without a reload.
-    progress = card(olga.page, ACME_ZONE).locator(".progress-words")
+    progress = card(olga.page, ACME).locator(".progress-words")
     expect(progress).to_have_text(re.compile(r"Step 1 · building the droplet · 5 of 12"), timeout=LIVE)
     olga.screenshot("request-step1-running")
 
     # alice did not reload: her page moves by itself.
     page = alice.page
     expect(page.locator("#request-status")).to_have_text("Awaiting verification", timeout=LIVE)
-    acme = card(page, ACME_ZONE)
+    acme = card(page, ACME)
     expect(acme.locator(".badge")).to_have_text("Awaiting verification", timeout=LIVE)
     expect(acme.locator("svg.topology")).to_have_attribute("aria-label", re.compile("Stage 2 of 5"))
     temporary = ServiceUpgrade.objects.get(zone_id=ACME_ZONE).temporary_url
     assert temporary.startswith(f"https://{ACME_ZONE}-upgrade-")
     expect(acme.get_by_role("link", name=temporary)).to_be_visible()
     expect(acme.locator(".gateway")).to_contain_text(f"-sst {temporary}")
-    expect(card(page, NONPROD_ZONE).locator(".badge")).to_have_text("Awaiting verification", timeout=LIVE)
+    expect(card(page, NONPROD).locator(".badge")).to_have_text("Awaiting verification", timeout=LIVE)
     alice.screenshot("request-awaiting-verification")
 
-    for zone in (ACME_ZONE, NONPROD_ZONE):
-        card(page, zone).get_by_role("button", name="It works").click()
-        expect(card(page, zone).locator(".badge")).to_have_text("Verified")
+    for name in (ACME, NONPROD):
+        card(page, name).get_by_role("button", name="It works").click()
+        expect(card(page, name).locator(".badge")).to_have_text("Verified")
 
     olga.page.reload()
-    for zone in (ACME_ZONE, NONPROD_ZONE):
-        card(olga.page, zone).get_by_role("button", name="Start Step 2").click()
+    for name in (ACME, NONPROD):
+        card(olga.page, name).get_by_role("button", name="Start Step 2").click()
     for person in (olga, alice):
         expect(person.page.locator("#request-status")).to_have_text("Completed", timeout=LIVE)
-        for zone in (ACME_ZONE, NONPROD_ZONE):
-            picture = card(person.page, zone).locator("svg.topology")
+        for name in (ACME, NONPROD):
+            picture = card(person.page, name).locator("svg.topology")
             expect(picture).to_have_attribute(
                 "aria-label", "Stage 5 of 5: one app, one route, on the new release"
             )
@@ -109,7 +116,7 @@ def test_a_problem_report_rolls_back_to_the_starting_picture(engine, people, cas
     alice = people("alice")
     page = alice.page
     page.goto(f"/requests/{request.pk}/")
-    acme = card(page, ACME_ZONE)
+    acme = card(page, ACME)
     acme.locator("summary", has_text="Report a problem").click()
     reason = acme.get_by_label("What does not work?")
     reason.fill("Our gateway gets 502 from the temporary URL.")
@@ -122,9 +129,9 @@ def test_a_problem_report_rolls_back_to_the_starting_picture(engine, people, cas
     acme.get_by_role("button", name="Report a problem", exact=True).click()
     expect(page.locator(".msg.success")).to_contain_text("problem reported")
     expect(page.locator("#request-status")).to_have_text("Rolled back", timeout=LIVE)
-    picture = card(page, ACME_ZONE).locator("svg.topology")
+    picture = card(page, ACME).locator("svg.topology")
     expect(picture).to_have_attribute("aria-label", "Stage 1 of 5: one app, one route")
-    expect(card(page, ACME_ZONE).locator("figcaption")).not_to_contain_text("temporary route")
+    expect(card(page, ACME).locator("figcaption")).not_to_contain_text("temporary route")
     expect(page.locator(".timeline")).to_contain_text("Our gateway gets 502 from the temporary URL.")
     alice.screenshot("request-rolled-back")
 

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from ecportal.embedded import CFSIM_CLIENT_SECRET, demo_foundations, demo_secrets
+from testkit import demo
 from tests.engine.conftest import ACME_PROD, ACME_ZONE, INITECH, filed_and_checked, wait_for
 from upgrades import actions, foundations, intake
 from upgrades.cloudfoundry import CFClient
@@ -28,6 +29,7 @@ def preflight_of(request):
 
 def test_preflight_passes_and_records_what_it_found(engine, cast):
     service = filed_and_checked(cast["alice"], [ACME_PROD]).services.get()
+    assert service.name == demo.ACME_PROD_SERVICE, "the EC service's name is its service instance's"
     assert service.blue_app_name == "ec-service-acme-prod" and service.instances_running == 2
     assert "ec-service-acme-prod serves the route with 2 instance(s) running" in service.preflight_message
 

@@ -8,6 +8,7 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import strip_tags
 
 from tests.conftest import PROD, file_request
 from tests.notifications.conftest import send_all, walk
@@ -55,6 +56,24 @@ def test_a_link_opens_the_status_page_without_login(carol, awaiting):
     inline_scripts = re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", body)
     assert not inline_scripts and "style=" not in body and "<style" not in body, "nothing inline (strict CSP)"
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_contact_pages_name_the_service_and_its_foundation_then_its_zone_id(carol, awaiting):
+    service = awaiting.services.get()
+    ServiceUpgrade.objects.filter(pk=service.pk).update(name="ec-acme-prod")  # as preflight learnt it
+    token = contact_links.token_for(carol)
+
+    def words(url: str) -> str:
+        html = anonymous().get(url).content.decode().replace("</dt>", " ").replace("</dd>", " ")
+        return " ".join(strip_tags(html).split())
+
+    status = words(reverse("contact-status", args=[token]))
+    assert (
+        f"ec-acme-prod Awaiting verification Foundation Predix West / Basic Zone ID {service.zone_id}"
+    ) in status
+    for name in ("contact-confirm", "contact-report"):
+        page = words(reverse(name, args=[token, service.pk]))
+        assert f"service ec-acme-prod on Predix West / Basic (zone ID {service.zone_id})" in page, name
 
 
 def test_tampered_forged_and_foreign_tokens_are_404(carol, awaiting, cast):

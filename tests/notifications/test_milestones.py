@@ -6,7 +6,7 @@ from django.core import mail
 from tests.conftest import NONPROD, PROD, file_request
 from tests.notifications.conftest import SITE, TEAM, TEMP_HOST_SUFFIX, send_all, walk
 from upgrades import actions
-from upgrades.models import Delivery, Notification
+from upgrades.models import Delivery, Notification, Preflight
 from upgrades.notifications import outbox
 from upgrades.workflow import Action, State
 
@@ -93,6 +93,40 @@ def test_step1_complete_gives_the_temporary_url_and_the_exact_gateway_lines(appr
     assert f"Report a problem: {SITE}/c/" in carol and "/report/" in carol
     alice = complete["alice@example.com"].body
     assert f"{SITE}/requests/{approved.pk}/" in alice, "the requester confirms on the request page"
+
+
+def test_mails_name_each_service_and_its_foundation_first_then_its_zone_id(cast, releases):
+    request = file_request(cast["alice"], [PROD, NONPROD], checked=False)
+    prod, nonprod = request.services.order_by("id")
+    received = sent("received")["carol@example.com"]
+    assert f"- {ZONE} on Predix West / Basic: {PROD}" in received.body, "the zone ID until preflight"
+    # Preflight learns one service's name on CF (the other, say, had none to learn yet).
+    actions.record_preflight(
+        service_id=prod.pk, outcome=Preflight.PASSED, message="ok", facts={"name": "ec-acme-prod"}
+    )
+    actions.record_preflight(service_id=nonprod.pk, outcome=Preflight.PASSED, message="ok")
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    approved = sent("approved")["carol@example.com"]
+    assert f"- ec-acme-prod on Predix West / Basic (zone ID {ZONE}): {PROD}" in approved.body
+    assert f"- {nonprod.zone_id} on CF3: {NONPROD}" in approved.body
+    html = html_of(approved)
+    assert f"<strong>ec-acme-prod</strong> on Predix West / Basic (zone ID <code>{ZONE}</code>)" in html
+    walk(prod, State.AWAITING_VERIFICATION)
+    step1 = sent("step1_complete")["carol@example.com"]
+    named = f"Service ec-acme-prod on Predix West / Basic\n  URL:           {PROD}\n  Zone ID:       {ZONE}"
+    assert named in step1.body
+    assert "<h2>ec-acme-prod on Predix West / Basic</h2>" in html_of(step1)
+    for message in (received, approved, step1):
+        assert "on predix-west" not in message.body and "on cf3" not in message.body, "never by its slug"
+
+
+def test_a_mail_queued_before_services_had_names_still_names_the_foundation(filed):
+    for notification in Notification.objects.all():
+        for facts in notification.details["services"]:
+            del facts["name"], facts["foundation_name"]
+        notification.save(update_fields=["details"])
+    received = sent("received")["carol@example.com"]
+    assert f"- {ZONE} on Predix West / Basic: {PROD}" in received.body
 
 
 def test_step2_started_and_completed_tell_the_gateway_line_to_restore(approved, cast):

@@ -3,7 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from upgrades import addresses, intake
+from upgrades import addresses, foundations, intake
 from upgrades.models import Release
 from upgrades.selectors import request_actions, service_actions
 from upgrades.workflow import PLAN_LABELS, Plan
@@ -16,10 +16,12 @@ def _raise(problems: list[intake.Problem]):
 
 class ServiceSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    name = serializers.SerializerMethodField()
     url = serializers.CharField()
     zone_id = serializers.CharField()
     domain = serializers.CharField()
     foundation = serializers.CharField()
+    foundation_name = serializers.SerializerMethodField()
     state = serializers.CharField()
     state_label = serializers.CharField()
     step = serializers.CharField()
@@ -30,6 +32,13 @@ class ServiceSerializer(serializers.Serializer):
     preflight_message = serializers.CharField()
     trigger_at = serializers.DateTimeField(allow_null=True)
     allowed_actions = serializers.SerializerMethodField()
+
+    def get_name(self, service) -> str | None:
+        """The CF service instance's name, or null until preflight learnt it."""
+        return service.name or None
+
+    def get_foundation_name(self, service) -> str:
+        return foundations.name_of(service.foundation)
 
     def get_temporary_url(self, service) -> str | None:
         return service.temporary_url_live or None
@@ -149,6 +158,7 @@ class EventSerializer(serializers.Serializer):
 
 class LeftServiceSerializer(serializers.Serializer):
     id = serializers.IntegerField()
+    name = serializers.CharField(allow_null=True)
     zone_id = serializers.CharField()
     state = serializers.CharField()
     reason = serializers.CharField()

@@ -103,7 +103,13 @@ class RequestAction(APIView):
         body = RequestSerializer(updated, context={"request": request}).data
         # Services the action did not apply to, and why (e.g. cancelling leaves a running step alone).
         body["left_as_they_were"] = [
-            {"id": service.pk, "zone_id": service.zone_id, "state": service.state, "reason": why}
+            {
+                "id": service.pk,
+                "name": service.name or None,
+                "zone_id": service.zone_id,
+                "state": service.state,
+                "reason": why,
+            }
             for service, why in outcome.left
         ]
         return Response(body)

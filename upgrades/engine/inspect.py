@@ -1,7 +1,7 @@
 """Inspect (read-only): does the service stand on its foundation as an upgrade needs it?
 
 Resolve the domain, the original route `<zone-id>.<domain>`, its one destination app (STARTED, every
-instance running) and the service instance whose GUID is the zone ID.
+instance running) and the service instance whose GUID is the zone ID (its name is the EC service's).
 """
 
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ from upgrades.foundations import Foundation
 class Standing:
     """What inspection found, in the field names the service row records them under."""
 
+    name: str  # the service instance's name, which people know the EC service by
     domain_guid: str
     original_route_guid: str
     space_guid: str
@@ -60,6 +61,7 @@ def inspect(cf: CFClient, foundation: Foundation, zone_id: str, domain: str) -> 
     if running == 0 or running < len(stats):
         raise StepFailed(f"Only {running} of {len(stats)} instances of {app.name} are running.")
     return Standing(
+        name=instance.name[:255],
         domain_guid=domain_guid,
         original_route_guid=route.guid,
         space_guid=route.space_guid or app.space_guid or "",

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from upgrades import dispatch
+from upgrades import dispatch, foundations
 from upgrades.models import (
     Contact,
     ContactLink,
@@ -118,9 +118,11 @@ def service_facts(service: ServiceUpgrade, event: Event | None) -> dict:
     """What a mail says about a service, as it stands now (stored, so later changes do not alter it)."""
     return {
         "id": service.pk,
+        "name": service.name,  # empty until preflight learnt it: mails then name the zone ID
         "zone_id": service.zone_id,
         "domain": service.domain,
         "foundation": service.foundation,
+        "foundation_name": foundations.name_of(service.foundation),
         "url": f"https://{service.zone_id}.{service.domain}",
         "temporary_url": f"https://{service.temp_host}.{service.domain}" if service.temp_host else "",
         "state": str(service.state),

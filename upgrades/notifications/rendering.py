@@ -12,7 +12,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from upgrades import addresses
+from upgrades import addresses, foundations
 from upgrades.models import Contact, Delivery
 from upgrades.notifications import links as contact_links
 from upgrades.notifications.outbox import MILESTONES, USERS
@@ -43,6 +43,8 @@ def render_message(delivery: Delivery) -> EmailMultiAlternatives:
     services = []
     for facts in notification.details.get("services", []):
         facts = dict(facts)
+        # Snapshots stored before services had names lack the foundation's display name.
+        facts.setdefault("foundation_name", foundations.name_of(facts["foundation"]))
         if links:
             facts["confirm_url"] = contact_links.action_url(links["token"], "confirm", facts["id"])
             facts["report_url"] = contact_links.action_url(links["token"], "report", facts["id"])

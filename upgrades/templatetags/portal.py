@@ -1,8 +1,12 @@
-"""Small presentation helpers: state names in words, derived request status, durations, pictures."""
+"""Small presentation helpers: state names in words, derived request status, durations, pictures,
+services and foundations as people know them."""
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
+from upgrades import foundations
 from upgrades.web import topology
 from upgrades.workflow import STATE_LABELS, State, request_status
 
@@ -24,8 +28,35 @@ def status_of(upgrade_request) -> State:
 
 
 @register.filter
-def get_item(mapping: dict, key):
-    return mapping.get(key)
+def foundation_name(slug: str) -> str:
+    """A foundation's display name ("Predix West / Basic") from its slug."""
+    return foundations.name_of(slug)
+
+
+@register.simple_tag
+def service_name(service, zone_id: bool = True) -> SafeString:
+    """A service as people know it: its name (until preflight learnt it, its zone ID) and its
+    foundation's display name first; then, with `zone_id`, the zone ID in full."""
+    where = foundations.name_of(service.foundation)
+    if not service.name:
+        return format_html(
+            '<code class="zone-id">{}</code> <span class="muted">· {}</span>', service.zone_id, where
+        )
+    if zone_id:
+        where = format_html('{} · <code class="zone-id">{}</code>', where, service.zone_id)
+    return format_html(
+        '<span class="service-name">{}</span> <span class="muted">· {}</span>', service.name, where
+    )
+
+
+@register.filter
+def service_names(services, shown: int = 3) -> str:
+    """A request's services in a summary line: "ec-acme-prod, ec-acme-nonprod", or the first
+    `shown` names and how many more."""
+    services = list(services)
+    names = ", ".join(service.display_name for service in services[:shown])
+    more = len(services) - shown
+    return f"{names} and {more} more" if more > 0 else names
 
 
 @register.filter

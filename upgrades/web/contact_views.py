@@ -65,7 +65,7 @@ def _act(request, token: str, service_id: int, action: Action, template: str):
             return redirect(request.path)
         else:
             messages.success(
-                request, f"{service.zone_id}: {workflow.ACTION_DONE[action].lower()}. Thank you."
+                request, f"{service.display_name}: {workflow.ACTION_DONE[action].lower()}. Thank you."
             )
         return redirect("contact-status", token)
     context = {"contact": contact, "token": token, "req": contact.request, "service": service}

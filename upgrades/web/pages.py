@@ -315,7 +315,7 @@ def _request_buttons(
     )
     waits_for = ""
     if unchecked and would_approve:
-        waits_for = ", ".join(f"{s.zone_id} ({s.get_preflight_display().lower()})" for s in unchecked)
+        waits_for = ", ".join(f"{s.display_name} ({s.get_preflight_display().lower()})" for s in unchecked)
     return buttons, waits_for
 
 

@@ -106,7 +106,6 @@ def _page_context(request, request_id: int) -> dict:
         "page": page,
         "req": page.req,
         "approve_form": ApproveForm(),
-        "foundation_names": dict(foundations.choices()),
     }
 
 
@@ -149,9 +148,9 @@ def request_action(request, request_id: int, action: str):
             **_approval_options(chosen, options.cleaned_data),
         )
         if outcome.left:
-            done = ", ".join(service.zone_id for service, _ in outcome.moved)
+            done = ", ".join(service.display_name for service, _ in outcome.moved)
             notes.append(f"{workflow.ACTION_DONE[chosen]}: {done}.")
-            notes.extend(f"Left as it was: {service.zone_id} — {why}" for service, why in outcome.left)
+            notes.extend(f"Left as it was: {service.display_name} — {why}" for service, why in outcome.left)
     return redirect("request-detail", upgrade_request.pk)
 
 
@@ -160,7 +159,7 @@ def request_action(request, request_id: int, action: str):
 def service_action(request, request_id: int, service_id: int, action: str):
     service = _visible_service(request.user, request_id, service_id)
     chosen = _action(action)
-    with _outcome(request, f"{service.zone_id}: {workflow.ACTION_DONE[chosen].lower()}."):
+    with _outcome(request, f"{service.display_name}: {workflow.ACTION_DONE[chosen].lower()}."):
         actions.apply_service_action(
             service=service, action=chosen, actor=request.user, reason=request.POST.get("reason", "")
         )
@@ -175,7 +174,7 @@ def service_recheck(request, request_id: int, service_id: int):
         actions.recheck_preflight(service=service, actor=request.user)
     except workflow.NotAllowed as error:
         raise PermissionDenied(str(error)) from None
-    messages.success(request, f"{service.zone_id}: preflight runs again.")
+    messages.success(request, f"{service.display_name}: preflight runs again.")
     return redirect(reverse("request-detail", args=[request_id]) + f"#service-{service.pk}")
 
 
