@@ -9,7 +9,9 @@
 - ``GET /_cfsim/calls`` → ``{"calls": [{time, method, path, query, status, request_id}]}``;
   ``DELETE /_cfsim/calls`` clears it.
 - ``GET /_cfsim/faults``; ``POST /_cfsim/faults`` ``{method, path (regex), status, title?, code?,
-  detail?, body?, count?, probability?, delay?}`` → 201; ``DELETE /_cfsim/faults[/<id>]``.
+  detail?, body?, count?, probability?, delay?, after?}`` → 201; ``DELETE /_cfsim/faults[/<id>]``.
+  ``status`` 0 only delays. ``after: true`` handles the request first and then holds its answer
+  back ``delay`` s (replaced by ``status`` when set): CF acted, but the answer is late or lost.
 - ``POST /_cfsim/apps/<guid>/crash`` ``{index?, details?}``: that instance (or all) CRASHED.
 - ``POST /_cfsim/jobs/fail`` ``{operation, count}``: the next ``count`` jobs of that operation FAIL.
 - ``POST /_cfsim/tokens/expire``: every issued access token becomes invalid.

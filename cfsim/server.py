@@ -145,14 +145,19 @@ class ApiHandler(KeepAliveHandler):
         if store.config.latency > 0:
             time.sleep(store.config.latency)
         fault = self.server.faults.take(req.method, req.path)
-        if fault is not None:
+        if fault is not None and not fault.after:
             time.sleep(fault.delay)
             if fault.status:
                 return Response(fault.status, fault.response_body(), dict(fault.headers))
         try:
-            return self._route(req, store)
+            response = self._route(req, store)
         except ApiError as exc:
-            return Response(exc.status, exc.body())
+            response = Response(exc.status, exc.body())
+        if fault is not None and fault.after:
+            time.sleep(fault.delay)  # CF acted; its answer is late, or lost behind the status below
+            if fault.status:
+                return Response(fault.status, fault.response_body(), dict(fault.headers))
+        return response
 
     def _route(self, req: Request, store: Store) -> Response:
         path = req.path.rstrip("/") or "/"
@@ -204,6 +209,10 @@ class ApiHandler(KeepAliveHandler):
         self.send_header("Content-Length", str(len(payload)))
         for name, value in response.headers.items():
             self.send_header(name, value)
-        self.end_headers()
-        if payload and self.command != "HEAD":
-            self.wfile.write(payload)
+        try:
+            self.end_headers()
+            if payload and self.command != "HEAD":
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up waiting (an answer held back by a fault): nobody left to tell.
+            self.close_connection = True
