@@ -1,7 +1,7 @@
 """Control endpoints under ``/_cfsim/`` (loopback only): knobs, faults, call log, reset, snapshot.
 
 - ``GET /_cfsim/state``: snapshot of routes (with destinations), apps (state, image, labels,
-  desired and actual instances), bindings and jobs.
+  desired and actual instances), bindings, jobs, packages and builds.
 - ``GET /_cfsim/config``; ``PATCH /_cfsim/config`` with any of ``staging_delay``, ``start_delay``,
   ``job_delay``, ``latency`` (seconds), ``token_lifetime`` (seconds), ``rate_limit_enabled``,
   ``rate_limit``, ``rate_limit_reset_seconds``, ``failing_images`` and ``crashing_images``
@@ -113,7 +113,22 @@ def snapshot(store: Store) -> dict:
         for b in store.bindings.values()
     ]
     jobs = [{"guid": j.guid, "operation": j.operation, "state": j.state} for j in store.jobs.values()]
-    return {"routes": routes, "apps": apps, "bindings": bindings, "jobs": jobs}
+    packages = [
+        {"guid": pk.guid, "app_guid": pk.app_guid, "type": pk.type, "image": pk.image, "state": pk.state}
+        for pk in store.packages.values()
+    ]
+    builds = [
+        {"guid": b.guid, "app_guid": b.app_guid, "package_guid": b.package_guid, "state": b.state}
+        for b in store.builds.values()
+    ]
+    return {
+        "routes": routes,
+        "apps": apps,
+        "bindings": bindings,
+        "jobs": jobs,
+        "packages": packages,
+        "builds": builds,
+    }
 
 
 def _crash(store: Store, app_guid: str, body: dict) -> Response:

@@ -144,6 +144,8 @@ class Package:
     image: str | None = None
     state: str = "READY"
     ready_at: float = 0.0  # when a COPYING package becomes READY
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
 

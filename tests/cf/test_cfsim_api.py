@@ -121,6 +121,40 @@ def test_package_copy_becomes_ready(client):
     assert client.get_package(copy.guid).state == "READY"
 
 
+def test_packages_and_builds_are_found_by_app_package_state_and_label(client):
+    """What Step 1 looks for before it creates a package or a build, across pages and in order."""
+    app = client.create_app("finder", SPACE)
+    other = client.create_app("finder-other", SPACE)
+    old = client.create_docker_package(app.guid, BROKEN)
+    ours = client.create_docker_package(app.guid, OKINAWA, labels={LABEL: "5"})
+    client.create_docker_package(other.guid, OKINAWA)
+    assert ours.labels == {LABEL: "5"} and ours.app_guid == app.guid and ours.image == OKINAWA
+    assert [p.guid for p in client.list_packages(app_guids=[app.guid])] == [old.guid, ours.guid]
+    assert [p.guid for p in client.list_packages(app_guids=[app.guid], order_by="-created_at")] == [
+        ours.guid,
+        old.guid,
+    ]
+    assert [p.guid for p in client.list_packages(label_selector=f"{LABEL}=5")] == [ours.guid]
+    assert client.list_packages(app_guids=[app.guid], types=["bits"]) == []
+    assert len(client.list_packages(types=["docker"], states=["READY"])) >= 3
+    # Pages are followed: one package per page.
+    paged = list(client.paginate("/v3/packages", {"app_guids": app.guid, "per_page": 1}))
+    assert [p["guid"] for p in paged] == [old.guid, ours.guid]
+
+    first = client.create_build(ours.guid, labels={LABEL: "5"})
+    second = client.create_build(old.guid)
+    assert [b.guid for b in client.list_builds(package_guids=[ours.guid])] == [first.guid]
+    assert [b.guid for b in client.list_builds(app_guids=[app.guid], order_by="-created_at")] == [
+        second.guid,
+        first.guid,
+    ]
+    found = client.list_builds(package_guids=[ours.guid], label_selector=f"{LABEL}=5")
+    assert [(b.guid, b.package_guid, b.labels) for b in found] == [(first.guid, ours.guid, {LABEL: "5"})]
+    assert client.list_builds(app_guids=[other.guid]) == []
+    with pytest.raises(BadRequest):
+        client.list_builds(order_by="name")
+
+
 def test_bindings_user_provided_201_managed_202_job(client, cfsim):
     cfsim.configure(job_delay=0.6)
     app = client.create_app("binder", SPACE)

@@ -175,9 +175,11 @@ class ProcessStats:
 class Package:
     guid: str
     type: str
-    state: str
+    state: str  # READY | FAILED | COPYING | EXPIRED (docker); bits also AWAITING_/PROCESSING_UPLOAD
     app_guid: str | None = None
     image: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: str | None = None
 
     @classmethod
     def from_json(cls, body: dict) -> Package:
@@ -187,6 +189,8 @@ class Package:
             state=body.get("state", ""),
             app_guid=_rel(body, "app"),
             image=_dict(body.get("data")).get("image"),
+            labels=_labels(body),
+            created_at=body.get("created_at"),
         )
 
 
@@ -198,6 +202,8 @@ class Build:
     package_guid: str | None = None
     droplet_guid: str | None = None
     error: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: str | None = None
 
     @classmethod
     def from_json(cls, body: dict) -> Build:
@@ -208,6 +214,8 @@ class Build:
             package_guid=_dict(body.get("package")).get("guid"),
             droplet_guid=_dict(body.get("droplet")).get("guid"),
             error=body.get("error"),
+            labels=_labels(body),
+            created_at=body.get("created_at"),
         )
 
 
