@@ -6,8 +6,9 @@
   ``job_delay``, ``latency`` (seconds), ``token_lifetime`` (seconds), ``rate_limit_enabled``,
   ``rate_limit``, ``rate_limit_reset_seconds``, ``failing_images`` and ``crashing_images``
   (lists of docker images).
-- ``GET /_cfsim/calls`` → ``{"calls": [{time, method, path, query, status, request_id}]}``;
-  ``DELETE /_cfsim/calls`` clears it.
+- ``GET /_cfsim/calls`` → ``{"calls": [{time, method, path, query, status, request_id}]}``, each
+  logged as soon as it is handled (an answer an ``after`` fault holds back is already there, with
+  the status CF produced); ``DELETE /_cfsim/calls`` clears it.
 - ``GET /_cfsim/faults``; ``POST /_cfsim/faults`` ``{method, path (regex), status, title?, code?,
   detail?, body?, count?, probability?, delay?, after?}`` → 201; ``DELETE /_cfsim/faults[/<id>]``.
   ``status`` 0 only delays. ``after: true`` handles the request first and then holds its answer

@@ -126,7 +126,8 @@ class ApiHandler(KeepAliveHandler):
                 )
             self._send(response, request_id)
             return
-        response = self._serve(req)
+        response, late = self._serve(req)
+        # Logged once handled, as CF would: an answer held back by a fault is still a call CF made.
         with self.server.store.lock:
             self.server.store.call_log.append(
                 {
@@ -138,9 +139,14 @@ class ApiHandler(KeepAliveHandler):
                     "request_id": request_id,
                 }  # fmt: skip
             )
+        if late is not None:
+            time.sleep(late.delay)  # CF acted; its answer is late, or lost behind the fault's status
+            if late.status:
+                response = Response(late.status, late.response_body(), dict(late.headers))
         self._send(response, request_id)
 
-    def _serve(self, req: Request) -> Response:
+    def _serve(self, req: Request) -> tuple[Response, faults.Fault | None]:
+        """The answer, and the fault that holds it back (``after``) if any."""
         store = self.server.store
         if store.config.latency > 0:
             time.sleep(store.config.latency)
@@ -148,16 +154,12 @@ class ApiHandler(KeepAliveHandler):
         if fault is not None and not fault.after:
             time.sleep(fault.delay)
             if fault.status:
-                return Response(fault.status, fault.response_body(), dict(fault.headers))
+                return Response(fault.status, fault.response_body(), dict(fault.headers)), None
         try:
             response = self._route(req, store)
         except ApiError as exc:
             response = Response(exc.status, exc.body())
-        if fault is not None and fault.after:
-            time.sleep(fault.delay)  # CF acted; its answer is late, or lost behind the status below
-            if fault.status:
-                return Response(fault.status, fault.response_body(), dict(fault.headers))
-        return response
+        return response, fault if fault is not None and fault.after else None
 
     def _route(self, req: Request, store: Store) -> Response:
         path = req.path.rstrip("/") or "/"
