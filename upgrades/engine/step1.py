@@ -81,18 +81,35 @@ def create_green(ctx: Context) -> Outcome:
 
 
 def create_package(ctx: Context) -> Outcome:
+    """The release image as a package of green. Green is ours, so a ready package of that image on it
+    is one we created (its answer may have been lost): adopt it rather than add a second."""
     s = ctx.service
-    if not s.package_guid:
-        package = ctx.cf.create_docker_package(s.green_app_guid, s.request.release.docker_image)
-        ctx.record(package_guid=package.guid)
+    if s.package_guid:
+        return Done()
+    image = s.request.release.docker_image
+    ready = ctx.cf.list_packages(
+        app_guids=[s.green_app_guid], types=["docker"], states=["READY"], order_by="-created_at"
+    )
+    package = next((p for p in ready if p.image == image), None)
+    if package is None:
+        package = ctx.cf.create_docker_package(s.green_app_guid, image, labels=ctx.label)
+    ctx.record(package_guid=package.guid)
     return Done()
 
 
 def stage(ctx: Context) -> Outcome:
-    """Build the droplet from the release image; polled until STAGED (never waited for in a task)."""
+    """Build the droplet from the release image; polled until STAGED (never waited for in a task).
+
+    Before building, look for our build of this package (its answer may have been lost); a FAILED
+    one is never adopted, so a retry after a failed staging builds afresh."""
     s = ctx.service
     if not s.build_guid:
-        build = ctx.cf.create_build(s.package_guid, labels=ctx.label)
+        ours = ctx.cf.list_builds(
+            package_guids=[s.package_guid], label_selector=ctx.label_selector, order_by="-created_at"
+        )
+        build = next((b for b in ours if b.state != "FAILED"), None)
+        if build is None:
+            build = ctx.cf.create_build(s.package_guid, labels=ctx.label)
         ctx.record(build_guid=build.guid)
         return ctx.poll("building the droplet")
     build = ctx.cf.get_build(s.build_guid)

@@ -89,7 +89,8 @@ def only_green_serves(ctx: Context) -> None:
 def stop_blue(ctx: Context) -> Outcome:
     only_green_serves(ctx)
     try:
-        ctx.cf.stop_app(ctx.service.blue_app_guid)
+        if ctx.cf.get_app(ctx.service.blue_app_guid).state != "STOPPED":
+            ctx.cf.stop_app(ctx.service.blue_app_guid)
     except NotFound:
         pass  # already gone
     ctx.record(blue_stopped=True)
