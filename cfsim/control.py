@@ -1,7 +1,8 @@
 """Control endpoints under ``/_cfsim/`` (loopback only): knobs, faults, call log, reset, snapshot.
 
 - ``GET /_cfsim/state``: snapshot of routes (with destinations), apps (state, image, labels,
-  desired and actual instances), bindings, jobs, packages and builds.
+  desired and actual instances, each with the service instances its VCAP_SERVICES got when it
+  started), bindings, jobs, packages and builds.
 - ``GET /_cfsim/config``; ``PATCH /_cfsim/config`` with any of ``staging_delay``, ``start_delay``,
   ``job_delay``, ``latency`` (seconds), ``token_lifetime`` (seconds), ``rate_limit_enabled``,
   ``rate_limit``, ``rate_limit_reset_seconds``, ``failing_images`` and ``crashing_images``
@@ -101,7 +102,10 @@ def snapshot(store: Store) -> dict:
                 "image": droplet.image if droplet else None,
                 "labels": dict(app.labels),
                 "instances": process.instances if process else 0,
-                "actual": [{"index": i.index, "state": i.state} for i in (process.actual if process else [])],
+                "actual": [
+                    {"index": i.index, "state": i.state, "services": list(i.services)}
+                    for i in (process.actual if process else [])
+                ],
             }
         )
     bindings = [

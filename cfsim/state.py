@@ -100,6 +100,8 @@ class Instance:
     started_at: float = field(default_factory=time.time)
     guid: str = field(default_factory=lambda: uuid.uuid4().hex[:28])
     details: str | None = None
+    # The service instances in its VCAP_SERVICES: the app's bindings that had succeeded when it started.
+    services: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -207,6 +209,7 @@ class Job:
     ready_at: float
     resource: tuple[str, str] | None = None  # (collection, guid) for the job's links
     on_complete: Callable[[], None] | None = None
+    on_fail: Callable[[], None] | None = None
     state: str = "PROCESSING"
     errors: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
@@ -301,12 +304,16 @@ class Store:
         if job.fail_with:
             job.state = "FAILED"
             job.errors = [job.fail_with]
+            if job.on_fail:
+                job.on_fail()
             return
         if job.on_complete:
             job.on_complete()
         job.state = "COMPLETE"
 
-    def new_job(self, operation: str, resource: tuple[str, str] | None, on_complete=None) -> Job:
+    def new_job(
+        self, operation: str, resource: tuple[str, str] | None, on_complete=None, on_fail=None
+    ) -> Job:
         """Queue an async job; the configured job failures for ``operation`` are spent here."""
         job = Job(
             guid=new_guid(),
@@ -314,6 +321,7 @@ class Store:
             ready_at=time.monotonic() + self.config.job_delay,
             resource=resource,
             on_complete=on_complete,
+            on_fail=on_fail,
         )
         if self.job_failures.get(operation, 0) > 0:
             self.job_failures[operation] -= 1
@@ -339,9 +347,22 @@ class Store:
         state = "RUNNING" if delay <= 0 else "STARTING"
         if self.runs_crashing_image(process):
             state = "STARTING"  # becomes CRASHED on the next settle
+        services = self.active_services(process.app_guid)
         while len(process.actual) < process.instances:
-            process.actual.append(Instance(index=len(process.actual), state=state, ready_at=ready_at))
+            index = len(process.actual)
+            process.actual.append(Instance(index=index, state=state, ready_at=ready_at, services=services))
         del process.actual[process.instances :]
+
+    def active_services(self, app_guid: str) -> list[str]:
+        """What VCAP_SERVICES holds for an app: its bindings whose creation succeeded (as CC's
+        ``active_per_instance``), by service instance."""
+        return sorted(
+            {
+                b.service_instance_guid
+                for b in self.bindings.values()
+                if b.app_guid == app_guid and b.operation == "create" and b.state == "succeeded"
+            }
+        )
 
     def runs_crashing_image(self, process: Process) -> bool:
         app = self.apps.get(process.app_guid)

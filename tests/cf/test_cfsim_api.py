@@ -172,6 +172,42 @@ def test_bindings_user_provided_201_managed_202_job(client, cfsim):
         client.create_credential_binding(app.guid, ACME_UAA_INSTANCE)
 
 
+def test_a_binding_counts_once_it_succeeded_and_a_failed_one_is_replaced(client, cfsim):
+    """As CC: a second create while one is in progress is refused; a binding whose job failed stays
+    with last_operation create/failed until the same binding is created again, which replaces it;
+    an app's instances get in VCAP_SERVICES only the bindings that had succeeded when they started."""
+    app = client.create_app("binder", SPACE)
+    client.set_current_droplet(app.guid, _staged_droplet(client, app.guid))
+    cfsim.configure(job_delay=30)
+    pending = client.create_credential_binding(app.guid, ACME_UAA_INSTANCE)
+    with pytest.raises(Unprocessable) as refusal:
+        client.create_credential_binding(app.guid, ACME_UAA_INSTANCE)
+    assert "in progress" in refusal.value.detail
+    client.create_credential_binding(app.guid, LOG_DRAIN_INSTANCE)
+    client.start_app(app.guid)
+    started = next(a for a in cfsim.state()["apps"] if a["guid"] == app.guid)
+    assert [i["services"] for i in started["actual"]] == [[LOG_DRAIN_INSTANCE]]
+
+    assert client.get_job(pending.guid).state == "PROCESSING"
+
+    cfsim.configure(job_delay=0)
+    cfsim.control("POST", "jobs/fail", {"operation": "service_bindings.create", "count": 1})
+    other = client.create_app("binder-2", SPACE)
+    failed_job = client.wait_for_job(client.create_credential_binding(other.guid, ACME_UAA_INSTANCE))
+    assert failed_job.failed
+    [failed] = client.list_credential_bindings(app_guids=[other.guid])
+    assert (failed.last_operation_type, failed.last_operation_state) == ("create", "failed")
+    assert failed.create_failed and not failed.creating
+    client.wait_for_job(client.create_credential_binding(other.guid, ACME_UAA_INSTANCE))
+    [replaced] = client.list_credential_bindings(app_guids=[other.guid])
+    assert replaced.guid != failed.guid and replaced.last_operation_state == "succeeded"
+
+
+def _staged_droplet(client, app_guid: str) -> str:
+    build = client.create_build(client.create_docker_package(app_guid, OKINAWA).guid)
+    return client.get_build(build.guid).droplet_guid
+
+
 def test_job_polling_processing_then_complete(client, cfsim):
     cfsim.configure(job_delay=0.6)
     job = client.delete_app(GLOBEX_PROD_APP)

@@ -97,3 +97,19 @@ def test_a_create_whose_answer_is_lost_is_adopted_and_the_upgrade_completes_once
     green = next(app["guid"] for app in state["apps"] if app["name"] == ACME)
     assert [p["image"] for p in state["packages"] if p["app_guid"] == green] == [NEW]
     assert [b["state"] for b in state["builds"] if b["app_guid"] == green] == ["STAGED"]
+
+
+def test_a_lost_answer_to_a_managed_binding_is_waited_for_before_green_starts(engine, sim, cast):
+    """The binding's job GUID is lost with the answer: the retry finds the binding still in progress
+    at the broker and waits for it, so green's instances start with every service bound."""
+    blue_services = sorted(instance for _, instance in topology(sim, ACME_ZONE, ACME)["bindings"])
+    request = filed_and_checked(cast["alice"], [ACME_PROD])
+    sim.configure(job_delay=LOST + 2)
+    path = r"^/v3/service_credential_bindings$"
+    sim.add_fault(method="POST", path=path, status=0, delay=LOST, after=True, count=1)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.AWAITING_VERIFICATION, timeout=120)
+    assert posts(sim, path) == 2
+    state = sim.state()
+    green = next(app for app in state["apps"] if app["guid"] == service.green_app_guid)
+    assert [i["services"] for i in green["actual"]] == [blue_services, blue_services]

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from upgrades.cloudfoundry import NotFound, Uniqueness, Unprocessable
+from upgrades.cloudfoundry.types import Job
 from upgrades.engine.context import Context, Done, Outcome, StepFailed
 from upgrades.engine.inspect import inspect, web_process
 
@@ -150,7 +151,11 @@ def scale(ctx: Context) -> Outcome:
 
 
 def bind(ctx: Context) -> Outcome:
-    """Bind green to every service instance blue is bound to; managed bindings are jobs, polled."""
+    """Bind green to every service instance blue is bound to; managed bindings are jobs, polled.
+
+    Green's bindings are looked at first: one still being created (its job's answer may have been
+    lost) is waited for, since green must not start before the broker's credentials are there; one
+    whose creation failed counts as absent (CF replaces it when it is created again)."""
     s = ctx.service
     if s.job_guid:
         job = ctx.cf.get_job(s.job_guid)
@@ -161,8 +166,12 @@ def bind(ctx: Context) -> Outcome:
             detail = "; ".join(e.get("detail", "") for e in job.errors) or "no reason given"
             raise StepFailed(f"Binding a service to the new app failed: {detail}")
     bound = {
-        b.service_instance_guid: b.guid for b in ctx.cf.list_credential_bindings(app_guids=[s.green_app_guid])
+        b.service_instance_guid: b
+        for b in ctx.cf.list_credential_bindings(app_guids=[s.green_app_guid])
+        if not b.create_failed
     }
+    if any(b.creating for b in bound.values()):
+        return ctx.poll("binding services", what="binding a service to the new app")
     for wanted in s.blue_snapshot.get("bindings", []):
         instance = wanted["service_instance_guid"]
         if instance in bound:
@@ -170,11 +179,11 @@ def bind(ctx: Context) -> Outcome:
         result = ctx.cf.create_credential_binding(
             s.green_app_guid, instance, name=wanted.get("name"), labels=ctx.label
         )
-        if hasattr(result, "is_done"):
+        if isinstance(result, Job):
             ctx.record(job_guid=result.guid)
             return ctx.poll("binding services")
-        bound[instance] = result.guid
-    ctx.record(binding_guids=sorted(bound.values()))
+        bound[instance] = result
+    ctx.record(binding_guids=sorted(b.guid for b in bound.values()))
     return Done()
 
 
