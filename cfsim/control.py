@@ -16,6 +16,11 @@
   back ``delay`` s (replaced by ``status`` when set): CF acted, but the answer is late or lost.
 - ``POST /_cfsim/apps/<guid>/crash`` ``{index?, details?}``: that instance (or all) CRASHED.
 - ``POST /_cfsim/jobs/fail`` ``{operation, count}``: the next ``count`` jobs of that operation FAIL.
+- ``DELETE /_cfsim/{builds|packages|droplets|jobs}/<guid>``: CF forgets the resource, as its clean-up
+  jobs prune old builds and jobs and destroy expired packages: GETs answer 404, nothing else changes
+  (a job's work still completes).
+- ``POST /_cfsim/packages/<guid>/expire``: the package becomes EXPIRED, as CF expires all but an
+  app's newest packages.
 - ``POST /_cfsim/tokens/expire``: every issued access token becomes invalid.
 - ``POST /_cfsim/reset`` ``{seed?: object, seed_file?: path}``: reload (default: the start seed and
   the command-line knobs); clears faults and the call log.
@@ -30,7 +35,7 @@ from cfsim import presenters, uaa
 from cfsim.faults import Fault, FaultTable
 from cfsim.http_util import Request, Response
 from cfsim.seeds import load_seed, read_seed
-from cfsim.state import Store
+from cfsim.state import Store, now_iso
 
 _KNOBS = {
     "staging_delay": float,
@@ -188,6 +193,20 @@ def _dispatch(req: Request, store: Store, fault_table: FaultTable, state: Contro
         with store.lock:
             store.job_failures[body["operation"]] = int(body.get("count", 1))
             return Response(200, {"job_failures": dict(store.job_failures)})
+    if (
+        match := re.fullmatch(r"/_cfsim/(builds|packages|droplets|jobs)/([^/]+)", path)
+    ) and method == "DELETE":
+        with store.lock:
+            store.advance()
+            forgotten = getattr(store, match.group(1)).pop(match.group(2), None)
+            return Response(200 if forgotten else 404, {"forgotten": bool(forgotten)})
+    if (match := re.fullmatch(r"/_cfsim/packages/([^/]+)/expire", path)) and method == "POST":
+        with store.lock:
+            package = store.packages.get(match.group(1))
+            if package is None:
+                return Response(404, {"error": "no such package"})
+            package.state, package.updated_at = "EXPIRED", now_iso()
+            return Response(200, {"state": package.state})
     if path == "/_cfsim/tokens/expire" and method == "POST":
         with store.lock:
             return Response(200, {"expired": uaa.expire_all(store)})

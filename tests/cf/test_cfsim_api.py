@@ -226,6 +226,30 @@ def test_failed_job_carries_errors(client, cfsim):
     assert client.get_route(ACME_PROD_ROUTE).guid == ACME_PROD_ROUTE
 
 
+def test_cf_can_forget_builds_and_jobs_and_expire_packages(client, cfsim):
+    """What CF's clean-up does behind a client's back: pruned builds and jobs answer 404 (a job's work
+    still completes), an expired package stays readable but can no longer be built."""
+    app = client.create_app("forgetful", SPACE)
+    package = client.create_docker_package(app.guid, OKINAWA)
+    build = client.create_build(package.guid)
+    cfsim.control("DELETE", f"builds/{build.guid}")
+    with pytest.raises(NotFound):
+        client.get_build(build.guid)
+    cfsim.configure(job_delay=0.3)
+    job = client.delete_app(GLOBEX_PROD_APP)
+    cfsim.control("DELETE", f"jobs/{job.guid}")
+    with pytest.raises(NotFound):
+        client.get_job(job.guid)
+    time.sleep(0.4)
+    with pytest.raises(NotFound):
+        client.get_app(GLOBEX_PROD_APP)
+    cfsim.control("POST", f"packages/{package.guid}/expire")
+    assert client.get_package(package.guid).state == "EXPIRED"
+    assert client.list_packages(app_guids=[app.guid], states=["READY"]) == []
+    with pytest.raises(Unprocessable):
+        client.create_build(package.guid)
+
+
 def test_control_endpoints_keep_a_call_log_and_reset(client, cfsim):
     client.get_app(ACME_PROD_APP)
     logged = cfsim.calls()
