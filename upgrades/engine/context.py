@@ -1,26 +1,20 @@
 """What every sub-step shares: its context, its outcomes, and the foundation it runs on."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
 
 from upgrades import foundations
-from upgrades.cloudfoundry import CFClient
+from upgrades.cloudfoundry import CFClient, NotFound
 from upgrades.engine import leases
 from upgrades.foundations import Foundation
 from upgrades.models import ServiceUpgrade
 
 
 class StepFailed(Exception):
-    """The sub-step cannot succeed as things stand; the message says why in plain words.
-
-    `resume_at` names an earlier sub-step a retry must start from (e.g. restart crashed instances).
-    """
-
-    def __init__(self, message: str, resume_at: str = ""):
-        super().__init__(message)
-        self.resume_at = resume_at
+    """The sub-step cannot succeed as things stand; the message says why in plain words."""
 
 
 @dataclass(frozen=True)
@@ -77,3 +71,13 @@ def foundation_of(service: ServiceUpgrade) -> Foundation:
     if foundation is None:
         raise StepFailed(f"The foundation “{service.foundation}” is no longer configured.")
     return foundation
+
+
+def found[T](fetch: Callable[[str], T], guid: str) -> T | None:
+    """`fetch(guid)`, or None once CF no longer has it (404): pruned, expired or deleted by hand.
+
+    A sub-step checks what it recorded this way before it trusts it: a retry may come days later."""
+    try:
+        return fetch(guid)
+    except NotFound:
+        return None

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from upgrades.cloudfoundry import NotFound, Uniqueness, Unprocessable
 from upgrades.cloudfoundry.types import Job
-from upgrades.engine.context import Context, Done, Outcome, StepFailed
+from upgrades.engine.context import Context, Done, Outcome, StepFailed, found
 from upgrades.engine.inspect import inspect, web_process
 
 _HOST_ALPHABET = string.ascii_lowercase + string.digits
@@ -59,10 +59,26 @@ def read_blue(ctx: Context) -> Outcome:
     return Done()
 
 
+def _without_green() -> dict:
+    """What the service forgets with a green CF no longer has: everything that went with it."""
+    return {
+        "green_app_guid": "",
+        "green_app_name": "",
+        "package_guid": "",
+        "build_guid": "",
+        "droplet_guid": "",
+        "binding_guids": [],
+        "job_guid": "",
+    }
+
+
 def create_green(ctx: Context) -> Outcome:
+    """Green: the recorded one while CF still has it, else ours found by label, else a new one."""
     s = ctx.service
     if s.green_app_guid:
-        return Done()
+        if found(ctx.cf.get_app, s.green_app_guid):
+            return Done()
+        ctx.record(**_without_green())  # deleted by hand: its package, build and bindings went too
     ours = ctx.cf.list_apps(space_guids=[s.space_guid], label_selector=ctx.label_selector)
     if ours:
         ctx.record(green_app_guid=ours[0].guid, green_app_name=ours[0].name)
@@ -86,7 +102,11 @@ def create_package(ctx: Context) -> Outcome:
     is one we created (its answer may have been lost): adopt it rather than add a second."""
     s = ctx.service
     if s.package_guid:
-        return Done()
+        package = found(ctx.cf.get_package, s.package_guid)
+        if package and package.state == "READY" and package.app_guid == s.green_app_guid:
+            return Done()
+        # Gone or EXPIRED (CF keeps an app's newest few): a new package, and a new build from it.
+        ctx.record(package_guid="", build_guid="", droplet_guid="")
     image = s.request.release.docker_image
     ready = ctx.cf.list_packages(
         app_guids=[s.green_app_guid], types=["docker"], states=["READY"], order_by="-created_at"
@@ -101,10 +121,11 @@ def create_package(ctx: Context) -> Outcome:
 def stage(ctx: Context) -> Outcome:
     """Build the droplet from the release image; polled until STAGED (never waited for in a task).
 
-    Before building, look for our build of this package (its answer may have been lost); a FAILED
-    one is never adopted, so a retry after a failed staging builds afresh."""
+    With none recorded, or one CF pruned since, look for our build of this package (its answer may
+    have been lost) before building; a FAILED one is never adopted, so a retry builds afresh."""
     s = ctx.service
-    if not s.build_guid:
+    build = found(ctx.cf.get_build, s.build_guid) if s.build_guid else None
+    if build is None:
         ours = ctx.cf.list_builds(
             package_guids=[s.package_guid], label_selector=ctx.label_selector, order_by="-created_at"
         )
@@ -112,8 +133,6 @@ def stage(ctx: Context) -> Outcome:
         if build is None:
             build = ctx.cf.create_build(s.package_guid, labels=ctx.label)
         ctx.record(build_guid=build.guid)
-        return ctx.poll("building the droplet")
-    build = ctx.cf.get_build(s.build_guid)
     if build.state == "FAILED":
         # A fresh build on retry: clear the failed one.
         ctx.record(build_guid="")
@@ -158,11 +177,12 @@ def bind(ctx: Context) -> Outcome:
     whose creation failed counts as absent (CF replaces it when it is created again)."""
     s = ctx.service
     if s.job_guid:
-        job = ctx.cf.get_job(s.job_guid)
-        if not job.is_done:
+        # A job CF no longer knows (it prunes old ones) is forgotten: the bindings say how it went.
+        job = found(ctx.cf.get_job, s.job_guid)
+        if job and not job.is_done:
             return ctx.poll("binding services", what="binding a service to the new app")
         ctx.record(job_guid="")
-        if job.failed:
+        if job and job.failed:
             detail = "; ".join(e.get("detail", "") for e in job.errors) or "no reason given"
             raise StepFailed(f"Binding a service to the new app failed: {detail}")
     bound = {
@@ -191,7 +211,9 @@ def create_temp_route(ctx: Context) -> Outcome:
     """A fresh, labelled, unpredictable host, so nobody can claim it first and catch test traffic."""
     s = ctx.service
     if s.temp_route_guid:
-        return Done()
+        if found(ctx.cf.get_route, s.temp_route_guid):
+            return Done()
+        ctx.record(temp_route_guid="")  # deleted by hand: look for ours, else make it again
     ours = ctx.cf.list_routes(label_selector=ctx.label_selector, space_guids=[s.space_guid])
     if ours:
         ctx.record(temp_route_guid=ours[0].guid, temp_host=ours[0].host)
@@ -246,7 +268,7 @@ def wait_running(ctx: Context) -> Outcome:
     crashed = [i for i in stats if i.state == "CRASHED"]
     if crashed:
         details = "; ".join(f"instance {i.index}: {i.details or 'crashed'}" for i in crashed)
-        raise StepFailed(f"The new app's instances crashed ({details}).", resume_at="start_green")
+        raise StepFailed(f"The new app's instances crashed ({details}).")
     progress = f"{running} of {desired} instances running"
     ctx.record(instances_running=running, progress=progress)
     if running >= desired and len(stats) >= desired:

@@ -6,7 +6,7 @@ the original route's only destination is a healthy green.
 """
 
 from upgrades.cloudfoundry import NotFound, Unprocessable
-from upgrades.engine.context import Context, Done, Outcome, StepFailed
+from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait, found
 from upgrades.engine.inspect import web_process
 
 
@@ -45,26 +45,29 @@ def unmap_blue(ctx: Context) -> Outcome:
     return Done()
 
 
-def poll_job(ctx: Context, what: str) -> Outcome | None:
-    """If a CF job is being waited for: a Wait while it runs, None once it completed."""
-    job = ctx.cf.get_job(ctx.service.job_guid)
-    if not job.is_done:
+def poll_job(ctx: Context, what: str) -> Wait | bool:
+    """The recorded CF job: a Wait while it runs; once it ended it is forgotten and the answer is
+    True when it completed, False when CF no longer knows it (it prunes old jobs: the caller looks
+    at the resource itself). A failed job raises StepFailed."""
+    job = found(ctx.cf.get_job, ctx.service.job_guid)
+    if job and not job.is_done:
         return ctx.poll(what)
     ctx.record(job_guid="")
-    if job.failed:
+    if job and job.failed:
         detail = "; ".join(e.get("detail", "") for e in job.errors) or "no reason given"
         raise StepFailed(f"Cloud Foundry could not finish {what}: {detail}")
-    return None
+    return job is not None
 
 
 def delete_temp_route(ctx: Context) -> Outcome:
     s = ctx.service
     if s.job_guid:
-        waiting = poll_job(ctx, "deleting the temporary route")
-        if waiting:
-            return waiting
-        ctx.record(temp_route_guid="")
-        return Done()
+        polled = poll_job(ctx, "deleting the temporary route")
+        if isinstance(polled, Wait):
+            return polled
+        if polled:
+            ctx.record(temp_route_guid="")
+            return Done()
     if not s.temp_route_guid:
         return Done()
     try:
@@ -101,7 +104,11 @@ def delete_blue(ctx: Context) -> Outcome:
     """The point of no return: once the delete is sent, rollback is no longer offered."""
     s = ctx.service
     if s.job_guid:
-        return poll_job(ctx, "deleting the old app") or Done()
+        polled = poll_job(ctx, "deleting the old app")
+        if isinstance(polled, Wait):
+            return polled
+        if polled:
+            return Done()
     only_green_serves(ctx)
     ctx.record(blue_deleted=True)
     try:
