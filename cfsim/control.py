@@ -1,17 +1,26 @@
 """Control endpoints under ``/_cfsim/`` (loopback only): knobs, faults, call log, reset, snapshot.
 
 - ``GET /_cfsim/state``: snapshot of routes (with destinations), apps (state, image, labels,
-  desired and actual instances), bindings and jobs.
+  desired and actual instances, each with the service instances its VCAP_SERVICES got when it
+  started), bindings, jobs, packages and builds.
 - ``GET /_cfsim/config``; ``PATCH /_cfsim/config`` with any of ``staging_delay``, ``start_delay``,
   ``job_delay``, ``latency`` (seconds), ``token_lifetime`` (seconds), ``rate_limit_enabled``,
   ``rate_limit``, ``rate_limit_reset_seconds``, ``failing_images`` and ``crashing_images``
   (lists of docker images).
-- ``GET /_cfsim/calls`` → ``{"calls": [{time, method, path, query, status, request_id}]}``;
-  ``DELETE /_cfsim/calls`` clears it.
+- ``GET /_cfsim/calls`` → ``{"calls": [{time, method, path, query, status, request_id}]}``, each
+  logged as soon as it is handled (an answer an ``after`` fault holds back is already there, with
+  the status CF produced); ``DELETE /_cfsim/calls`` clears it.
 - ``GET /_cfsim/faults``; ``POST /_cfsim/faults`` ``{method, path (regex), status, title?, code?,
-  detail?, body?, count?, probability?, delay?}`` → 201; ``DELETE /_cfsim/faults[/<id>]``.
+  detail?, body?, count?, probability?, delay?, after?}`` → 201; ``DELETE /_cfsim/faults[/<id>]``.
+  ``status`` 0 only delays. ``after: true`` handles the request first and then holds its answer
+  back ``delay`` s (replaced by ``status`` when set): CF acted, but the answer is late or lost.
 - ``POST /_cfsim/apps/<guid>/crash`` ``{index?, details?}``: that instance (or all) CRASHED.
 - ``POST /_cfsim/jobs/fail`` ``{operation, count}``: the next ``count`` jobs of that operation FAIL.
+- ``DELETE /_cfsim/{builds|packages|droplets|jobs}/<guid>``: CF forgets the resource, as its clean-up
+  jobs prune old builds and jobs and destroy expired packages: GETs answer 404, nothing else changes
+  (a job's work still completes).
+- ``POST /_cfsim/packages/<guid>/expire``: the package becomes EXPIRED, as CF expires all but an
+  app's newest packages.
 - ``POST /_cfsim/tokens/expire``: every issued access token becomes invalid.
 - ``POST /_cfsim/reset`` ``{seed?: object, seed_file?: path}``: reload (default: the start seed and
   the command-line knobs); clears faults and the call log. With ``--state FILE``, the file holds the
@@ -28,7 +37,7 @@ from cfsim.faults import Fault, FaultTable
 from cfsim.http_util import Request, Response
 from cfsim.persistence import StateFile
 from cfsim.seeds import load_seed, read_seed
-from cfsim.state import Store
+from cfsim.state import Store, now_iso
 
 _KNOBS = {
     "staging_delay": float,
@@ -104,7 +113,10 @@ def snapshot(store: Store) -> dict:
                 "image": droplet.image if droplet else None,
                 "labels": dict(app.labels),
                 "instances": process.instances if process else 0,
-                "actual": [{"index": i.index, "state": i.state} for i in (process.actual if process else [])],
+                "actual": [
+                    {"index": i.index, "state": i.state, "services": list(i.services)}
+                    for i in (process.actual if process else [])
+                ],
             }
         )
     bindings = [
@@ -117,7 +129,22 @@ def snapshot(store: Store) -> dict:
         for b in store.bindings.values()
     ]
     jobs = [{"guid": j.guid, "operation": j.operation, "state": j.state} for j in store.jobs.values()]
-    return {"routes": routes, "apps": apps, "bindings": bindings, "jobs": jobs}
+    packages = [
+        {"guid": pk.guid, "app_guid": pk.app_guid, "type": pk.type, "image": pk.image, "state": pk.state}
+        for pk in store.packages.values()
+    ]
+    builds = [
+        {"guid": b.guid, "app_guid": b.app_guid, "package_guid": b.package_guid, "state": b.state}
+        for b in store.builds.values()
+    ]
+    return {
+        "routes": routes,
+        "apps": apps,
+        "bindings": bindings,
+        "jobs": jobs,
+        "packages": packages,
+        "builds": builds,
+    }
 
 
 def _crash(store: Store, app_guid: str, body: dict) -> Response:
@@ -172,6 +199,20 @@ def _dispatch(req: Request, store: Store, fault_table: FaultTable, state: Contro
         with store.lock:
             store.job_failures[body["operation"]] = int(body.get("count", 1))
             return Response(200, {"job_failures": dict(store.job_failures)})
+    if (
+        match := re.fullmatch(r"/_cfsim/(builds|packages|droplets|jobs)/([^/]+)", path)
+    ) and method == "DELETE":
+        with store.lock:
+            store.advance()
+            forgotten = getattr(store, match.group(1)).pop(match.group(2), None)
+            return Response(200 if forgotten else 404, {"forgotten": bool(forgotten)})
+    if (match := re.fullmatch(r"/_cfsim/packages/([^/]+)/expire", path)) and method == "POST":
+        with store.lock:
+            package = store.packages.get(match.group(1))
+            if package is None:
+                return Response(404, {"error": "no such package"})
+            package.state, package.updated_at = "EXPIRED", now_iso()
+            return Response(200, {"state": package.state})
     if path == "/_cfsim/tokens/expire" and method == "POST":
         with store.lock:
             return Response(200, {"expired": uaa.expire_all(store)})

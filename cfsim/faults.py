@@ -23,6 +23,10 @@ class Fault:
     ``count`` limits how many requests it hits (None: unlimited); ``probability`` makes it hit only
     that share of matches; ``delay`` sleeps before answering (a slow or hung upstream). A fault
     with ``status`` 0 only delays and then lets the request through.
+
+    With ``after`` the request is handled first and only its answer suffers: held back ``delay``
+    seconds (past a client's read timeout, it is lost although CF acted), then replaced by ``status``
+    when that is set (a gateway's 502 after the work was done).
     """
 
     method: str
@@ -35,6 +39,7 @@ class Fault:
     count: int | None = None
     probability: float = 1.0
     delay: float = 0.0
+    after: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     id: int = field(default_factory=lambda: next(_ids))
     hits: int = 0
@@ -65,6 +70,7 @@ class Fault:
             "count",
             "probability",
             "delay",
+            "after",
             "hits",
         )
         return {key: getattr(self, key) for key in keys}

@@ -131,9 +131,10 @@ def get_full_env(req: Request, store: Store, guid: str) -> Response:
     """``GET /v3/apps/:guid/env``: what the app sees, VCAP_SERVICES included (fake credentials)."""
     app = get_or_404(store.apps, guid, "App")
     services: dict[str, list] = {}
+    active = set(store.active_services(guid))
     for binding in store.bindings.values():
         instance = store.service_instances.get(binding.service_instance_guid)
-        if binding.app_guid != guid or instance is None:
+        if binding.app_guid != guid or instance is None or binding.service_instance_guid not in active:
             continue
         label = instance.offering if instance.type == "managed" else "user-provided"
         services.setdefault(label, []).append(

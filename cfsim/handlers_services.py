@@ -118,10 +118,21 @@ def create_binding(req: Request, store: Store) -> Response:
     app = store.apps.get(relationship_guid(body, "app") or "")
     if app is None:
         raise unprocessable("The app could not be found.")
-    if any(
-        b.app_guid == app.guid and b.service_instance_guid == instance.guid for b in store.bindings.values()
-    ):
-        raise unprocessable(f"The app is already bound to the service instance {instance.name}.")
+    pairs = [
+        b
+        for b in store.bindings.values()
+        if (b.app_guid, b.service_instance_guid) == (app.guid, instance.guid)
+    ]
+    for existing in pairs:
+        if existing.operation == "create" and existing.state == "failed":
+            del store.bindings[existing.guid]  # CC replaces a binding whose creation failed
+        elif existing.state == "in progress":
+            raise unprocessable(
+                "There is already a binding in progress for this service instance and app "
+                f"(binding guid: {existing.guid})"
+            )
+        else:
+            raise unprocessable(f"The app is already bound to the service instance {instance.name}.")
     binding = Binding(
         guid=new_guid(), name=body.get("name"), app_guid=app.guid, service_instance_guid=instance.guid
     )

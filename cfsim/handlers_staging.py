@@ -37,6 +37,7 @@ def create_package(req: Request, store: Store) -> Response:
             raise unprocessable("Image required")
         package = Package(guid=new_guid(), app_guid=app.guid, type=kind, image=image)
         package.state = "READY" if kind == "docker" else "AWAITING_UPLOAD"
+    apply_metadata(body, package.labels, package.annotations)
     store.packages[package.guid] = package
     return ok(p.package(req.base, package), 201)
 
@@ -45,13 +46,31 @@ def get_package(req: Request, store: Store, guid: str) -> Response:
     return ok(p.package(req.base, get_or_404(store.packages, guid, "Package")))
 
 
+def _package_filters(store: Store) -> dict:
+    def space(pk: Package) -> str | None:
+        app = store.apps.get(pk.app_guid)
+        return app.space_guid if app else None
+
+    return {
+        "guids": lambda pk: pk.guid,
+        "states": lambda pk: pk.state,
+        "types": lambda pk: pk.type,
+        "app_guids": lambda pk: pk.app_guid,
+        "space_guids": space,
+    }
+
+
+def list_packages(req: Request, store: Store) -> Response:
+    packages = filter_by(req, ordered(store.packages.values(), req), _package_filters(store))
+    packages = filter_labels(req, packages, lambda pk: pk.labels)
+    return paginate(req, packages, lambda pk: p.package(req.base, pk))
+
+
 def list_app_packages(req: Request, store: Store, guid: str) -> Response:
     get_or_404(store.apps, guid, "App")
-    packages = [pk for pk in ordered(store.packages.values()) if pk.app_guid == guid]
-    packages = filter_by(req, packages, {"states": lambda pk: pk.state, "types": lambda pk: pk.type})
-    if req.query.get("order_by") == "-created_at":
-        packages.reverse()
-    return paginate(req, packages, lambda pk: p.package(req.base, pk))
+    packages = [pk for pk in ordered(store.packages.values(), req) if pk.app_guid == guid]
+    filters = {k: v for k, v in _package_filters(store).items() if k in ("guids", "states", "types")}
+    return paginate(req, filter_by(req, packages, filters), lambda pk: p.package(req.base, pk))
 
 
 def create_build(req: Request, store: Store) -> Response:
@@ -85,7 +104,7 @@ def get_build(req: Request, store: Store, guid: str) -> Response:
 def list_builds(req: Request, store: Store) -> Response:
     builds = filter_by(
         req,
-        ordered(store.builds.values()),
+        ordered(store.builds.values(), req),
         {
             "app_guids": lambda b: b.app_guid,
             "states": lambda b: b.state,
@@ -136,6 +155,7 @@ def get_current_droplet_relationship(req: Request, store: Store, guid: str) -> R
 
 
 ROUTES = [
+    ("GET", r"/v3/packages", list_packages),
     ("POST", r"/v3/packages", create_package),
     ("GET", r"/v3/packages/([^/]+)", get_package),
     ("GET", r"/v3/apps/([^/]+)/packages", list_app_packages),

@@ -135,6 +135,18 @@ def filter_labels(req: Request, items: list, labels: Callable[[Any], dict]) -> l
     return [item for item in items if matches(labels(item))]
 
 
-def ordered(items: Iterable) -> list:
-    """CF's default order for lists: oldest first. Collections keep insertion order, which is it."""
-    return list(items)
+def ordered(items: Iterable, req: Request | None = None) -> list:
+    """CF's order for lists: oldest first (collections keep insertion order, which is it), unless
+    ``order_by`` asks for ``created_at`` or ``updated_at``, descending with a leading ``-``."""
+    result = list(items)
+    order_by = req.query.get("order_by") if req is not None else None
+    if not order_by:
+        return result
+    field = order_by.removeprefix("-")
+    if field not in ("created_at", "updated_at"):
+        raise bad_query(f"Order by can only be: 'created_at', 'updated_at' (got {order_by!r})")
+    # A stable sort: equal timestamps (CF's are whole seconds) keep the order of creation.
+    result.sort(key=lambda item: getattr(item, field))
+    if order_by.startswith("-"):
+        result.reverse()
+    return result

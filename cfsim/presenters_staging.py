@@ -15,7 +15,7 @@ def package(base: str, pkg: Package) -> dict:
         "created_at": pkg.created_at,
         "updated_at": pkg.updated_at,
         "relationships": {"app": rel(pkg.app_guid)},
-        "metadata": meta({}),
+        "metadata": meta(pkg.labels, pkg.annotations),
         "links": {
             "self": link(base, f"/v3/packages/{pkg.guid}"),
             "app": link(base, f"/v3/apps/{pkg.app_guid}"),

@@ -114,9 +114,6 @@ def _load_app(store: Store, spec: dict) -> None:
         store.packages[package.guid] = package
         store.droplets[droplet.guid] = droplet
         app.droplet_guid = droplet.guid
-        if spec.get("state", "STARTED") == "STARTED":
-            app.state = "STARTED"
-            store.start_instances(process, delay=0)
     for route in spec.get("routes", []):
         _add_route(store, route, app.space_guid, app_guid=app.guid)
     for binding in spec.get("bindings", []):
@@ -127,6 +124,9 @@ def _load_app(store: Store, spec: dict) -> None:
             app_guid=app.guid,
             service_instance_guid=binding["service_instance_guid"],
         )
+    if app.droplet_guid and spec.get("state", "STARTED") == "STARTED":
+        app.state = "STARTED"  # after its bindings, which its instances' VCAP_SERVICES hold
+        store.start_instances(process, delay=0)
 
 
 def _add_route(store: Store, spec: dict, space_guid: str, app_guid: str | None) -> None:

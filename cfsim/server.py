@@ -124,36 +124,46 @@ class ApiHandler(KeepAliveHandler):
                 response = control.dispatch(
                     req, self.server.store, self.server.faults, self.server.control_state
                 )
-        else:
-            response = self._serve(req)
-            with self.server.store.lock:
-                self.server.store.call_log.append(
-                    {
-                        "time": time.time(),
-                        "method": req.method,
-                        "path": req.path,
-                        "query": dict(req.query),
-                        "status": response.status,
-                        "request_id": request_id,
-                    }  # fmt: skip
-                )
+            if req.method not in ("GET", "HEAD"):
+                self.server.store.changed.set()  # a reset or a seed: worth saving (--state)
+            self._send(response, request_id)
+            return
+        response, late = self._serve(req)
+        # Logged once handled, as CF would: an answer held back by a fault is still a call CF made.
+        with self.server.store.lock:
+            self.server.store.call_log.append(
+                {
+                    "time": time.time(),
+                    "method": req.method,
+                    "path": req.path,
+                    "query": dict(req.query),
+                    "status": response.status,
+                    "request_id": request_id,
+                }  # fmt: skip
+            )
         if req.method not in ("GET", "HEAD"):
             self.server.store.changed.set()  # may have changed something: worth saving (--state)
+        if late is not None:
+            time.sleep(late.delay)  # CF acted; its answer is late, or lost behind the fault's status
+            if late.status:
+                response = Response(late.status, late.response_body(), dict(late.headers))
         self._send(response, request_id)
 
-    def _serve(self, req: Request) -> Response:
+    def _serve(self, req: Request) -> tuple[Response, faults.Fault | None]:
+        """The answer, and the fault that holds it back (``after``) if any."""
         store = self.server.store
         if store.config.latency > 0:
             time.sleep(store.config.latency)
         fault = self.server.faults.take(req.method, req.path)
-        if fault is not None:
+        if fault is not None and not fault.after:
             time.sleep(fault.delay)
             if fault.status:
-                return Response(fault.status, fault.response_body(), dict(fault.headers))
+                return Response(fault.status, fault.response_body(), dict(fault.headers)), None
         try:
-            return self._route(req, store)
+            response = self._route(req, store)
         except ApiError as exc:
-            return Response(exc.status, exc.body())
+            response = Response(exc.status, exc.body())
+        return response, fault if fault is not None and fault.after else None
 
     def _route(self, req: Request, store: Store) -> Response:
         path = req.path.rstrip("/") or "/"
@@ -205,6 +215,10 @@ class ApiHandler(KeepAliveHandler):
         self.send_header("Content-Length", str(len(payload)))
         for name, value in response.headers.items():
             self.send_header(name, value)
-        self.end_headers()
-        if payload and self.command != "HEAD":
-            self.wfile.write(payload)
+        try:
+            self.end_headers()
+            if payload and self.command != "HEAD":
+                self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up waiting (an answer held back by a fault): nobody left to tell.
+            self.close_connection = True

@@ -102,6 +102,8 @@ class Instance:
     started_at: float = field(default_factory=time.time)
     guid: str = field(default_factory=lambda: uuid.uuid4().hex[:28])
     details: str | None = None
+    # The service instances in its VCAP_SERVICES: the app's bindings that had succeeded when it started.
+    services: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -146,6 +148,8 @@ class Package:
     image: str | None = None
     state: str = "READY"
     ready_at: float = 0.0  # when a COPYING package becomes READY
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
 
@@ -307,6 +311,7 @@ class Store:
         if job.fail_with:
             job.state = "FAILED"
             job.errors = [job.fail_with]
+            self._fail(job)
             return
         self._complete(job)
         job.state = "COMPLETE"
@@ -323,6 +328,13 @@ class Store:
             self.bindings.pop(guid, None)
         elif job.operation == "service_bindings.create" and (binding := self.bindings.get(guid)):
             binding.state, binding.updated_at = "succeeded", now_iso()
+
+    def _fail(self, job: Job) -> None:
+        """What a failed job leaves behind: a binding whose creation failed stays, failed (CF keeps it,
+        and the next create replaces it)."""
+        guid = job.resource[1] if job.resource else ""
+        if job.operation == "service_bindings.create" and (binding := self.bindings.get(guid)):
+            binding.state, binding.updated_at = "failed", now_iso()
 
     def purge_app(self, guid: str) -> None:
         """What the app.delete job does: the app and everything hanging off it, routes excepted."""
@@ -366,9 +378,22 @@ class Store:
         state = "RUNNING" if delay <= 0 else "STARTING"
         if self.runs_crashing_image(process):
             state = "STARTING"  # becomes CRASHED on the next settle
+        services = self.active_services(process.app_guid)
         while len(process.actual) < process.instances:
-            process.actual.append(Instance(index=len(process.actual), state=state, ready_at=ready_at))
+            index = len(process.actual)
+            process.actual.append(Instance(index=index, state=state, ready_at=ready_at, services=services))
         del process.actual[process.instances :]
+
+    def active_services(self, app_guid: str) -> list[str]:
+        """What VCAP_SERVICES holds for an app: its bindings whose creation succeeded (as CC's
+        ``active_per_instance``), by service instance."""
+        return sorted(
+            {
+                b.service_instance_guid
+                for b in self.bindings.values()
+                if b.app_guid == app_guid and b.operation == "create" and b.state == "succeeded"
+            }
+        )
 
     def runs_crashing_image(self, process: Process) -> bool:
         app = self.apps.get(process.app_guid)

@@ -170,3 +170,29 @@ def test_a_refused_address_is_shown_to_the_requester(client, cast, filed):
     assert "mail refused" in page and "the mail server refused this address" in page
     assert "550 no such user" not in page, "the server's words are for the EC team's mail log"
     assert Client().get(f"/requests/{filed.pk}/").status_code == 302
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT.values(), ids=HOSTILE_TEXT.keys())
+def test_hostile_text_in_every_api_field_and_free_text_form_is_a_4xx_or_kept(client, api, cast, filed, text):
+    alice, olga = api(cast["alice"]), api(cast["olga"])
+    for field in ("service_urls", "contacts", "notes", "release", "plan"):
+        value = [text] if field in ("service_urls", "contacts") else text
+        response = alice.post("/api/requests/", {"service_urls": [PROD], field: value}, format="json")
+        assert response.status_code in (201, 400), (field, response.status_code)
+    for path, body in [
+        (f"/api/requests/{filed.pk}/reject/", {"reason": text}),
+        (f"/api/services/{filed.services.first().pk}/trigger/", {"reason": text}),
+        ("/api/requests/?zone_id=" + text[:2000], None),
+    ]:
+        response = olga.post(path, body, format="json") if body is not None else olga.get(path)
+        assert response.status_code < 500, (path, response.status_code)
+    client.force_login(cast["alice"])
+    for path, form in [
+        (f"/requests/{filed.pk}/comment/", {"text": text}),
+        (f"/c/manage/{filed.pk}/add/", {"email": text}),
+        (f"/requests/{filed.pk}/cancel/", {"reason": text}),
+    ]:
+        assert client.post(path, form).status_code in (302, 400, 403), path
+    token = contact_links.token_for(filed.contacts.get())
+    service = filed.services.first()
+    assert client.post(f"/c/{token}/report/{service.pk}/", {"reason": text}).status_code in (200, 302)

@@ -369,8 +369,11 @@ def _updates_for(action: Action, service: ServiceUpgrade, trigger_at, start_step
         if start_step2 is not None:
             updates["start_step2_on_confirmation"] = start_step2
     elif action == Action.RETRY:
-        # Resume at the failed sub-step with a fresh attempt budget.
-        updates.update(step=service.step, attempt=0, error="", step_started_at=timezone.now())
+        # The phase runs again from its first sub-step (transition() sets it), with a fresh attempt
+        # budget. Every sub-step observes before it acts, so work already done is adopted and what
+        # CF lost since (a pruned build or job, an expired package, an app deleted by hand) is made
+        # again, where resuming at the failed sub-step trusted GUIDs recorded before the failure.
+        updates.update(error="")
     elif action in (Action.ROLLBACK, Action.REPORT_PROBLEM, Action.CANCEL):
         updates.update(
             error="", rollback_outcome=State.CANCELLED if action == Action.CANCEL else State.ROLLED_BACK

@@ -180,7 +180,8 @@ FAILED_STATE = {
 }
 
 # The sub-steps each running state goes through, in order, with their words for progress displays.
-# The engine (`upgrades.engine.runner`) binds each name to the code that carries it out.
+# The engine (`upgrades.engine.runner`) binds each name to the code that carries it out. Entering a
+# running state, a retry included, starts at the first; each is a no-op for work already done.
 PHASES: dict[State, tuple[tuple[str, str], ...]] = {
     State.STEP1_RUNNING: (
         ("preflight", "checking the service"),

@@ -121,6 +121,40 @@ def test_package_copy_becomes_ready(client):
     assert client.get_package(copy.guid).state == "READY"
 
 
+def test_packages_and_builds_are_found_by_app_package_state_and_label(client):
+    """What Step 1 looks for before it creates a package or a build, across pages and in order."""
+    app = client.create_app("finder", SPACE)
+    other = client.create_app("finder-other", SPACE)
+    old = client.create_docker_package(app.guid, BROKEN)
+    ours = client.create_docker_package(app.guid, OKINAWA, labels={LABEL: "5"})
+    client.create_docker_package(other.guid, OKINAWA)
+    assert ours.labels == {LABEL: "5"} and ours.app_guid == app.guid and ours.image == OKINAWA
+    assert [p.guid for p in client.list_packages(app_guids=[app.guid])] == [old.guid, ours.guid]
+    assert [p.guid for p in client.list_packages(app_guids=[app.guid], order_by="-created_at")] == [
+        ours.guid,
+        old.guid,
+    ]
+    assert [p.guid for p in client.list_packages(label_selector=f"{LABEL}=5")] == [ours.guid]
+    assert client.list_packages(app_guids=[app.guid], types=["bits"]) == []
+    assert len(client.list_packages(types=["docker"], states=["READY"])) >= 3
+    # Pages are followed: one package per page.
+    paged = list(client.paginate("/v3/packages", {"app_guids": app.guid, "per_page": 1}))
+    assert [p["guid"] for p in paged] == [old.guid, ours.guid]
+
+    first = client.create_build(ours.guid, labels={LABEL: "5"})
+    second = client.create_build(old.guid)
+    assert [b.guid for b in client.list_builds(package_guids=[ours.guid])] == [first.guid]
+    assert [b.guid for b in client.list_builds(app_guids=[app.guid], order_by="-created_at")] == [
+        second.guid,
+        first.guid,
+    ]
+    found = client.list_builds(package_guids=[ours.guid], label_selector=f"{LABEL}=5")
+    assert [(b.guid, b.package_guid, b.labels) for b in found] == [(first.guid, ours.guid, {LABEL: "5"})]
+    assert client.list_builds(app_guids=[other.guid]) == []
+    with pytest.raises(BadRequest):
+        client.list_builds(order_by="name")
+
+
 def test_bindings_user_provided_201_managed_202_job(client, cfsim):
     cfsim.configure(job_delay=0.6)
     app = client.create_app("binder", SPACE)
@@ -136,6 +170,42 @@ def test_bindings_user_provided_201_managed_202_job(client, cfsim):
     assert client.get_credential_binding(pending[0].guid).last_operation_state == "succeeded"
     with pytest.raises(Unprocessable):
         client.create_credential_binding(app.guid, ACME_UAA_INSTANCE)
+
+
+def test_a_binding_counts_once_it_succeeded_and_a_failed_one_is_replaced(client, cfsim):
+    """As CC: a second create while one is in progress is refused; a binding whose job failed stays
+    with last_operation create/failed until the same binding is created again, which replaces it;
+    an app's instances get in VCAP_SERVICES only the bindings that had succeeded when they started."""
+    app = client.create_app("binder", SPACE)
+    client.set_current_droplet(app.guid, _staged_droplet(client, app.guid))
+    cfsim.configure(job_delay=30)
+    pending = client.create_credential_binding(app.guid, ACME_UAA_INSTANCE)
+    with pytest.raises(Unprocessable) as refusal:
+        client.create_credential_binding(app.guid, ACME_UAA_INSTANCE)
+    assert "in progress" in refusal.value.detail
+    client.create_credential_binding(app.guid, LOG_DRAIN_INSTANCE)
+    client.start_app(app.guid)
+    started = next(a for a in cfsim.state()["apps"] if a["guid"] == app.guid)
+    assert [i["services"] for i in started["actual"]] == [[LOG_DRAIN_INSTANCE]]
+
+    assert client.get_job(pending.guid).state == "PROCESSING"
+
+    cfsim.configure(job_delay=0)
+    cfsim.control("POST", "jobs/fail", {"operation": "service_bindings.create", "count": 1})
+    other = client.create_app("binder-2", SPACE)
+    failed_job = client.wait_for_job(client.create_credential_binding(other.guid, ACME_UAA_INSTANCE))
+    assert failed_job.failed
+    [failed] = client.list_credential_bindings(app_guids=[other.guid])
+    assert (failed.last_operation_type, failed.last_operation_state) == ("create", "failed")
+    assert failed.create_failed and not failed.creating
+    client.wait_for_job(client.create_credential_binding(other.guid, ACME_UAA_INSTANCE))
+    [replaced] = client.list_credential_bindings(app_guids=[other.guid])
+    assert replaced.guid != failed.guid and replaced.last_operation_state == "succeeded"
+
+
+def _staged_droplet(client, app_guid: str) -> str:
+    build = client.create_build(client.create_docker_package(app_guid, OKINAWA).guid)
+    return client.get_build(build.guid).droplet_guid
 
 
 def test_job_polling_processing_then_complete(client, cfsim):
@@ -154,6 +224,30 @@ def test_failed_job_carries_errors(client, cfsim):
     job = client.wait_for_job(client.delete_route(ACME_PROD_ROUTE), interval=0.05)
     assert job.failed and job.errors[0]["title"] == "CF-UnprocessableEntity"
     assert client.get_route(ACME_PROD_ROUTE).guid == ACME_PROD_ROUTE
+
+
+def test_cf_can_forget_builds_and_jobs_and_expire_packages(client, cfsim):
+    """What CF's clean-up does behind a client's back: pruned builds and jobs answer 404 (a job's work
+    still completes), an expired package stays readable but can no longer be built."""
+    app = client.create_app("forgetful", SPACE)
+    package = client.create_docker_package(app.guid, OKINAWA)
+    build = client.create_build(package.guid)
+    cfsim.control("DELETE", f"builds/{build.guid}")
+    with pytest.raises(NotFound):
+        client.get_build(build.guid)
+    cfsim.configure(job_delay=0.3)
+    job = client.delete_app(GLOBEX_PROD_APP)
+    cfsim.control("DELETE", f"jobs/{job.guid}")
+    with pytest.raises(NotFound):
+        client.get_job(job.guid)
+    time.sleep(0.4)
+    with pytest.raises(NotFound):
+        client.get_app(GLOBEX_PROD_APP)
+    cfsim.control("POST", f"packages/{package.guid}/expire")
+    assert client.get_package(package.guid).state == "EXPIRED"
+    assert client.list_packages(app_guids=[app.guid], states=["READY"]) == []
+    with pytest.raises(Unprocessable):
+        client.create_build(package.guid)
 
 
 def test_control_endpoints_keep_a_call_log_and_reset(client, cfsim):

@@ -140,6 +140,49 @@ def test_failed_job_matches_docs(api, cfsim):
     assert body["state"] == "FAILED" and body["errors"][0]["title"] == "CF-UnprocessableEntity"
 
 
+def test_docker_packages_and_their_list_match_docs(api):
+    body = {
+        "type": "docker",
+        "relationships": {"app": {"data": {"guid": ACME_PROD_APP}}},
+        "data": {"image": "ecsim/ec-service:okinawa.130"},
+        "metadata": {"labels": {"ecportal.io/upgrade": "1"}},
+    }
+    created = api("POST", "/v3/packages", json=body)
+    assert created.status_code == 201
+    assert_shape(example("package-docker.json"), created.json())
+    listed = api("GET", f"/v3/packages?app_guids={ACME_PROD_APP}&types=docker&per_page=1").json()
+    assert set(listed) == {"pagination", "resources"}
+    assert_shape(example("builds-paginated.json")["pagination"], listed["pagination"])
+    for package in listed["resources"]:
+        assert_shape(example("package-docker.json"), package)
+    assert listed["pagination"]["next"]["href"].endswith(
+        f"/v3/packages?app_guids={ACME_PROD_APP}&types=docker&page=2&per_page=1"
+    )
+
+
+def test_builds_list_matches_docs(api):
+    package = api(
+        "POST",
+        "/v3/packages",
+        json={
+            "type": "docker",
+            "relationships": {"app": {"data": {"guid": ACME_PROD_APP}}},
+            "data": {"image": "ecsim/ec-service:okinawa.130"},
+        },
+    ).json()
+    assert api("POST", "/v3/builds", json={"package": {"guid": package["guid"]}}).status_code == 201
+    body = api("GET", f"/v3/builds?package_guids={package['guid']}").json()
+    # The example is a buildpack build still staging; a docker build's lifecycle data is {}, and a
+    # staged build links its droplet.
+    assert_shape(
+        example("builds-paginated.json"),
+        body,
+        skip=frozenset({"$.resources[].lifecycle.data"}),
+        extra_ok=frozenset({"$.resources[].links.droplet"}),
+    )
+    assert [b["package"]["guid"] for b in body["resources"]] == [package["guid"]]
+
+
 def test_managed_service_instance_matches_docs(api):
     body = api("GET", f"/v3/service_instances/{ACME_PROD_ZONE}").json()
     # The broker's metadata is free-form: its keys depend on the broker.

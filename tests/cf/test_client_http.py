@@ -169,6 +169,24 @@ def test_slow_answer_times_out_and_is_transient(cfsim, calls):
     assert statuses == [None, 200]
 
 
+def test_an_answer_lost_after_cf_acted_is_transient_and_the_work_stays_done(cfsim, calls):
+    """`after` faults: CF creates the app, then holds its answer past the client's read timeout (the
+    answer is lost) or swaps it for a gateway's 502. A POST is never replayed: each app exists once."""
+    impatient = CFClient(
+        cfsim.api_url, **PORTAL_CLIENT, on_call=calls.append, timeout=(2, 1), backoff_base=0.01
+    )
+    cfsim.add_fault(method="POST", path="^/v3/apps$", status=0, delay=2, after=True, count=1)
+    with pytest.raises(Transient) as lost:
+        impatient.create_app("answer-lost", SPACE)
+    cfsim.add_fault(method="POST", path="^/v3/apps$", status=502, after=True, count=1)
+    with pytest.raises(Transient) as swapped:
+        impatient.create_app("answer-502", SPACE)
+    assert lost.value.status is None and swapped.value.status == 502
+    made = impatient.list_apps(names=["answer-lost", "answer-502"])
+    assert sorted(app.name for app in made) == ["answer-502", "answer-lost"]
+    assert [c.status for c in calls if c.method == "POST" and c.path == "/v3/apps"] == [None, 502]
+
+
 def test_probability_fault_hits_only_some_requests(client, cfsim):
     fault = cfsim.add_fault(method="GET", path="^/v3/info$", status=503, probability=0.5)
     statuses = [requests.get(cfsim.api_url + "/v3/info").status_code for _ in range(60)]

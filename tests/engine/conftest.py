@@ -23,20 +23,27 @@ def sim():
         yield running
 
 
+def start_stack(sim, log_dir, **extra_env: str) -> Stack:
+    """A worker and beat on the test database, the Redis broker and `sim`, with `extra_env` settings."""
+    running = Stack(
+        database=database_url(connection.settings_dict),
+        broker=settings.CELERY_BROKER_URL,
+        api_url=sim.api_url,
+        log_dir=log_dir,
+        extra_env=extra_env,
+    )
+    running.start_worker()
+    running.start_beat()
+    return running
+
+
 @pytest.fixture(scope="package")
 def stack(django_db_setup, django_db_blocker, sim, tmp_path_factory):
     broker = settings.CELERY_BROKER_URL
     assert broker.startswith("redis://"), "engine tests run on Redis (make test sets CELERY_BROKER_URL)"
     assert connection.vendor == "postgresql", "engine tests run on PostgreSQL (make test sets DATABASE_URL)"
     redis.Redis.from_url(broker).flushdb()
-    running = Stack(
-        database=database_url(connection.settings_dict),
-        broker=broker,
-        api_url=sim.api_url,
-        log_dir=tmp_path_factory.mktemp("celery"),
-    )
-    running.start_worker()
-    running.start_beat()
+    running = start_stack(sim, tmp_path_factory.mktemp("celery"))
     yield running
     running.stop()
 

@@ -40,6 +40,16 @@ def _relationship(guid: str) -> dict:
     return {"data": {"guid": guid}}
 
 
+def _filters(*, label_selector: str | None = None, order_by: str | None = None, **lists) -> dict[str, str]:
+    """A list call's query: each non-empty list comma-separated, plus selector and order if given."""
+    params = {key: _csv(values) for key, values in lists.items() if values}
+    if label_selector:
+        params["label_selector"] = label_selector
+    if order_by:
+        params["order_by"] = order_by
+    return params
+
+
 class CFClient(Transport):
     """A client for one foundation (see ``Transport`` for the keyword arguments)."""
 
@@ -203,9 +213,32 @@ class CFClient(Transport):
 
     # -- packages, builds, droplets ----------------------------------------------------------
 
-    def create_docker_package(self, app_guid: str, image: str) -> Package:
-        body = {"type": "docker", "relationships": {"app": _relationship(app_guid)}, "data": {"image": image}}
+    def create_docker_package(
+        self, app_guid: str, image: str, labels: dict[str, str] | None = None
+    ) -> Package:
+        body = {
+            "type": "docker",
+            "relationships": {"app": _relationship(app_guid)},
+            "data": {"image": image},
+            "metadata": _metadata(labels),
+        }
         return Package.from_json(self._json(self.request("POST", "/v3/packages", json=body)))
+
+    def list_packages(
+        self,
+        *,
+        app_guids=None,
+        types=None,
+        states=None,
+        label_selector: str | None = None,
+        order_by: str | None = None,
+    ) -> list[Package]:
+        """``GET /v3/packages`` filtered; ``order_by`` is ``created_at`` or ``updated_at``, ``-`` first
+        for newest first."""
+        params = _filters(
+            app_guids=app_guids, types=types, states=states, label_selector=label_selector, order_by=order_by
+        )
+        return [Package.from_json(b) for b in self.paginate("/v3/packages", params)]
 
     def copy_package(self, source_package_guid: str, app_guid: str) -> Package:
         body = {"relationships": {"app": _relationship(app_guid)}}
@@ -223,6 +256,25 @@ class CFClient(Transport):
 
     def get_build(self, build_guid: str) -> Build:
         return Build.from_json(self.get_json(f"/v3/builds/{build_guid}"))
+
+    def list_builds(
+        self,
+        *,
+        app_guids=None,
+        package_guids=None,
+        states=None,
+        label_selector: str | None = None,
+        order_by: str | None = None,
+    ) -> list[Build]:
+        """``GET /v3/builds`` filtered; ordered as ``list_packages``."""
+        params = _filters(
+            app_guids=app_guids,
+            package_guids=package_guids,
+            states=states,
+            label_selector=label_selector,
+            order_by=order_by,
+        )
+        return [Build.from_json(b) for b in self.paginate("/v3/builds", params)]
 
     def set_current_droplet(self, app_guid: str, droplet_guid: str) -> None:
         body = {"data": {"guid": droplet_guid}}

@@ -175,9 +175,11 @@ class ProcessStats:
 class Package:
     guid: str
     type: str
-    state: str
+    state: str  # READY | FAILED | COPYING | EXPIRED (docker); bits also AWAITING_/PROCESSING_UPLOAD
     app_guid: str | None = None
     image: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: str | None = None
 
     @classmethod
     def from_json(cls, body: dict) -> Package:
@@ -187,6 +189,8 @@ class Package:
             state=body.get("state", ""),
             app_guid=_rel(body, "app"),
             image=_dict(body.get("data")).get("image"),
+            labels=_labels(body),
+            created_at=body.get("created_at"),
         )
 
 
@@ -198,6 +202,8 @@ class Build:
     package_guid: str | None = None
     droplet_guid: str | None = None
     error: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: str | None = None
 
     @classmethod
     def from_json(cls, body: dict) -> Build:
@@ -208,6 +214,8 @@ class Build:
             package_guid=_dict(body.get("package")).get("guid"),
             droplet_guid=_dict(body.get("droplet")).get("guid"),
             error=body.get("error"),
+            labels=_labels(body),
+            created_at=body.get("created_at"),
         )
 
 
@@ -288,17 +296,30 @@ class ServiceCredentialBinding:
     type: str
     app_guid: str | None
     service_instance_guid: str | None
-    last_operation_state: str | None = None
+    last_operation_state: str | None = None  # in progress | succeeded | failed
     labels: dict[str, str] = field(default_factory=dict)
+    last_operation_type: str | None = None  # create | update | delete
 
     @classmethod
     def from_json(cls, body: dict) -> ServiceCredentialBinding:
+        operation = _dict(body.get("last_operation"))
         return cls(
             guid=body.get("guid", ""),
             name=body.get("name"),
             type=body.get("type", "app"),
             app_guid=_rel(body, "app"),
             service_instance_guid=_rel(body, "service_instance"),
-            last_operation_state=_dict(body.get("last_operation")).get("state"),
+            last_operation_state=operation.get("state"),
             labels=_labels(body),
+            last_operation_type=operation.get("type"),
         )
+
+    @property
+    def creating(self) -> bool:
+        """The broker is still creating it: its credentials reach an app only once that succeeded."""
+        return self.last_operation_type == "create" and self.last_operation_state == "in progress"
+
+    @property
+    def create_failed(self) -> bool:
+        """Its creation failed: CF replaces it when the same binding is created again."""
+        return self.last_operation_type == "create" and self.last_operation_state == "failed"

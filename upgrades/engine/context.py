@@ -1,26 +1,20 @@
 """What every sub-step shares: its context, its outcomes, and the foundation it runs on."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
 
 from upgrades import foundations
-from upgrades.cloudfoundry import CFClient
+from upgrades.cloudfoundry import CFClient, NotFound
 from upgrades.engine import leases
 from upgrades.foundations import Foundation
 from upgrades.models import ServiceUpgrade
 
 
 class StepFailed(Exception):
-    """The sub-step cannot succeed as things stand; the message says why in plain words.
-
-    `resume_at` names an earlier sub-step a retry must start from (e.g. restart crashed instances).
-    """
-
-    def __init__(self, message: str, resume_at: str = ""):
-        super().__init__(message)
-        self.resume_at = resume_at
+    """The sub-step cannot succeed as things stand; the message says why in plain words."""
 
 
 @dataclass(frozen=True)
@@ -66,17 +60,19 @@ class Context:
             raise StepFailed(f"{(what or progress).capitalize()} did not finish within {limit:g} s.")
         return Wait(progress, settings.ENGINE_POLL_SECONDS)
 
-    def poll_job(self, what: str) -> Wait | None:
-        """The CF job this sub-step waits for (`service.job_guid`): a Wait while it runs, None once it
-        completed; StepFailed, saying what could not finish, when it failed."""
-        job = self.cf.get_job(self.service.job_guid)
-        if not job.is_done:
+    def poll_job(self, what: str) -> Wait | bool:
+        """The CF job this sub-step waits for (`service.job_guid`): a Wait while it runs; once it
+        ended it is forgotten, and the answer is True when it completed, False when CF no longer knows
+        it (CF prunes old jobs: the caller then looks at the resource itself). A failed job raises
+        StepFailed saying what could not finish."""
+        job = found(self.cf.get_job, self.service.job_guid)
+        if job and not job.is_done:
             return self.poll(what)
         self.record(job_guid="")
-        if job.failed:
+        if job and job.failed:
             detail = "; ".join(e.get("detail", "") for e in job.errors) or "no reason given"
             raise StepFailed(f"Cloud Foundry could not finish {what}: {detail}")
-        return None
+        return job is not None
 
     def elapsed(self) -> float:
         """Seconds since this sub-step began (a retry begins it again)."""
@@ -89,3 +85,13 @@ def foundation_of(service: ServiceUpgrade) -> Foundation:
     if foundation is None:
         raise StepFailed(f"The foundation “{service.foundation}” is no longer configured.")
     return foundation
+
+
+def found[T](fetch: Callable[[str], T], guid: str) -> T | None:
+    """`fetch(guid)`, or None once CF no longer has it (404): pruned, expired or deleted by hand.
+
+    A sub-step checks what it recorded this way before it trusts it: a retry may come days later."""
+    try:
+        return fetch(guid)
+    except NotFound:
+        return None

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from upgrades.cloudfoundry import NotFound, Unprocessable
-from upgrades.engine.context import Context, Done, Outcome, StepFailed
+from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait
 from upgrades.engine.inspect import running_instances
 from upgrades.engine.step2 import delete_temp_route
 
@@ -67,10 +67,10 @@ def rb_delete_temp_route(ctx: Context) -> Outcome:
 def rb_delete_green(ctx: Context) -> Outcome:
     s = ctx.service
     if s.job_guid:
-        waiting = ctx.poll_job("deleting the new app")
-        if waiting:
-            return waiting
-        ctx.record(green_app_guid="")
+        polled = ctx.poll_job("deleting the new app")
+        if isinstance(polled, Wait):
+            return polled
+        ctx.record(green_app_guid="")  # deleted, or its job forgotten: the lookup below tells
     leftovers = ctx.cf.list_apps(label_selector=ctx.label_selector)
     for app in leftovers:
         if app.guid == s.blue_app_guid:

@@ -81,9 +81,7 @@ def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait 
 def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exception) -> None:
     """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours)."""
     match outcome:
-        case StepFailed(resume_at=resume_at):
-            if resume_at:
-                leases.record(service, owner, step=resume_at)
+        case StepFailed():
             leases.fail(service, owner, str(outcome))
         case Transient() | RateLimited():
             leases.retry_later(service, owner, _plain(outcome))

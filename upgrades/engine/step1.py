@@ -11,7 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from upgrades.cloudfoundry import NotFound, Uniqueness, Unprocessable
-from upgrades.engine.context import Context, Done, Outcome, StepFailed
+from upgrades.cloudfoundry.types import Job
+from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait, found
 from upgrades.engine.inspect import inspect, running_instances, web_process
 
 _HOST_ALPHABET = string.ascii_lowercase + string.digits
@@ -58,10 +59,26 @@ def read_blue(ctx: Context) -> Outcome:
     return Done()
 
 
+def _without_green() -> dict:
+    """What the service forgets with a green CF no longer has: everything that went with it."""
+    return {
+        "green_app_guid": "",
+        "green_app_name": "",
+        "package_guid": "",
+        "build_guid": "",
+        "droplet_guid": "",
+        "binding_guids": [],
+        "job_guid": "",
+    }
+
+
 def create_green(ctx: Context) -> Outcome:
+    """Green: the recorded one while CF still has it, else ours found by label, else a new one."""
     s = ctx.service
     if s.green_app_guid:
-        return Done()
+        if found(ctx.cf.get_app, s.green_app_guid):
+            return Done()
+        ctx.record(**_without_green())  # deleted by hand: its package, build and bindings went too
     ours = ctx.cf.list_apps(space_guids=[s.space_guid], label_selector=ctx.label_selector)
     if ours:
         ctx.record(green_app_guid=ours[0].guid, green_app_name=ours[0].name)
@@ -81,21 +98,41 @@ def create_green(ctx: Context) -> Outcome:
 
 
 def create_package(ctx: Context) -> Outcome:
+    """The release image as a package of green. Green is ours, so a ready package of that image on it
+    is one we created (its answer may have been lost): adopt it rather than add a second."""
     s = ctx.service
-    if not s.package_guid:
-        package = ctx.cf.create_docker_package(s.green_app_guid, s.request.release.docker_image)
-        ctx.record(package_guid=package.guid)
+    if s.package_guid:
+        package = found(ctx.cf.get_package, s.package_guid)
+        if package and package.state == "READY" and package.app_guid == s.green_app_guid:
+            return Done()
+        # Gone or EXPIRED (CF keeps an app's newest few): a new package, and a new build from it.
+        ctx.record(package_guid="", build_guid="", droplet_guid="")
+    image = s.request.release.docker_image
+    ready = ctx.cf.list_packages(
+        app_guids=[s.green_app_guid], types=["docker"], states=["READY"], order_by="-created_at"
+    )
+    package = next((p for p in ready if p.image == image), None)
+    if package is None:
+        package = ctx.cf.create_docker_package(s.green_app_guid, image, labels=ctx.label)
+    ctx.record(package_guid=package.guid)
     return Done()
 
 
 def stage(ctx: Context) -> Outcome:
-    """Build the droplet from the release image; polled until STAGED (never waited for in a task)."""
+    """Build the droplet from the release image; polled until STAGED (never waited for in a task).
+
+    With none recorded, or one CF pruned since, look for our build of this package (its answer may
+    have been lost) before building; a FAILED one is never adopted, so a retry builds afresh."""
     s = ctx.service
-    if not s.build_guid:
-        build = ctx.cf.create_build(s.package_guid, labels=ctx.label)
+    build = found(ctx.cf.get_build, s.build_guid) if s.build_guid else None
+    if build is None:
+        ours = ctx.cf.list_builds(
+            package_guids=[s.package_guid], label_selector=ctx.label_selector, order_by="-created_at"
+        )
+        build = next((b for b in ours if b.state != "FAILED"), None)
+        if build is None:
+            build = ctx.cf.create_build(s.package_guid, labels=ctx.label)
         ctx.record(build_guid=build.guid)
-        return ctx.poll("building the droplet")
-    build = ctx.cf.get_build(s.build_guid)
     if build.state == "FAILED":
         # A fresh build on retry: clear the failed one.
         ctx.record(build_guid="")
@@ -133,15 +170,24 @@ def scale(ctx: Context) -> Outcome:
 
 
 def bind(ctx: Context) -> Outcome:
-    """Bind green to every service instance blue is bound to; managed bindings are jobs, polled."""
+    """Bind green to every service instance blue is bound to; managed bindings are jobs, polled.
+
+    Green's bindings are looked at first: one still being created (its job's answer may have been
+    lost) is waited for, since green must not start before the broker's credentials are there; one
+    whose creation failed counts as absent (CF replaces it when it is created again)."""
     s = ctx.service
     if s.job_guid:
-        waiting = ctx.poll_job("binding a service to the new app")
-        if waiting:
-            return waiting
+        # A job CF no longer knows (it prunes old ones) is forgotten: the bindings say how it went.
+        polled = ctx.poll_job("binding a service to the new app")
+        if isinstance(polled, Wait):
+            return polled
     bound = {
-        b.service_instance_guid: b.guid for b in ctx.cf.list_credential_bindings(app_guids=[s.green_app_guid])
+        b.service_instance_guid: b
+        for b in ctx.cf.list_credential_bindings(app_guids=[s.green_app_guid])
+        if not b.create_failed
     }
+    if any(b.creating for b in bound.values()):
+        return ctx.poll("binding services", what="binding a service to the new app")
     for wanted in s.blue_snapshot.get("bindings", []):
         instance = wanted["service_instance_guid"]
         if instance in bound:
@@ -149,11 +195,11 @@ def bind(ctx: Context) -> Outcome:
         result = ctx.cf.create_credential_binding(
             s.green_app_guid, instance, name=wanted.get("name"), labels=ctx.label
         )
-        if hasattr(result, "is_done"):
+        if isinstance(result, Job):
             ctx.record(job_guid=result.guid)
             return ctx.poll("binding services")
-        bound[instance] = result.guid
-    ctx.record(binding_guids=sorted(bound.values()))
+        bound[instance] = result
+    ctx.record(binding_guids=sorted(b.guid for b in bound.values()))
     return Done()
 
 
@@ -161,7 +207,9 @@ def create_temp_route(ctx: Context) -> Outcome:
     """A fresh, labelled, unpredictable host, so nobody can claim it first and catch test traffic."""
     s = ctx.service
     if s.temp_route_guid:
-        return Done()
+        if found(ctx.cf.get_route, s.temp_route_guid):
+            return Done()
+        ctx.record(temp_route_guid="")  # deleted by hand: look for ours, else make it again
     ours = ctx.cf.list_routes(label_selector=ctx.label_selector, space_guids=[s.space_guid])
     if ours:
         ctx.record(temp_route_guid=ours[0].guid, temp_host=ours[0].host)
@@ -215,7 +263,7 @@ def wait_running(ctx: Context) -> Outcome:
     crashed = [i for i in stats if i.state == "CRASHED"]
     if crashed:
         details = "; ".join(f"instance {i.index}: {i.details or 'crashed'}" for i in crashed)
-        raise StepFailed(f"The new app's instances crashed ({details}).", resume_at="start_green")
+        raise StepFailed(f"The new app's instances crashed ({details}).")
     progress = f"{running} of {desired} instances running"
     ctx.record(instances_running=running, progress=progress)
     if running >= desired and len(stats) >= desired:

@@ -6,7 +6,7 @@ the original route's only destination is a healthy green.
 """
 
 from upgrades.cloudfoundry import NotFound, Unprocessable
-from upgrades.engine.context import Context, Done, Outcome, StepFailed
+from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait
 from upgrades.engine.inspect import running_instances
 
 
@@ -46,11 +46,12 @@ def unmap_blue(ctx: Context) -> Outcome:
 def delete_temp_route(ctx: Context) -> Outcome:
     s = ctx.service
     if s.job_guid:
-        waiting = ctx.poll_job("deleting the temporary route")
-        if waiting:
-            return waiting
-        ctx.record(temp_route_guid="")
-        return Done()
+        polled = ctx.poll_job("deleting the temporary route")
+        if isinstance(polled, Wait):
+            return polled
+        if polled:
+            ctx.record(temp_route_guid="")
+            return Done()
     if not s.temp_route_guid:
         return Done()
     try:
@@ -75,7 +76,8 @@ def only_green_serves(ctx: Context) -> None:
 def stop_blue(ctx: Context) -> Outcome:
     only_green_serves(ctx)
     try:
-        ctx.cf.stop_app(ctx.service.blue_app_guid)
+        if ctx.cf.get_app(ctx.service.blue_app_guid).state != "STOPPED":
+            ctx.cf.stop_app(ctx.service.blue_app_guid)
     except NotFound:
         pass  # already gone
     ctx.record(blue_stopped=True)
@@ -86,7 +88,11 @@ def delete_blue(ctx: Context) -> Outcome:
     """The point of no return: once the delete is sent, rollback is no longer offered."""
     s = ctx.service
     if s.job_guid:
-        return ctx.poll_job("deleting the old app") or Done()
+        polled = ctx.poll_job("deleting the old app")
+        if isinstance(polled, Wait):
+            return polled
+        if polled:
+            return Done()
     only_green_serves(ctx)
     ctx.record(blue_deleted=True)
     try:
