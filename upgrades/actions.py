@@ -6,6 +6,7 @@ one row changed, and write the event row in the same transaction, together with 
 notifications it causes. Tasks are enqueued on commit (`dispatch`).
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -284,7 +285,7 @@ def apply_service_action(
 def _checked_reason(action: Action, roles, *, is_own: bool, reason: str) -> str:
     if not workflow.permitted(action, roles, is_own=is_own):
         raise workflow.NotAllowed(f"You may not {action.replace('-', ' ')} this request.")
-    reason = reason.strip()
+    reason = _written("reason", reason.strip())
     if workflow.reason_required(action) and not reason:
         raise ReasonRequired(f"A reason is required to {action.replace('-', ' ')}.")
     if len(reason) > settings.MAX_REASON_LENGTH:
@@ -292,6 +293,17 @@ def _checked_reason(action: Action, roles, *, is_own: bool, reason: str) -> str:
             f"A reason may be at most {settings.MAX_REASON_LENGTH:,} characters; this one is {len(reason):,}."
         )
     return reason
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _written(field: str, text: str) -> str:
+    """Free text as people write it: line breaks and tabs, never NUL or other control characters
+    (which no page could show, and PostgreSQL refuses)."""
+    if _UNPRINTABLE.search(text):
+        raise InputRefused(field, "Only printable text, please: control characters are not allowed.")
+    return text
 
 
 def _checked_schedule(trigger_at: datetime | None) -> None:
@@ -405,7 +417,7 @@ def _fire(
 def add_comment(*, request: UpgradeRequest, actor, text: str) -> Event:
     """A comment on the timeline; anyone who can see the request may comment, up to
     MAX_COMMENTS_PER_REQUEST comments of at most MAX_COMMENT_LENGTH characters."""
-    text = text.strip()
+    text = _written("text", text.strip())
     if not text:
         raise InputRefused("text", "Write something before adding a comment.")
     if len(text) > settings.MAX_COMMENT_LENGTH:

@@ -18,6 +18,7 @@ from upgrades.workflow import ACTIVE_STATES
 
 ZONE_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters but \t \n \r
 MAX_URL_LENGTH = 300  # https:// + a 36-character zone ID + a domain of up to 253, with room to spare
 
 
@@ -177,6 +178,8 @@ def parse_contacts(value: str | list) -> tuple[list[str], list[Problem]]:
 
 
 def check_notes(notes: str) -> list[Problem]:
+    if _UNPRINTABLE.search(notes):
+        return [Problem("Notes may hold line breaks and tabs, but no other control characters.")]
     limit = settings.MAX_NOTES_LENGTH
     if len(notes) > limit:
         return [Problem(f"Notes may be at most {limit:,} characters; these are {len(notes):,}.")]

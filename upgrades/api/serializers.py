@@ -168,3 +168,11 @@ class RequestActionResultSerializer(RequestSerializer):
     """The request after a request-wide action, and the services it left as they were (with why)."""
 
     left_as_they_were = LeftServiceSerializer(many=True, read_only=True)
+
+
+class RequestFilterSerializer(serializers.Serializer):
+    """The filters of `GET /api/requests/` (query parameters)."""
+
+    state = serializers.CharField(required=False, allow_blank=True, default="", max_length=32)
+    foundation = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    zone_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=36)
