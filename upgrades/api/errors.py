@@ -1,5 +1,8 @@
-"""Domain exceptions mapped to HTTP: 403 not allowed, 409 wrong state, 400 bad input, 404 invisible."""
+"""Domain exceptions mapped to HTTP: 403 not allowed, 409 wrong state, 400 bad input, 404 invisible,
+413 a body too large."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
@@ -21,6 +24,17 @@ def exception_handler(exc, context):
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, UpgradeRequest.DoesNotExist | ServiceUpgrade.DoesNotExist):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"detail": f"The request body is larger than {limit:,} bytes."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return Response(
+            {"detail": f"The request has more than {limit:,} fields."}, status=status.HTTP_400_BAD_REQUEST
+        )
     response = drf_exception_handler(exc, context)
     if isinstance(exc, NotAuthenticated) and response is not None:
         response.status_code = status.HTTP_401_UNAUTHORIZED

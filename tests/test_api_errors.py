@@ -1,0 +1,55 @@
+"""The API's refusals (DESIGN §5): bad input is a 400 with field messages, a body too large a 413, a path
+that names nothing a JSON 404; never a 500. Each case here once got a 500 or an undocumentable answer."""
+
+import pytest
+from django.test import override_settings
+
+from upgrades.models import UpgradeRequest
+
+
+def test_json_nested_ten_thousand_deep_is_a_400(api, cast, releases):
+    deep = '{"service_urls": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    response = api(cast["alice"]).post("/api/requests/", deep, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "nested too deeply" in response.json()["detail"]
+    assert UpgradeRequest.objects.count() == 0
+
+
+def test_deep_json_in_an_action_body_is_a_400(api, cast, filed):
+    deep = "[" * 50_000 + "]" * 50_000
+    response = api(cast["olga"]).post(
+        f"/api/requests/{filed.pk}/approve/", deep, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert filed.services.filter(state="submitted").count() == 2, "nothing happened"
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1_000)
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", '{"service_urls": ["' + "x" * 2_000 + '"]}'),
+        ("application/x-www-form-urlencoded", "service_urls=" + "x" * 2_000),
+    ],
+)
+def test_a_body_past_the_upload_limit_is_a_413(api, cast, releases, content_type, body):
+    response = api(cast["alice"]).post("/api/requests/", body, content_type=content_type)
+    assert response.status_code == 413, response.content
+    assert response.json() == {"detail": "The request body is larger than 1,000 bytes."}
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1_000)
+def test_a_multipart_body_past_the_upload_limit_is_a_413(api, cast, releases):
+    response = api(cast["alice"]).post("/api/requests/", {"service_urls": ["x" * 2_000]}, format="multipart")
+    assert response.status_code == 413, response.content
+    assert response.json() == {"detail": "The request body is larger than 1,000 bytes."}
+
+
+@override_settings(DATA_UPLOAD_MAX_NUMBER_FIELDS=10)
+def test_too_many_form_fields_is_a_400(api, cast, releases):
+    body = "&".join(f"contacts=c{n}@example.com" for n in range(20))
+    response = api(cast["alice"]).post(
+        "/api/requests/", body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400, response.content
+    assert "detail" in response.json()
