@@ -53,3 +53,22 @@ def test_too_many_form_fields_is_a_400(api, cast, releases):
     )
     assert response.status_code == 400, response.content
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("name", ["zone_id", "state", "foundation"])
+def test_a_nul_byte_in_a_list_filter_is_a_400(api, cast, filed, name):
+    response = api(cast["olga"]).get(f"/api/requests/?{name}=%00")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [name]
+
+
+@pytest.mark.parametrize(("name", "value"), [("state", "sleeping"), ("foundation", "mars")])
+def test_an_unknown_state_or_foundation_filter_is_a_400_not_ignored(api, cast, filed, name, value):
+    response = api(cast["olga"]).get(f"/api/requests/?{name}={value}")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [name]
+
+
+def test_empty_filters_filter_nothing(api, cast, filed):
+    response = api(cast["olga"]).get("/api/requests/?state=&foundation=&zone_id=")
+    assert response.status_code == 200 and response.json()["count"] == 1

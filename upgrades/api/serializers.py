@@ -2,10 +2,10 @@
 
 from rest_framework import serializers
 
-from upgrades import intake
+from upgrades import foundations, intake
 from upgrades.models import Release
 from upgrades.selectors import request_actions, service_actions
-from upgrades.workflow import PLAN_LABELS, Plan
+from upgrades.workflow import PLAN_LABELS, STATE_LABELS, Plan
 
 
 def _raise(problems: list[intake.Problem]):
@@ -105,6 +105,29 @@ class RequestCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 f"Unknown release “{value}”. Known releases: {known}."
             ) from None
+
+
+class RequestFilterSerializer(serializers.Serializer):
+    """The query parameters of GET /api/requests/: each one given narrows the list; empty ones are ignored."""
+
+    state = serializers.ChoiceField(
+        choices=list(STATE_LABELS.items()),
+        required=False,
+        allow_blank=True,
+        help_text="Requests with a service in this state.",
+    )
+    foundation = serializers.CharField(
+        required=False, allow_blank=True, help_text="Requests with a service on this foundation (its slug)."
+    )
+    zone_id = serializers.CharField(
+        required=False, allow_blank=True, help_text="Requests for the service with this zone ID."
+    )
+
+    def validate_foundation(self, value):
+        if value and foundations.by_slug(value) is None:
+            known = ", ".join(foundation.slug for foundation in foundations.all_foundations())
+            raise serializers.ValidationError(f"Unknown foundation “{value}”. Known foundations: {known}.")
+        return value
 
 
 class ReasonSerializer(serializers.Serializer):

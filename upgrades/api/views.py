@@ -1,6 +1,6 @@
 """One API view per endpoint; each parses, calls one service or selector, and serializes."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +12,7 @@ from upgrades.api.serializers import (
     ReasonSerializer,
     RequestActionResultSerializer,
     RequestCreateSerializer,
+    RequestFilterSerializer,
     RequestSerializer,
     ServiceSerializer,
 )
@@ -22,21 +23,14 @@ class RequestListCreate(generics.GenericAPIView):
     serializer_class = RequestSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
-        filters = selectors.QueueFilters(
-            state=params.get("state", ""),
-            foundation=params.get("foundation", ""),
-            zone_id=params.get("zone_id", ""),
-        )
+        incoming = RequestFilterSerializer(data=self.request.query_params)
+        incoming.is_valid(raise_exception=True)
+        filters = selectors.QueueFilters(**incoming.validated_data)
         return selectors.filter_requests(selectors.requests_for(self.request.user), filters)
 
     @extend_schema(
         operation_id="requests_list",
-        parameters=[
-            OpenApiParameter("state", str),
-            OpenApiParameter("zone_id", str),
-            OpenApiParameter("foundation", str),
-        ],
+        parameters=[RequestFilterSerializer],
     )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
