@@ -4,6 +4,7 @@ that names nothing a JSON 404; never a 500. Each case here once got a 500 or an 
 import pytest
 from django.test import override_settings
 
+from tests.conftest import PROD
 from upgrades.models import UpgradeRequest
 
 
@@ -72,3 +73,27 @@ def test_an_unknown_state_or_foundation_filter_is_a_400_not_ignored(api, cast, f
 def test_empty_filters_filter_nothing(api, cast, filed):
     response = api(cast["olga"]).get("/api/requests/?state=&foundation=&zone_id=")
     assert response.status_code == 200 and response.json()["count"] == 1
+
+
+def test_a_contact_longer_than_its_column_is_a_400(api, cast, releases):
+    long_contact = "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".example.com"
+    assert len(long_contact) > 254
+    response = api(cast["alice"]).post(
+        "/api/requests/",
+        {"service_urls": [PROD], "contacts": ["ok@example.com", long_contact]},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert response.json() == {"contacts": ["Line 2: Ensure this field has no more than 254 characters."]}
+    assert UpgradeRequest.objects.count() == 0
+
+
+def test_messages_about_list_items_name_their_line(api, cast, releases):
+    response = api(cast["alice"]).post(
+        "/api/requests/", {"service_urls": [PROD, {"url": PROD}], "contacts": [["x"]]}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "service_urls": ["Line 2: Not a valid string."],
+        "contacts": ["Line 1: Not a valid string."],
+    }

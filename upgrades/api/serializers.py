@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from upgrades import foundations, intake
-from upgrades.models import Release
+from upgrades.models import Contact, Release
 from upgrades.selectors import request_actions, service_actions
 from upgrades.workflow import PLAN_LABELS, STATE_LABELS, Plan
 
@@ -74,7 +74,11 @@ class RequestCreateSerializer(serializers.Serializer):
     plan = serializers.ChoiceField(choices=list(PLAN_LABELS.items()), default=Plan.TEST_FIRST)
     release = serializers.CharField(required=False, allow_blank=True, default="")
     contacts = serializers.ListField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False), default=list
+        # No longer than the column that keeps them, so a long one is a message, not a database error.
+        child=serializers.CharField(
+            allow_blank=True, trim_whitespace=False, max_length=Contact._meta.get_field("email").max_length
+        ),
+        default=list,
     )
     notes = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
 
