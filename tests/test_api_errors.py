@@ -97,3 +97,26 @@ def test_messages_about_list_items_name_their_line(api, cast, releases):
         "service_urls": ["Line 2: Not a valid string."],
         "contacts": ["Line 1: Not a valid string."],
     }
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/requests/-1/",
+        "/api/requests/abc/events/",
+        "/api/services/1.5/cancel/",
+        "/api/nothing-here/",
+    ],
+)
+def test_a_path_that_names_nothing_is_a_json_404(api, cast, path):
+    response = api(cast["alice"]).post(path, {}, format="json")
+    assert response.status_code == 404, response.content
+    assert response.json() == {"detail": "Not found."}
+    assert api().get(path).status_code == 401, "anonymous callers hear 401 here too"
+
+
+def test_a_huge_id_is_a_404(api, cast, filed):
+    response = api(cast["olga"]).get(f"/api/requests/{10**30}/")
+    assert response.status_code == 404, response.content
+    service = api(cast["olga"]).post(f"/api/services/{2**63}/cancel/", {}, format="json")
+    assert service.status_code == 404, service.content

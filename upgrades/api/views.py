@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -121,3 +122,14 @@ class ServiceAction(APIView):
         )
         updated = selectors.get_service(request.user, service_id)
         return Response(ServiceSerializer(updated, context={"request": request}).data)
+
+
+class NoSuchEndpoint(APIView):
+    """Any other path under /api/ (an id that is not a number, a misspelt action): a JSON 404 like the
+    API's others, after authentication, so anonymous callers hear 401 here as everywhere."""
+
+    schema = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        raise NotFound()
