@@ -4,7 +4,7 @@ that names nothing a JSON 404; never a 500. Each case here once got a 500 or an 
 import pytest
 from django.test import override_settings
 
-from tests.conftest import PROD
+from tests.conftest import PROD, file_request
 from upgrades.models import UpgradeRequest
 
 
@@ -120,3 +120,33 @@ def test_a_huge_id_is_a_404(api, cast, filed):
     assert response.status_code == 404, response.content
     service = api(cast["olga"]).post(f"/api/services/{2**63}/cancel/", {}, format="json")
     assert service.status_code == 404, service.content
+
+
+def test_an_unsupported_media_type_is_a_415(api, cast, filed):
+    response = api(cast["olga"]).post(
+        f"/api/requests/{filed.pk}/approve/", "reason=x", content_type="text/plain"
+    )
+    assert response.status_code == 415, response.content
+    assert "detail" in response.json()
+
+
+def test_a_list_page_past_the_end_is_a_404(api, cast, releases):
+    file_request(cast["alice"], [PROD])
+    response = api(cast["alice"]).get("/api/requests/?page=9")
+    assert response.status_code == 404 and response.json() == {"detail": "Invalid page."}
+
+
+def test_the_schema_documents_pagination_and_every_refusal(api, cast):
+    schema = api(cast["alice"]).get("/api/schema/?format=json").json()
+    for path in ("/api/requests/", "/api/requests/{request_id}/events/"):
+        ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        page = schema["components"]["schemas"][ok["$ref"].rsplit("/", 1)[1]]
+        assert set(page["properties"]) == {"count", "next", "previous", "results"}, path
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            expected = {"401"}
+            if method == "post":
+                expected |= {"400", "403", "413", "415"} | ({"404", "409"} if "{" in path else set())
+            assert expected <= set(operation["responses"]), (method, path)
+            for status, response in operation["responses"].items():
+                assert "application/json" in response["content"], (method, path, status)

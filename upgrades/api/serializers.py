@@ -1,5 +1,6 @@
 """API shapes (DESIGN §5). Input serializers only parse; services decide."""
 
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from upgrades import foundations, intake
@@ -61,6 +62,7 @@ class RequestSerializer(serializers.Serializer):
     def get_contacts(self, request) -> list[str]:
         return [contact.email for contact in request.contacts.all()]
 
+    @extend_schema_field(ServiceSerializer(many=True))
     def get_services(self, request) -> list[dict]:
         services = list(request.services.all())
         for service in services:
@@ -165,3 +167,23 @@ class RequestActionResultSerializer(RequestSerializer):
     """The request after a request-wide action, and the services it left as they were (with why)."""
 
     left_as_they_were = LeftServiceSerializer(many=True, read_only=True)
+
+
+# --- Error bodies (documented in the schema; upgrades/api/errors.py writes them) -----------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """A refusal that is about no field in particular."""
+
+    detail = serializers.CharField()
+
+
+def field_errors(name: str, parsed: type[serializers.Serializer]) -> serializers.Serializer:
+    """The 400 body for input parsed by `parsed`: the messages of each of its fields that was wrong
+    (an item of a list named by its line), `non_field_errors` for the input as a whole, or `detail`
+    alone when the body could not be read (e.g. JSON that does not parse)."""
+    fields = {
+        field: serializers.ListField(child=serializers.CharField(), required=False)
+        for field in [*parsed().fields, "non_field_errors"]
+    }
+    return inline_serializer(name=name, fields={**fields, "detail": serializers.CharField(required=False)})
