@@ -199,7 +199,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # DRF's parsers, bounded by DATA_UPLOAD_MAX_MEMORY_SIZE like Django's forms (upgrades/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "upgrades.api.parsers.JSONParser",
+        "upgrades.api.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "upgrades.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "upgrades.api.errors.exception_handler",

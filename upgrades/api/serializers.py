@@ -1,12 +1,13 @@
 """API shapes (DESIGN §5). Input serializers only parse; services decide."""
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from upgrades import addresses, foundations, intake
 from upgrades.models import Release
 from upgrades.selectors import request_actions, service_actions
-from upgrades.workflow import PLAN_LABELS, Plan
+from upgrades.workflow import PLAN_LABELS, STATE_LABELS, Plan
 
 
 def _raise(problems: list[intake.Problem]):
@@ -71,6 +72,7 @@ class RequestSerializer(serializers.Serializer):
     def get_contacts(self, request) -> list[str]:
         return [contact.email for contact in request.contacts.all()]
 
+    @extend_schema_field(ServiceSerializer(many=True))
     def get_services(self, request) -> list[dict]:
         services = list(request.services.all())
         for service in services:
@@ -134,6 +136,29 @@ class RequestCreateSerializer(serializers.Serializer):
             ) from None
 
 
+class RequestFilterSerializer(serializers.Serializer):
+    """The query parameters of GET /api/requests/: each one given narrows the list; empty ones are ignored."""
+
+    state = serializers.ChoiceField(
+        choices=list(STATE_LABELS.items()),
+        required=False,
+        allow_blank=True,
+        help_text="Requests with a service in this state.",
+    )
+    foundation = serializers.CharField(
+        required=False, allow_blank=True, help_text="Requests with a service on this foundation (its slug)."
+    )
+    zone_id = serializers.CharField(
+        required=False, allow_blank=True, help_text="Requests for the service with this zone ID."
+    )
+
+    def validate_foundation(self, value):
+        if value and foundations.by_slug(value) is None:
+            known = ", ".join(foundation.slug for foundation in foundations.all_foundations())
+            raise serializers.ValidationError(f"Unknown foundation “{value}”. Known foundations: {known}.")
+        return value
+
+
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=settings.MAX_REASON_LENGTH
@@ -170,9 +195,21 @@ class RequestActionResultSerializer(RequestSerializer):
     left_as_they_were = LeftServiceSerializer(many=True, read_only=True)
 
 
-class RequestFilterSerializer(serializers.Serializer):
-    """The filters of `GET /api/requests/` (query parameters)."""
+# --- Error bodies (documented in the schema; upgrades/api/errors.py writes them) -----------------
 
-    state = serializers.CharField(required=False, allow_blank=True, default="", max_length=32)
-    foundation = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
-    zone_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=36)
+
+class ErrorSerializer(serializers.Serializer):
+    """A refusal that is about no field in particular."""
+
+    detail = serializers.CharField()
+
+
+def field_errors(name: str, parsed: type[serializers.Serializer]) -> serializers.Serializer:
+    """The 400 body for input parsed by `parsed`: the messages of each of its fields that was wrong
+    (an item of a list named by its line), `non_field_errors` for the input as a whole, or `detail`
+    alone when the body could not be read (e.g. JSON that does not parse)."""
+    fields = {
+        field: serializers.ListField(child=serializers.CharField(), required=False)
+        for field in [*parsed().fields, "non_field_errors"]
+    }
+    return inline_serializer(name=name, fields={**fields, "detail": serializers.CharField(required=False)})

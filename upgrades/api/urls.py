@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from upgrades.api import views
@@ -26,4 +26,6 @@ urlpatterns = [
     ],
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Last: whatever else ends in a slash (paths without one are first redirected to it, as elsewhere).
+    re_path(r"^(.*/)?$", views.NoSuchEndpoint.as_view()),
 ]

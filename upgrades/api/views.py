@@ -1,13 +1,15 @@
 """One API view per endpoint; each parses, calls one service or selector, and serializes."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from upgrades import actions, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
+    ErrorSerializer,
     EventSerializer,
     ReasonSerializer,
     RequestActionResultSerializer,
@@ -15,26 +17,67 @@ from upgrades.api.serializers import (
     RequestFilterSerializer,
     RequestSerializer,
     ServiceSerializer,
+    field_errors,
 )
 from upgrades.workflow import Action, Plan
+
+# What each refusal means (DESIGN §5); its body is ErrorSerializer's `{"detail": "..."}`.
+REFUSALS = {
+    401: "No credentials, or wrong ones.",
+    403: "Not allowed for this user (checked before the state), or a session call without its CSRF token.",
+    404: "No such request or service, or not one this user may see.",
+    409: "Not allowed from the current state (for example approval before preflight has passed).",
+    413: "The body is larger than the upload limit.",
+    415: "The body is not JSON, form-encoded or multipart.",
+}
+
+
+def responses(ok: dict, *refusals: int | tuple[int, str], bad_input=None) -> dict:
+    """The schema's responses of an endpoint: `ok`, a 400 with `bad_input`'s body, and `refusals`
+    (a status, or a status and what it means here when REFUSALS does not say it)."""
+    documented = dict(ok)
+    if bad_input is not None:
+        documented[400] = OpenApiResponse(bad_input, description="Bad input, with messages for each field.")
+    for refusal in refusals:
+        code, meaning = refusal if isinstance(refusal, tuple) else (refusal, REFUSALS[refusal])
+        documented[code] = OpenApiResponse(ErrorSerializer, description=meaning)
+    return documented
 
 
 class RequestListCreate(generics.GenericAPIView):
     serializer_class = RequestSerializer
 
     def get_queryset(self):
-        # Parsed like a body: a NUL byte or a 10 MB value is a 400 naming the filter, never a 500.
-        params = RequestFilterSerializer(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
-        filters = selectors.QueueFilters(**params.validated_data)
+        incoming = RequestFilterSerializer(data=self.request.query_params)
+        incoming.is_valid(raise_exception=True)
+        filters = selectors.QueueFilters(**incoming.validated_data)
         return selectors.filter_requests(selectors.requests_for(self.request.user), filters)
 
-    @extend_schema(operation_id="requests_list", parameters=[RequestFilterSerializer])
+    @extend_schema(
+        operation_id="requests_list",
+        parameters=[RequestFilterSerializer],
+        responses=responses(
+            {200: RequestSerializer(many=True)},
+            401,
+            (404, "No such page."),
+            bad_input=field_errors("RequestFilterError", RequestFilterSerializer),
+        ),
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(request=RequestCreateSerializer, responses={201: RequestSerializer})
+    @extend_schema(
+        request=RequestCreateSerializer,
+        responses=responses(
+            {201: RequestSerializer},
+            401,
+            403,
+            413,
+            415,
+            bad_input=field_errors("RequestCreateError", RequestCreateSerializer),
+        ),
+    )
     def post(self, request):
         incoming = RequestCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
@@ -54,7 +97,7 @@ class RequestListCreate(generics.GenericAPIView):
 
 
 class RequestDetail(APIView):
-    @extend_schema(responses=RequestSerializer)
+    @extend_schema(responses=responses({200: RequestSerializer}, 401, 404))
     def get(self, request, request_id: int):
         found = selectors.get_request(request.user, request_id)
         return Response(RequestSerializer(found, context={"request": request}).data)
@@ -63,6 +106,7 @@ class RequestDetail(APIView):
 class RequestEvents(generics.GenericAPIView):
     serializer_class = EventSerializer
 
+    @extend_schema(responses=responses({200: EventSerializer(many=True)}, 401, 404))
     def get(self, request, request_id: int):
         found = selectors.get_request(request.user, request_id)
         page = self.paginate_queryset(selectors.timeline(found))
@@ -77,7 +121,19 @@ class RequestAction(APIView):
 
     workflow_action: Action | None = None
 
-    @extend_schema(request=ActionSerializer, responses=RequestActionResultSerializer)
+    @extend_schema(
+        request=ActionSerializer,
+        responses=responses(
+            {200: RequestActionResultSerializer},
+            401,
+            403,
+            404,
+            409,
+            413,
+            415,
+            bad_input=field_errors("ActionError", ActionSerializer),
+        ),
+    )
     def post(self, request, request_id: int):
         found = selectors.get_request(request.user, request_id)
         incoming = ActionSerializer(data=request.data)
@@ -112,7 +168,19 @@ class ServiceAction(APIView):
 
     workflow_action: Action | None = None
 
-    @extend_schema(request=ReasonSerializer, responses=ServiceSerializer)
+    @extend_schema(
+        request=ReasonSerializer,
+        responses=responses(
+            {200: ServiceSerializer},
+            401,
+            403,
+            404,
+            409,
+            413,
+            415,
+            bad_input=field_errors("ReasonError", ReasonSerializer),
+        ),
+    )
     def post(self, request, service_id: int):
         service = selectors.get_service(request.user, service_id)
         incoming = ReasonSerializer(data=request.data)
@@ -125,3 +193,14 @@ class ServiceAction(APIView):
         )
         updated = selectors.get_service(request.user, service_id)
         return Response(ServiceSerializer(updated, context={"request": request}).data)
+
+
+class NoSuchEndpoint(APIView):
+    """Any other path under /api/ (an id that is not a number, a misspelt action): a JSON 404 like the
+    API's others, after authentication, so anonymous callers hear 401 here as everywhere."""
+
+    schema = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        raise NotFound()
