@@ -470,6 +470,26 @@ def test_the_request_page_answers_304_until_something_it_shows_changes(client, c
     assert other.status_code == 200 and other["ETag"] != etag, "an ETag is never shared between users"
 
 
+def test_a_cf_call_and_each_step_of_a_mail_show_on_the_next_poll(client, cast, filed):
+    from upgrades.models import CallLog, Delivery
+
+    client.force_login(cast["olga"])
+    url = f"/requests/{filed.pk}/"  # its mail log shows each delivery's status and attempts
+    mail = Delivery.objects.filter(notification__request=filed).order_by("id")[:1]
+    assert mail.exists(), "filing queued mails"
+
+    def rendered_after(write) -> bool:
+        etag = client.get(url)["ETag"]
+        write()
+        return client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+    assert not rendered_after(lambda: None)
+    service = filed.services.order_by("id").first()
+    assert rendered_after(lambda: CallLog.objects.create(service=service, method="GET", path="/v3/apps"))
+    assert rendered_after(lambda: Delivery.objects.filter(pk__in=mail).update(attempts=F("attempts") + 1))
+    assert rendered_after(lambda: Delivery.objects.filter(pk__in=mail).update(status=Delivery.Status.SENT))
+
+
 def test_a_page_with_a_message_to_show_is_rendered_even_if_unchanged(client, cast, filed):
     client.force_login(cast["olga"])
     url = f"/requests/{filed.pk}/"
