@@ -181,8 +181,9 @@ def state_counts(queryset: QuerySet[UpgradeRequest]) -> dict[str, int]:
 
 def request_fingerprint(user, request_id: int) -> tuple | None:
     """Everything the request page shows changes one of these, read in one indexed query: the
-    request's and its services' versions, the latest event and CF call, the mail log's progress, and
-    whether a step runs (its clock then changes every second). None if the user may not see it."""
+    request's and its services' versions, the latest event, CF call and mail, the mail log's
+    progress, and whether a step runs (its clock then changes every second). None if the user may
+    not see it."""
     columns = _fingerprint_columns(request_id)
     return (
         UpgradeRequest.objects.visible_to(user)
@@ -224,6 +225,8 @@ def _fingerprint_columns(request_id: int) -> dict[str, RawSQL]:
             "JOIN upgrades_serviceupgrade s ON s.id = c.service_id WHERE s.request_id = %s",
             BigIntegerField(),
         ),
+        # A mail queued beside others may leave their attempts, count and due time as they were.
+        "latest_mail": column(f"SELECT MAX(d.id) {deliveries}", BigIntegerField()),  # noqa: S608
         "mail_attempts": column(f"SELECT SUM(d.attempts) {deliveries}", BigIntegerField()),  # noqa: S608
         "mail_done": column(
             f"SELECT COUNT(*) {deliveries} AND d.status <> %s",  # noqa: S608
