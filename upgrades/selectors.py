@@ -175,7 +175,9 @@ def service_actions(user, request: UpgradeRequest, service: ServiceUpgrade) -> l
 
 def state_counts(queryset: QuerySet[UpgradeRequest]) -> dict[str, int]:
     """How many visible services are in each state (one query)."""
-    rows = ServiceUpgrade.objects.of(queryset).values("state").annotate(n=Count("id"))
+    # COUNT(*), not COUNT(id): the database may then count from the index on state alone instead
+    # of reading every service's row.
+    rows = ServiceUpgrade.objects.of(queryset).values("state").annotate(n=Count("*"))
     return {row["state"]: row["n"] for row in rows}
 
 
