@@ -12,10 +12,11 @@ ecportal.wsgi` (2 sync workers, one per core) on a free loopback port. Then, pag
 
 1. Unchanged polls: `--threads` keep-alive `http.client` connections (sync workers close each after
    its response; the client then reconnects) ask for `/healthz/` (the trivial view: no login, no
-   database), the live fragment and the request page of a request waiting for verification, the
-   latter two with `If-None-Match` set to the ETag their first answer carried, for `--seconds` each
-   round. Prints requests/s, their ratio to `/healthz/`, and the SQL queries such a 304 makes. (While
-   a step runs the ETag changes every second, as the page's clock does: those polls are rendered.)
+   database), and for the live fragment (as the EC team and as its requester) and the request page
+   of a request waiting for verification with `If-None-Match` set to the ETag their first answer
+   carried, for `--seconds` each round. Prints requests/s, their ratio to `/healthz/`, and the SQL
+   queries such a 304 makes. (While a step runs the ETag changes every second, as the page's clock
+   does: those polls are rendered.)
 2. Rendered pages: home, the queue, My requests (as the requester), and the request page and live
    fragment of a request running Step 1, without `If-None-Match`, `--requests` of each in all, on
    `--latency-threads` connections (one per worker, so no request queues behind another). Prints
@@ -98,7 +99,7 @@ def prepare_database(*, reuse: bool) -> bool:
 
 @dataclass(frozen=True)
 class Seeded:
-    users: dict  # "olga" (EC team) and "requester" (files every 200th request, the running one too)
+    users: dict  # "olga" (EC team) and "requester" (filed the waiting request and 49 others)
     running: int  # the request running Step 1
     waiting: int  # the request waiting for verification
     services: int
@@ -110,7 +111,8 @@ def seeded() -> Seeded:
     from upgrades.models import ServiceUpgrade, UpgradeRequest
 
     running, waiting = UpgradeRequest.objects.order_by("id").values_list("id", flat=True)[:2]
-    users = {"olga": User.objects.get(username="olga"), "requester": User.objects.get(username="user000")}
+    requester = UpgradeRequest.objects.get(pk=waiting).requester
+    users = {"olga": User.objects.get(username="olga"), "requester": requester}
     return Seeded(users, running, waiting, ServiceUpgrade.objects.count())
 
 
@@ -351,10 +353,10 @@ def report_polls(polls: dict, queries: dict[str, list[str]]) -> list[float]:
     """Prints the unchanged polls' table; the 304s' ratios to /healthz/."""
     trivial = polls[TRIVIAL][0]
     print(
-        f"  {'unchanged poll (If-None-Match)':32} {'req/s':>7} {'÷ healthz':>10} {'queries':>8} {'failed':>7}"
+        f"  {'unchanged poll (If-None-Match)':40} {'req/s':>7} {'÷ healthz':>10} {'queries':>8} {'failed':>7}"
     )
     for name, (rate, failed) in polls.items():
-        print(f"  {name:32} {rate:7.0f} {rate / trivial:10.2f} {len(queries[name]):8d} {failed:7d}")
+        print(f"  {name:40} {rate:7.0f} {rate / trivial:10.2f} {len(queries[name]):8d} {failed:7d}")
     return [rate / trivial for name, (rate, _) in polls.items() if name != TRIVIAL]
 
 
@@ -363,12 +365,12 @@ def report_rendered(rendered: dict, queries: dict[str, tuple[int, int]]) -> list
     heading = (
         f"{'requests':>9} {'p50 ms':>7} {'p95 ms':>7} {'queries 1 row':>14} {'full seed':>10} {'failed':>7}"
     )
-    print(f"  {'page rendered':32} {heading}")
+    print(f"  {'page rendered':40} {heading}")
     p95s = []
     for name, (latencies, failed) in rendered.items():
         p50, p95 = percentiles(latencies)
         one, full = queries[name]
-        print(f"  {name:32} {len(latencies):9d} {p50:7.1f} {p95:7.1f} {one:14d} {full:10d} {failed:7d}")
+        print(f"  {name:40} {len(latencies):9d} {p50:7.1f} {p95:7.1f} {one:14d} {full:10d} {failed:7d}")
         if name != TRIVIAL:
             p95s.append((name, p95))
     return p95s
@@ -416,10 +418,16 @@ def main() -> None:
         "/requests/<id>/": ("olga", "/requests/{running}/"),
         "/requests/<id>/live/": ("olga", "/requests/{running}/live/"),
     }
-    polled = {TRIVIAL: "/healthz/", "/requests/<id>/live/ → 304": "/requests/{waiting}/live/",
-              "/requests/<id>/ → 304": "/requests/{waiting}/"}  # fmt: skip
+    polled = {
+        TRIVIAL: ("olga", "/healthz/"),
+        "/requests/<id>/live/ → 304, EC team": ("olga", "/requests/{waiting}/live/"),
+        "/requests/<id>/live/ → 304, requester": ("requester", "/requests/{waiting}/live/"),
+        "/requests/<id>/ → 304, EC team": ("olga", "/requests/{waiting}/"),
+    }
     rendered_queries = page_queries(bench.users, pages, ids)
-    poll_sql = {name: poll_queries(bench.users["olga"], path.format(**ids)) for name, path in polled.items()}
+    poll_sql = {
+        name: poll_queries(bench.users[who], path.format(**ids)) for name, (who, path) in polled.items()
+    }
     cookies = {who: {"Cookie": browser_cookies(user)} for who, user in bench.users.items()}
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -443,13 +451,12 @@ def main() -> None:
 def _measure(port: int, args, pages: dict, polled: dict, ids: dict, cookies: dict) -> tuple[dict, dict]:
     """Both phases on the running server: the unchanged polls (with the ETags it gives), then the
     rendered pages."""
-    olga = cookies["olga"]
     poll_targets = {}
-    for name, path in polled.items():
+    for name, (who, path) in polled.items():
         path = path.format(**ids)
-        status, etag = get(port, path, olga)
+        status, etag = get(port, path, cookies[who])
         assert status == 200, (path, status)
-        headers, expect = ({**olga, "If-None-Match": etag}, 304) if etag else (olga, 200)
+        headers, expect = ({**cookies[who], "If-None-Match": etag}, 304) if etag else (cookies[who], 200)
         poll_targets[name] = (path, headers, expect)
     page_targets = {name: (path.format(**ids), cookies[who]) for name, (who, path) in pages.items()}
     for path, headers in page_targets.values():  # warm-up: connections, templates, prepared statements
