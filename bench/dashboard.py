@@ -1,7 +1,7 @@
 """Unchanged polls and rendered pages against a trivial Django view, on one gunicorn in this run.
 
     .venv/bin/python bench/dashboard.py [--requests 10000] [--seconds 3] [--rounds 3] [--threads 4]
-                                        [--latency-threads 2] [--page-seconds 300] [--reuse]
+                                        [--latency-threads 2] [--page-seconds 600] [--reuse]
 
 Seeds a fresh `ecportal_dashboard_bench` PostgreSQL database with `bulk_create` (`bench/portal_seed.py`:
 10,000 requests, 20,000 services spread over the states, 200,000 timeline events, two contacts per
@@ -25,7 +25,7 @@ ecportal.wsgi` (2 sync workers, one per core) on a free loopback port. Then, pag
 
 Queries are counted in-process through the test client. The last line says whether the goals are
 met: a 304 poll at ≥ 0.5 × `/healthz/` requests/s, and every rendered page at p95 ≤ 30 ms. Loopback
-only; every phase is bounded (`--seconds` × `--rounds` × 3 for the polls, `--page-seconds` per
+only; every phase is bounded (`--seconds` × `--rounds` × 4 for the polls, `--page-seconds` per
 rendered page, `--timeout` for the server to start).
 """
 
@@ -394,7 +394,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4, help="connections for the polls")
     parser.add_argument("--latency-threads", type=int, default=2, help="connections for rendered pages")
-    parser.add_argument("--page-seconds", type=float, default=300, help="at most, per rendered page")
+    parser.add_argument("--page-seconds", type=float, default=600, help="at most, per rendered page")
     parser.add_argument("--timeout", type=float, default=60, help="for gunicorn to start")
     parser.add_argument("--reuse", action="store_true", help="keep the database an earlier run seeded")
     return parser.parse_args()
