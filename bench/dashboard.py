@@ -1,102 +1,68 @@
-"""Dashboard pages against a trivial Django view, served by gunicorn in this run.
+"""Unchanged polls and rendered pages against a trivial Django view, on one gunicorn in this run.
 
-    .venv/bin/python bench/dashboard.py [--seconds 3] [--rounds 3] [--threads 4] [--requests 10000]
-                                        [--reuse]
+    .venv/bin/python bench/dashboard.py [--requests 10000] [--seconds 3] [--rounds 3] [--threads 4]
+                                        [--latency-threads 2] [--page-seconds 600] [--reuse]
 
-Seeds a fresh `ecportal_dashboard_bench` PostgreSQL database with `bulk_create` (10,000 requests,
-20,000 services spread over the states, 200,000 timeline events, two contacts per request and the CF
-call log of every service that ran a step; `--reuse` keeps the one an earlier run seeded), logs an
-EC-team user in, and serves the portal twice with `gunicorn ecportal.wsgi` (2 sync workers each, one
-per core) on free loopback ports: once as configured, keeping rendered pages in Redis until what they
-show changes (`upgrades/page_cache.py`), once with `PAGE_CACHE_SECONDS=0`, rendering every page.
-Then each page is loaded by `--threads` keep-alive `http.client` connections for `--seconds` (sync
-workers close each connection after its response; the client then reconnects), pages and servers
-taking turns for `--rounds` rounds so that all are measured under the same conditions. Prints
-requests/s per page on each server, their ratio to `/healthz/` on the same server (the trivial view:
-no login, no database), and the SQL queries each page makes when rendered, with 1 row and with
-10,000, and when served as kept (counted in-process through the test client). Loopback only; every
-phase is bounded (`--seconds` × `--rounds` × pages × 2 of load, `--timeout` for a server to start).
+Seeds a fresh `ecportal_dashboard_bench` PostgreSQL database with `bulk_create` (`bench/portal_seed.py`:
+10,000 requests, 20,000 services spread over the states, 200,000 timeline events, two contacts per
+request and the CF call log of every service that ran a step; `--reuse` keeps the one an earlier run
+seeded), signs in an EC-team user and a requester, and serves the portal with `gunicorn
+ecportal.wsgi` (2 sync workers, one per core) on a free loopback port. Then, pages taking turns for
+`--rounds` rounds so that all are measured under the same conditions:
+
+1. Unchanged polls: `--threads` keep-alive `http.client` connections (sync workers close each after
+   its response; the client then reconnects) ask for `/healthz/` (the trivial view: no login, no
+   database), and for the live fragment (as the EC team and as its requester) and the request page
+   of a request waiting for verification with `If-None-Match` set to the ETag their first answer
+   carried, for `--seconds` each round. Prints requests/s, their ratio to `/healthz/`, and the SQL
+   queries such a 304 makes. (While a step runs the ETag changes every second, as the page's clock
+   does: those polls are rendered.)
+2. Rendered pages: home, the queue, My requests (as the requester), and the request page and live
+   fragment of a request running Step 1, without `If-None-Match`, `--requests` of each in all, on
+   `--latency-threads` connections (one per worker, so no request queues behind another). Prints
+   p50/p95 latency in ms as the client sees it, and the SQL queries of each page with 1 row (the
+   portal holding one request, in a transaction rolled back) and with the full seed.
+
+Queries are counted in-process through the test client. The last line says whether the goals are
+met: a 304 poll at ≥ 0.5 × `/healthz/` requests/s, and every rendered page at p95 ≤ 30 ms. Loopback
+only; every phase is bounded (`--seconds` × `--rounds` × 4 for the polls, `--page-seconds` per
+rendered page, `--timeout` for the server to start).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import os
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from contextlib import ExitStack, contextmanager
-from datetime import timedelta
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.portal_seed import call_rows, seed, service_row  # noqa: E402
+
 DATABASE = "postgres://postgres@127.0.0.1:5432/ecportal_dashboard_bench"
-CACHE = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/11")
+CACHE = os.environ.get("BENCH_CACHE_URL") or os.environ.get("CACHE_URL") or "redis://127.0.0.1:6379/11"
 SECRET_KEY = "dashboard-bench-only-" + "x" * 40
-EVENTS_PER_REQUEST = 20
 TRIVIAL = "/healthz/ (trivial view)"
+POLL_GOAL = 0.5  # a 304 poll's requests/s, as a share of /healthz/'s
+P95_GOAL_MS = 30.0  # every rendered page's p95 latency
 # e.g. BENCH_WORKER_ARGS="--workers 2 --worker-class gthread --threads 4 --keep-alive 30" to compare.
 WORKER_ARGS = os.environ.get("BENCH_WORKER_ARGS", "--workers 2 --worker-class sync").split()
-CALLS_PER_STEP = {"step1": 24, "step2": 9, "rollback": 7}
-FOUNDATIONS = [
-    ("predix-west", "run.aws-usw02-pr.ice.predix.io"),
-    ("predix-east", "run.asv-pr.ice.predix.io"),
-    ("cf3", "run.aws-usw02.dev.ice.predix.io"),
-]
-
-# Where services stand, as on a portal that has run for a while: mostly done, some work under way.
-STATE_WEIGHTS = {
-    "completed": 46,
-    "rolled_back": 5,
-    "cancelled": 4,
-    "rejected": 3,
-    "submitted": 9,
-    "approved": 6,
-    "step1_running": 3,
-    "step1_failed": 2,
-    "awaiting_verification": 9,
-    "verified": 3,
-    "step2_running": 3,
-    "step2_failed": 2,
-    "rolling_back": 2,
-    "rollback_failed": 1,
-}
-# The states a service went through to reach each state (the timeline's transitions).
-PATHS = {
-    "submitted": [],
-    "rejected": ["rejected"],
-    "approved": ["approved"],
-    "cancelled": ["approved", "cancelled"],
-    "step1_running": ["approved", "step1_running"],
-    "step1_failed": ["approved", "step1_running", "step1_failed"],
-    "awaiting_verification": ["approved", "step1_running", "awaiting_verification"],
-    "verified": ["approved", "step1_running", "awaiting_verification", "verified"],
-    "step2_running": ["approved", "step1_running", "awaiting_verification", "verified", "step2_running"],
-    "step2_failed": ["approved", "step1_running", "awaiting_verification", "verified", "step2_running",
-                     "step2_failed"],
-    "completed": ["approved", "step1_running", "awaiting_verification", "verified", "step2_running",
-                  "completed"],
-    "rolling_back": ["approved", "step1_running", "awaiting_verification", "rolling_back"],
-    "rollback_failed": ["approved", "step1_running", "awaiting_verification", "rolling_back",
-                        "rollback_failed"],
-    "rolled_back": ["approved", "step1_running", "awaiting_verification", "rolling_back", "rolled_back"],
-}  # fmt: skip
-# The sub-step a service in a running or failed state stands at.
-CURRENT_STEP = {
-    "step1_running": "stage",
-    "step1_failed": "start_green",
-    "step2_running": "unmap_blue",
-    "step2_failed": "delete_temp_route",
-    "rolling_back": "rb_unmap_green",
-    "rollback_failed": "rb_delete_green",
-}
+# The states of the first two requests' services: the running one is rendered on every poll (its
+# clock moves every second), the waiting one answers an unchanged poll with a 304.
+MEASURED_STATES = [("step1_running", "awaiting_verification"), ("awaiting_verification", "verified")]
 
 
 def prepare_database(*, reuse: bool) -> bool:
@@ -122,192 +88,32 @@ def prepare_database(*, reuse: bool) -> bool:
             cursor.execute("CREATE DATABASE ecportal_dashboard_bench")
     admin.close()
     import django
-    from django.core.cache import cache
     from django.core.management import call_command
 
     django.setup()
     call_command("migrate", verbosity=0)
-    cache.clear()  # pages and stamps of an earlier run
     from django.contrib.auth.models import User
 
     return not User.objects.filter(username="olga").exists()
 
 
-def _service(rng: random.Random, n: int, state: str):
-    from upgrades.models import Preflight, ServiceUpgrade
-
-    foundation, domain = FOUNDATIONS[n % len(FOUNDATIONS)]
-    zone = f"{n:08x}-{rng.randrange(16**4):04x}-4{rng.randrange(16**3):03x}-8000-{rng.randrange(16**12):012x}"
-    path = PATHS[state]
-    ran_step1 = "step1_running" in path
-    service = ServiceUpgrade(
-        url=f"https://{zone}.{domain}",
-        zone_id=zone,
-        domain=domain,
-        foundation=foundation,
-        state=state,
-        step=CURRENT_STEP.get(state, ""),
-        preflight=Preflight.PASSED if state != "submitted" or n % 5 else Preflight.FAILED,
-        preflight_message="The service stands on its foundation as an upgrade needs it.",
-        instances_desired=2,
-        instances_running=2 if ran_step1 else 0,
-    )
-    if state.endswith("_failed"):
-        service.error = "Cloud Foundry answered 502 Bad Gateway three times; retry once CF is back."
-    if ran_step1:
-        name = f"ec-service-{zone[:8]}"
-        service.space_guid = "5ace0000-0000-4000-8000-000000000001"
-        service.original_route_guid = f"7{n:07x}-0000-4000-8000-000000000000"
-        service.blue_app_guid, service.blue_app_name = f"b{n:07x}-0000-4000-8000-000000000000", name
-        service.blue_release = "sendai.120"
-        service.green_app_guid = f"9{n:07x}-0000-4000-8000-000000000000"
-        service.green_app_name = f"{name}-okinawa.130"
-        service.temp_host = f"{zone}-upgrade-{n:06x}"
-        service.temp_route_guid = f"e{n:07x}-0000-4000-8000-000000000000"
-        service.blue_stopped = service.blue_deleted = state == "completed"
-    return service
+@dataclass(frozen=True)
+class Seeded:
+    users: dict  # "olga" (EC team) and "requester" (filed the waiting request and 49 others)
+    running: int  # the request running Step 1
+    waiting: int  # the request waiting for verification
+    services: int
 
 
-@contextmanager
-def stamps_as_given():
-    """Let bulk_create keep the timestamps the seed sets (auto_now/auto_now_add would stamp "now")."""
-    from upgrades.models import Event, ServiceUpgrade, UpgradeRequest
-
-    fields = [
-        UpgradeRequest._meta.get_field("created_at"),
-        Event._meta.get_field("created_at"),
-        ServiceUpgrade._meta.get_field("updated_at"),
-    ]
-    saved = [(f.auto_now, f.auto_now_add) for f in fields]
-    for f in fields:
-        f.auto_now = f.auto_now_add = False
-    try:
-        yield
-    finally:
-        for f, (auto_now, auto_now_add) in zip(fields, saved, strict=True):
-            f.auto_now, f.auto_now_add = auto_now, auto_now_add
-
-
-def _events(request, services: list, rng: random.Random) -> list:
-    """The request's timeline: submitted, each service's transitions, then comments up to 20 events."""
-    from upgrades.models import Event
-
-    at = request.created_at
-    events = [
-        Event(request=request, kind="submitted", actor_id=request.requester_id, actor_label="requester",
-              to_state="submitted", created_at=at)
-    ]  # fmt: skip
-    for service in services:
-        before = "submitted"
-        for state in PATHS[service.state]:
-            at += timedelta(minutes=rng.randrange(1, 90))
-            actor = (
-                "system"
-                if state.endswith(("_running", "_failed")) or state == "awaiting_verification"
-                else "olga"
-            )
-            events.append(
-                Event(request=request, service=service, kind="transition", actor_label=actor,
-                      from_state=before, to_state=state, created_at=at)
-            )  # fmt: skip
-            before = state
-    while len(events) < EVENTS_PER_REQUEST:
-        at += timedelta(minutes=rng.randrange(1, 30))
-        events.append(
-            Event(request=request, kind="comment", actor_label="olga", created_at=at,
-                  message="Checked with the gateway owners; they test this afternoon.")
-        )  # fmt: skip
-    return events
-
-
-def _calls(service) -> list:
-    """The CF calls a service's steps made, as the engine logs them."""
-    from upgrades.models import CallLog
-
-    path = PATHS[service.state]
-    count = CALLS_PER_STEP["step1"] * ("step1_running" in path)
-    count += CALLS_PER_STEP["step2"] * ("step2_running" in path)
-    count += CALLS_PER_STEP["rollback"] * ("rolling_back" in path)
-    return [
-        CallLog(service=service, step="stage", method="GET", path=f"/v3/apps/{service.green_app_guid}",
-                status=200, duration_ms=12 + n % 40, request_id=f"vcap-{service.zone_id[:8]}-{n}")
-        for n in range(count)
-    ]  # fmt: skip
-
-
-def seed(requests: int, rng: random.Random) -> None:
-    """`requests` requests of two services each, with timeline, contacts and CF calls (bulk inserts).
-
-    The first request is the one the request page is measured on: one service running Step 1, one
-    awaiting verification, so the page shows progress, a temporary URL and polls itself.
-    """
-    from django.contrib.auth.models import User
-    from django.db import connection
-    from django.utils import timezone
-
-    from upgrades.models import CallLog, Contact, Event, Release, ServiceUpgrade, UpgradeRequest
-    from upgrades.permissions import ec_team_group
-
-    olga = User.objects.create_user("olga", "olga@example.com", None)
-    olga.groups.add(ec_team_group())
-    requesters = User.objects.bulk_create(
-        User(username=f"user{n:03d}", email=f"user{n:03d}@example.com") for n in range(200)
-    )
-    releases = Release.objects.bulk_create(
-        [
-            Release(name="sendai.120", docker_image="ecsim/ec-service:sendai.120"),
-            Release(name="okinawa.130", docker_image="ecsim/ec-service:okinawa.130", recommended=True),
-        ]
-    )
-    now = timezone.now()
-    states, weights = list(STATE_WEIGHTS), list(STATE_WEIGHTS.values())
-    with stamps_as_given():
-        made = UpgradeRequest.objects.bulk_create(
-            (
-                UpgradeRequest(
-                    requester=requesters[n % len(requesters)],
-                    plan="test_first" if n % 3 else "back_to_back",
-                    release=releases[1] if n % 4 else releases[0],
-                    notes="Upgrade in the maintenance window, please." if n % 7 == 0 else "",
-                    created_at=now - timedelta(minutes=10 * n + 600),
-                )
-                for n in range(requests)
-            ),
-            batch_size=2000,
-        )
-        services = []
-        for n, request in enumerate(made):
-            for k in range(2):
-                state = (
-                    ("step1_running", "awaiting_verification")[k]
-                    if n == 0
-                    else rng.choices(states, weights)[0]
-                )
-                service = _service(rng, 2 * n + k, state)
-                service.request, service.updated_at = request, request.created_at + timedelta(hours=1)
-                services.append(service)
-        services = ServiceUpgrade.objects.bulk_create(services, batch_size=2000)
-        Contact.objects.bulk_create(
-            (Contact(request=r, email=f"ops{k}.{r.pk}@example.com") for r in made for k in range(2)),
-            batch_size=5000,
-        )
-        Event.objects.bulk_create(
-            (e for n, r in enumerate(made) for e in _events(r, services[2 * n : 2 * n + 2], rng)),
-            batch_size=5000,
-        )
-    CallLog.objects.bulk_create((c for s in services for c in _calls(s)), batch_size=5000)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-
-
-def seeded() -> tuple:
-    """(the EC-team user, the request the request page is measured on, how many services there are)."""
+def seeded() -> Seeded:
     from django.contrib.auth.models import User
 
     from upgrades.models import ServiceUpgrade, UpgradeRequest
 
-    first = UpgradeRequest.objects.order_by("id").values_list("id", flat=True).first()
-    return User.objects.get(username="olga"), first, ServiceUpgrade.objects.count()
+    running, waiting = UpgradeRequest.objects.order_by("id").values_list("id", flat=True)[:2]
+    requester = UpgradeRequest.objects.get(pk=waiting).requester
+    users = {"olga": User.objects.get(username="olga"), "requester": requester}
+    return Seeded(users, running, waiting, ServiceUpgrade.objects.count())
 
 
 def browser_cookies(user) -> str:
@@ -323,65 +129,78 @@ def browser_cookies(user) -> str:
     return "; ".join(f"{name}={client.cookies[name].value}" for name in names)
 
 
-def count_queries(olga, pages: dict[str, tuple[str, str, str]]) -> dict[str, tuple[int, int, int]]:
-    """SQL queries of each page rendered with 1 row and with 10,000, and served as kept (in-process,
-    test client).
+def page_queries(users: dict, pages: dict, ids: dict) -> dict[str, tuple[int, int]]:
+    """(1 row, full seed): the SQL queries each page makes when rendered, through the test client.
 
-    The 10,000-row side of the request page is a request with 50 services and 10,000 timeline events,
-    added inside a transaction that is rolled back so the load test's data stays as seeded. The kept
-    side is the path under load, asked for twice: the second answer is the kept page.
+    `pages` maps a name to (user, path); a path names `{running}` or `{waiting}`. With 1 row the
+    portal holds one request, filed by the requester, with one service running Step 1, one event and
+    one CF call: the seed is set aside in a transaction that is rolled back.
     """
-    from django.db import connection, transaction
-    from django.test import Client, override_settings
-    from django.test.utils import CaptureQueriesContext
+    from django.db import transaction
+
+    clients = {who: _client(user) for who, user in users.items()}
+    full = {name: len(_queries(clients[who], path.format(**ids))) for name, (who, path) in pages.items()}
+    with transaction.atomic():
+        one = _one_request(users["requester"])
+        one_row = {
+            name: len(_queries(clients[who], path.format(running=one, waiting=one)))
+            for name, (who, path) in pages.items()
+        }
+        transaction.set_rollback(True)
+    return {name: (one_row[name], full[name]) for name in pages}
+
+
+def poll_queries(user, path: str) -> list[str]:
+    """The SQL an unchanged poll of `path` makes: asked once, then again with the ETag it carried
+    (a plain GET for a path without one)."""
+    client = _client(user)
+    etag = client.get(path).get("ETag")
+    if etag is None:
+        return _queries(client, path)
+    return _queries(client, path, expect=304, HTTP_IF_NONE_MATCH=etag)
+
+
+def _client(user):
+    from django.test import Client
 
     client = Client()
-    client.force_login(olga)
-
-    def queries(path: str) -> int:
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get(path)
-        assert response.status_code == 200, (path, response.status_code)
-        return len(captured)
-
-    rendered = {}
-    with override_settings(PAGE_CACHE_SECONDS=0), transaction.atomic():
-        small, big = _query_subjects(olga)
-        for name, (_, one, many) in pages.items():
-            rendered[name] = (queries(one.format(**small)), queries(many.format(**big)))
-        transaction.set_rollback(True)
-    counts = {}
-    for name, (path, _, _) in pages.items():
-        queries(path)  # gives the page's stamps a value where they had none
-        queries(path)  # renders and keeps the page
-        counts[name] = (*rendered[name], queries(path))
-    return counts
+    client.force_login(user)
+    return client
 
 
-def _query_subjects(olga) -> tuple[dict, dict]:
-    """Ids for the pages' 1-row and 10,000-row sides: a one-service request with one event, and a
-    50-service request with 10,000 events."""
-    from upgrades.models import Event, Release, ServiceUpgrade, UpgradeRequest
+def _queries(client, path: str, expect: int = 200, **headers) -> list[str]:
+    """The SQL of one GET of `path`, after a first one that warms what a process keeps."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
-    release = Release.objects.get(recommended=True)
-    rng = random.Random(7)
-    small = UpgradeRequest.objects.create(requester=olga, release=release)
-    service = _service(rng, 900_000, "awaiting_verification")
-    service.request = small
+    client.get(path, **headers)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path, **headers)
+    assert response.status_code == expect, (path, response.status_code)
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def _one_request(requester) -> int:
+    """Leaves the portal holding one request (the caller's transaction rolls this back); its id."""
+    from django.db import connection
+
+    from upgrades.models import CallLog, Event, Release, UpgradeRequest
+
+    with connection.cursor() as cursor:
+        # Requests and every row that points at them (services, events, calls, contacts, mail).
+        cursor.execute("TRUNCATE upgrades_upgraderequest CASCADE")
+    request = UpgradeRequest.objects.create(
+        requester=requester, release=Release.objects.get(recommended=True)
+    )
+    service = service_row(random.Random(7), 900_000, "step1_running")
+    service.request = request
     service.save()
     Event.objects.create(
-        request=small, kind="submitted", actor=olga, actor_label="olga", to_state="submitted"
-    )
-    big = UpgradeRequest.objects.create(requester=olga, release=release)
-    services = [_service(rng, 900_001 + n, "step1_running") for n in range(50)]
-    for each in services:
-        each.request = big
-    services = ServiceUpgrade.objects.bulk_create(services)
-    Event.objects.bulk_create(
-        Event(request=big, service=services[n % 50], kind="comment", actor_label="olga", message="note")
-        for n in range(10_000)
-    )
-    return {"id": small.pk, "zone": service.zone_id}, {"id": big.pk, "zone": ""}
+        request=request, service=service, kind="submitted", actor=requester, actor_label="requester",
+        to_state="submitted",
+    )  # fmt: skip
+    CallLog.objects.bulk_create(call_rows(service)[:1])
+    return request.pk
 
 
 def free_port() -> int:
@@ -391,13 +210,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(port: int, log: Path, timeout: float, env: dict):
-    """`gunicorn ecportal.wsgi` on the bench database (and `env`), until the block ends.
+def gunicorn(port: int, log: Path, timeout: float):
+    """`gunicorn ecportal.wsgi` on the bench database, until the block ends.
 
     Sync workers by default: the kernel hands each new connection to an idle worker, where gthread
     workers keep a keep-alive connection on the one that accepted it and left a core idle here.
     """
-    env = {**os.environ, "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1", **env}
+    env = {**os.environ, "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1"}
     command = [
         sys.executable, "-m", "gunicorn", "ecportal.wsgi", "--bind", f"127.0.0.1:{port}",
         "--no-control-socket",  # the default path is in the home directory, shared by every checkout
@@ -422,18 +241,33 @@ def gunicorn(port: int, log: Path, timeout: float, env: dict):
         server.wait(timeout=30)
 
 
-def get(port: int, path: str, headers: dict) -> tuple[int, bytes]:
+def get(port: int, path: str, headers: dict) -> tuple[int, str]:
+    """(status, ETag) of one GET."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         connection.request("GET", path, headers=headers)
         response = connection.getresponse()
-        return response.status, response.read()
+        response.read()
+        return response.status, response.getheader("ETag", "")
     finally:
         connection.close()
 
 
-def load(port: int, path: str, headers: dict, threads: int, seconds: float) -> tuple[int, int, float]:
-    """(responses, failures, elapsed) of `threads` keep-alive connections asking for `path` for `seconds`."""
+def _in_threads(worker, threads: int) -> float:
+    """Runs `worker(index)` in `threads` threads; the seconds until all are done."""
+    started = time.monotonic()
+    pool = [threading.Thread(target=worker, args=(index,)) for index in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return time.monotonic() - started
+
+
+def load(port: int, target: tuple, threads: int, seconds: float) -> tuple[int, int, float]:
+    """(responses, failures, elapsed) of `threads` keep-alive connections asking for `target`
+    ((path, headers, expected status)) for `seconds`."""
+    path, headers, expect = target
     done, failed = [0] * threads, [0] * threads
     stop_at = time.monotonic() + seconds
 
@@ -444,95 +278,197 @@ def load(port: int, path: str, headers: dict, threads: int, seconds: float) -> t
             response = connection.getresponse()
             response.read()
             done[index] += 1
+            failed[index] += response.status != expect
+            if response.will_close:
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.close()
+
+    elapsed = _in_threads(worker, threads)
+    return sum(done), sum(failed), elapsed
+
+
+def timed(port: int, target: tuple, threads: int, count: int, seconds: float) -> tuple[list[float], int]:
+    """(latencies in ms, failures) of `count` requests for `target` ((path, headers)) on `threads`
+    keep-alive connections, stopping early after `seconds`. A latency includes reconnecting when the
+    server closed the connection, as a browser's would."""
+    path, headers = target
+    latencies: list[float] = []
+    failed = [0] * threads
+    tickets = itertools.count()
+    stop_at = time.monotonic() + seconds
+
+    def worker(index: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while next(tickets) < count and time.monotonic() < stop_at:
+            started = time.perf_counter()
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            latencies.append((time.perf_counter() - started) * 1000)
             failed[index] += response.status != 200
             if response.will_close:
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.close()
 
-    started = time.monotonic()
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return sum(done), sum(failed), time.monotonic() - started
+    _in_threads(worker, threads)
+    return latencies, sum(failed)
+
+
+def measure_polls(port: int, targets: dict, args) -> dict[str, tuple[float, int]]:
+    """name → (requests/s, failures) of each target, loaded in turn for `args.rounds` rounds."""
+    totals = {name: [0, 0, 0.0] for name in targets}
+    for _ in range(args.rounds):
+        for name, target in targets.items():
+            done, failed, elapsed = load(port, target, args.threads, args.seconds)
+            total = totals[name]
+            total[0] += done
+            total[1] += failed
+            total[2] += elapsed
+    return {name: (done / elapsed, failed) for name, (done, failed, elapsed) in totals.items()}
+
+
+def measure_rendered(port: int, targets: dict, args) -> dict[str, tuple[list[float], int]]:
+    """name → (latencies in ms, failures): `args.requests` of each target, in `args.rounds` turns."""
+    found: dict[str, tuple[list[float], int]] = {name: ([], 0) for name in targets}
+    per_round = -(-args.requests // args.rounds)
+    for round_ in range(args.rounds):
+        count = min(per_round, args.requests - round_ * per_round)
+        for name, target in targets.items():
+            latencies, failed = timed(
+                port, target, args.latency_threads, count, args.page_seconds / args.rounds
+            )
+            found[name][0].extend(latencies)
+            found[name] = (found[name][0], found[name][1] + failed)
+    return found
+
+
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    """(p50, p95) in ms."""
+    cuts = statistics.quantiles(latencies, n=100)
+    return cuts[49], cuts[94]
+
+
+def report_polls(polls: dict, queries: dict[str, list[str]]) -> list[float]:
+    """Prints the unchanged polls' table; the 304s' ratios to /healthz/."""
+    trivial = polls[TRIVIAL][0]
+    print(
+        f"  {'unchanged poll (If-None-Match)':40} {'req/s':>7} {'÷ healthz':>10} {'queries':>8} {'failed':>7}"
+    )
+    for name, (rate, failed) in polls.items():
+        print(f"  {name:40} {rate:7.0f} {rate / trivial:10.2f} {len(queries[name]):8d} {failed:7d}")
+    return [rate / trivial for name, (rate, _) in polls.items() if name != TRIVIAL]
+
+
+def report_rendered(rendered: dict, queries: dict[str, tuple[int, int]]) -> list[tuple[str, float]]:
+    """Prints the rendered pages' table; (name, p95) of each page but the trivial view."""
+    heading = (
+        f"{'requests':>9} {'p50 ms':>7} {'p95 ms':>7} {'queries 1 row':>14} {'full seed':>10} {'failed':>7}"
+    )
+    print(f"  {'page rendered':40} {heading}")
+    p95s = []
+    for name, (latencies, failed) in rendered.items():
+        p50, p95 = percentiles(latencies)
+        one, full = queries[name]
+        print(f"  {name:40} {len(latencies):9d} {p50:7.1f} {p95:7.1f} {one:14d} {full:10d} {failed:7d}")
+        if name != TRIVIAL:
+            p95s.append((name, p95))
+    return p95s
+
+
+def verdict(ratios: list[float], p95s: list[tuple[str, float]], failures: int) -> str:
+    poll = min(ratios)
+    slowest, p95 = max(p95s, key=lambda pair: pair[1])
+    return (
+        f"Goals: 304 poll ≥ {POLL_GOAL} × /healthz/ req/s: {'met' if poll >= POLL_GOAL else 'MISSED'}"
+        f" (lowest {poll:.2f}); rendered p95 ≤ {P95_GOAL_MS:g} ms:"
+        f" {'met' if p95 <= P95_GOAL_MS else 'MISSED'} (slowest {slowest}, {p95:.1f} ms)"
+        + (f"; {failures} responses failed" if failures else "")
+    )
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000, help="rendered, per page")
+    parser.add_argument("--seconds", type=float, default=3, help="per poll and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4, help="connections for the polls")
+    parser.add_argument("--latency-threads", type=int, default=2, help="connections for rendered pages")
+    parser.add_argument("--page-seconds", type=float, default=600, help="at most, per rendered page")
+    parser.add_argument("--timeout", type=float, default=60, help="for gunicorn to start")
+    parser.add_argument("--reuse", action="store_true", help="keep the database an earlier run seeded")
+    return parser.parse_args()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=10_000)
-    parser.add_argument("--seconds", type=float, default=3)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--timeout", type=float, default=60, help="for gunicorn to start")
-    parser.add_argument("--reuse", action="store_true", help="keep the database an earlier run seeded")
-    args = parser.parse_args()
-
+    args = arguments()
     started = time.monotonic()
+    seeding = "reused"
     if prepare_database(reuse=args.reuse):
-        seed(args.requests, random.Random(6))
-    seed_seconds = time.monotonic() - started
-    olga, request_id, services = seeded()
-    # name → (path under load, 1-row path, 10,000-row path); the rows' paths take small/big ids.
+        seed(10_000, random.Random(6), MEASURED_STATES)
+        seeding = f"seeded in {time.monotonic() - started:.0f} s"
+    bench = seeded()
+    ids = {"running": bench.running, "waiting": bench.waiting}
+    # name → (who asks, path); `{running}` and `{waiting}` are the measured requests' ids.
     pages = {
-        TRIVIAL: ("/healthz/", "/healthz/", "/healthz/"),
-        "/queue/": ("/queue/", "/queue/?q={zone}", "/queue/"),
-        "/queue/ filtered, sorted": (
-            "/queue/?state=awaiting_verification&foundation=predix-west&sort=activity",
-            "/queue/?q={zone}&state=awaiting_verification&sort=activity",
-            "/queue/?sort=activity",
-        ),
-        "/queue/ searched": ("/queue/?q=user042", "/queue/?q={zone}", "/queue/?q=example.com"),
-        "/ (home, EC team)": ("/", "/", "/"),
-        "/requests/<id>/": (f"/requests/{request_id}/", "/requests/{id}/", "/requests/{id}/"),
-        "/requests/<id>/live/": (
-            f"/requests/{request_id}/live/", "/requests/{id}/live/", "/requests/{id}/live/"
-        ),
-    }  # fmt: skip
-    queries = count_queries(olga, pages)
-    headers = {"Cookie": browser_cookies(olga)}
-    servers = {"kept": {"CACHE_URL": CACHE}, "rendered": {"CACHE_URL": CACHE, "PAGE_CACHE_SECONDS": "0"}}
+        TRIVIAL: ("olga", "/healthz/"),
+        "/ (home, EC team)": ("olga", "/"),
+        "/queue/": ("olga", "/queue/"),
+        "/requests/ (My requests)": ("requester", "/requests/"),
+        "/requests/<id>/": ("olga", "/requests/{running}/"),
+        "/requests/<id>/live/": ("olga", "/requests/{running}/live/"),
+    }
+    polled = {
+        TRIVIAL: ("olga", "/healthz/"),
+        "/requests/<id>/live/ → 304, EC team": ("olga", "/requests/{waiting}/live/"),
+        "/requests/<id>/live/ → 304, requester": ("requester", "/requests/{waiting}/live/"),
+        "/requests/<id>/ → 304, EC team": ("olga", "/requests/{waiting}/"),
+    }
+    rendered_queries = page_queries(bench.users, pages, ids)
+    poll_sql = {
+        name: poll_queries(bench.users[who], path.format(**ids)) for name, (who, path) in polled.items()
+    }
+    cookies = {who: {"Cookie": browser_cookies(user)} for who, user in bench.users.items()}
 
-    totals = {(server, name): [0, 0, 0.0] for server in servers for name in pages}
-    with tempfile.TemporaryDirectory() as scratch, ExitStack() as running:
-        ports = {}
-        for server, env in servers.items():
-            ports[server] = free_port()
-            log = Path(scratch) / f"gunicorn-{server}.log"
-            env = {"DATABASE_URL": DATABASE, **env}
-            running.enter_context(gunicorn(ports[server], log, args.timeout, env))
-        for port in ports.values():
-            for path, *_ in pages.values():
-                load(port, path, headers, args.threads, 0.5)  # warm-up: connections, templates, caches
-        for _ in range(args.rounds):
-            for name, (path, *_) in pages.items():
-                for server, port in ports.items():
-                    done, failed, elapsed = load(port, path, headers, args.threads, args.seconds)
-                    total = totals[server, name]
-                    total[0] += done
-                    total[1] += failed
-                    total[2] += elapsed
+    with tempfile.TemporaryDirectory() as scratch:
+        port = free_port()
+        with gunicorn(port, Path(scratch) / "gunicorn.log", args.timeout):
+            polls, rendered = _measure(port, args, pages, polled, ids, cookies)
 
     print(
-        f"{args.requests} requests, {services} services seeded in {seed_seconds:.0f} s; "
-        f"gunicorn {' '.join(WORKER_ARGS)}, {args.threads} client threads, "
-        f"{args.rounds} rounds × {args.seconds:g} s per page and server"
+        f"{bench.services} services {seeding}; gunicorn {' '.join(WORKER_ARGS)}; "
+        f"polls: {args.threads} client threads, {args.rounds} rounds × {args.seconds:g} s; "
+        f"rendered: {args.latency_threads} client threads, {args.rounds} rounds"
     )
-    rates = {key: done / elapsed for key, (done, _, elapsed) in totals.items()}
-    heading = (
-        f"{'kept req/s':>11} {'÷ healthz':>10} {'rendered':>9} {'÷ healthz':>10} "
-        f"{'queries rendered 1 row':>23} {'10,000 rows':>12} {'kept':>5} {'failed':>7}"
-    )
-    print(f"  {'page':28} {heading}")
-    for name in pages:
-        kept, rendered = rates["kept", name], rates["rendered", name]
-        failed = totals["kept", name][1] + totals["rendered", name][1]
-        one, many, hit = queries[name]
-        print(
-            f"  {name:28} {kept:11.0f} {kept / rates['kept', TRIVIAL]:10.2f} {rendered:9.0f} "
-            f"{rendered / rates['rendered', TRIVIAL]:10.2f} {one:23d} {many:12d} {hit:5d} {failed:7d}"
-        )
+    ratios = report_polls(polls, poll_sql)
+    labels = sorted({_label(sql) for name in polled if name != TRIVIAL for sql in poll_sql[name]})
+    print(f"  (a 304's queries: {', '.join(labels)})")
+    p95s = report_rendered(rendered, rendered_queries)
+    failures = sum(failed for _, failed in polls.values()) + sum(failed for _, failed in rendered.values())
+    print(verdict(ratios, p95s, failures))
+
+
+def _measure(port: int, args, pages: dict, polled: dict, ids: dict, cookies: dict) -> tuple[dict, dict]:
+    """Both phases on the running server: the unchanged polls (with the ETags it gives), then the
+    rendered pages."""
+    poll_targets = {}
+    for name, (who, path) in polled.items():
+        path = path.format(**ids)
+        status, etag = get(port, path, cookies[who])
+        assert status == 200, (path, status)
+        headers, expect = ({**cookies[who], "If-None-Match": etag}, 304) if etag else (cookies[who], 200)
+        poll_targets[name] = (path, headers, expect)
+    page_targets = {name: (path.format(**ids), cookies[who]) for name, (who, path) in pages.items()}
+    for path, headers in page_targets.values():  # warm-up: connections, templates, prepared statements
+        load(port, (path, headers, 200), args.threads, 0.5)
+    return measure_polls(port, poll_targets, args), measure_rendered(port, page_targets, args)
+
+
+def _label(sql: str) -> str:
+    if "upgrades_" in sql:
+        return "the request's fingerprint"
+    return "the signed-in user" if "auth_user" in sql else sql[:60]
 
 
 if __name__ == "__main__":

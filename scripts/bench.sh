@@ -13,5 +13,5 @@ echo
 echo "== notification latency: state change to message in the SMTP catcher"
 $PY bench/mail_latency.py
 echo
-echo "== dashboard pages against a trivial view (gunicorn, 10,000 requests)"
+echo "== request page polls answered 304, and every page rendered, against a trivial view (gunicorn)"
 $PY bench/dashboard.py

@@ -554,6 +554,43 @@ def test_the_request_page_answers_304_until_something_it_shows_changes(client, c
     assert other.status_code == 200 and other["ETag"] != etag, "an ETag is never shared between users"
 
 
+def test_a_cf_call_and_each_step_of_a_mail_show_on_the_next_poll(client, cast, filed):
+    from upgrades.models import CallLog, Delivery
+
+    client.force_login(cast["olga"])
+    url = f"/requests/{filed.pk}/"  # its mail log shows each delivery's status and attempts
+    mail = Delivery.objects.filter(notification__request=filed).order_by("id")[:1]
+    assert mail.exists(), "filing queued mails"
+
+    def rendered_after(write) -> bool:
+        etag = client.get(url)["ETag"]
+        write()
+        return client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 200
+
+    assert not rendered_after(lambda: None)
+    service = filed.services.order_by("id").first()
+    assert rendered_after(lambda: CallLog.objects.create(service=service, method="GET", path="/v3/apps"))
+    assert rendered_after(lambda: Delivery.objects.filter(pk__in=mail).update(attempts=F("attempts") + 1))
+    assert rendered_after(lambda: Delivery.objects.filter(pk__in=mail).update(status=Delivery.Status.SENT))
+
+
+def test_a_mail_queued_beside_the_others_shows_on_the_next_poll(client, cast, filed):
+    from upgrades.models import Delivery
+
+    client.force_login(cast["olga"])
+    url = f"/requests/{filed.pk}/"
+    etag = client.get(url)["ETag"]
+    # Pending, no attempt yet, due no later than the mails already queued: only its row is new.
+    earlier = Delivery.objects.filter(notification__request=filed).order_by("next_attempt_at").first()
+    Delivery.objects.create(
+        notification=earlier.notification,
+        recipient="dave@example.com",
+        next_attempt_at=earlier.next_attempt_at,
+    )
+    page = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert page.status_code == 200 and "dave@example.com" in page.content.decode()
+
+
 def test_a_page_with_a_message_to_show_is_rendered_even_if_unchanged(client, cast, filed):
     client.force_login(cast["olga"])
     url = f"/requests/{filed.pk}/"
