@@ -121,6 +121,7 @@ def submit_request(
                         zone_id=service.zone_id,
                         domain=service.domain,
                         foundation=service.foundation,
+                        plan=plan,
                     )
                     for service in services
                 ]

@@ -77,15 +77,33 @@ class UpgradeRequest(models.Model):
 
 
 class Contact(models.Model):
-    """A point of contact kept informed about a request; often not a portal user."""
+    """A point of contact kept informed about a request; often not a portal user.
+
+    Either an email address (mailed at each milestone) or, as people give them, other contact
+    details such as a chat handle or a phone number (shown to the EC team, never mailed).
+    """
 
     request = models.ForeignKey(UpgradeRequest, on_delete=models.CASCADE, related_name="contacts")
-    email = models.EmailField(max_length=254)
+    email = models.EmailField(max_length=254, blank=True)
+    other = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["request", "email"], name="unique_contact_per_request")
+            models.UniqueConstraint(
+                fields=["request", "email"],
+                condition=~Q(email=""),
+                name="unique_contact_per_request",
+            ),
+            models.UniqueConstraint(
+                fields=["request", "other"],
+                condition=~Q(other=""),
+                name="unique_other_contact_per_request",
+            ),
+            models.CheckConstraint(
+                condition=(Q(email="") & ~Q(other="")) | (~Q(email="") & Q(other="")),
+                name="contact_is_email_or_other",
+            ),
         ]
         indexes = [
             models.Index(fields=["email"]),
@@ -94,7 +112,7 @@ class Contact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.email
+        return self.email or self.other
 
 
 class Preflight(models.TextChoices):
@@ -130,6 +148,13 @@ class ServiceUpgrade(models.Model):
     name = models.CharField(max_length=255, blank=True)
     domain = models.CharField(max_length=253)
     foundation = models.CharField(max_length=64)
+    # Each service's own plan: test after Step 1, or Steps 1 and 2 back to back.
+    plan = models.CharField(max_length=16, choices=list(PLAN_LABELS.items()), default=Plan.TEST_FIRST)
+    # Another service of the same request whose confirmation ("It works") this one waits for before
+    # its Step 1 may start (e.g. `prod` after `non-prod`).
+    after = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="followers"
+    )
     state = models.CharField(max_length=32, choices=list(STATE_LABELS.items()), default=State.SUBMITTED)
     # The current (or failed) sub-step, e.g. "stage"; the engine resumes from here.
     step = models.CharField(max_length=64, blank=True)

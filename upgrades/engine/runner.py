@@ -109,7 +109,7 @@ def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exceptio
 def _phase_end(service: ServiceUpgrade) -> tuple[State, str]:
     state = State(service.state)
     if state == State.STEP1_RUNNING:
-        if service.request.plan == Plan.BACK_TO_BACK:
+        if service.plan == Plan.BACK_TO_BACK:
             return State.STEP2_RUNNING, "Step 1 done; Step 2 follows (plan: back to back)."
         return State.AWAITING_VERIFICATION, "Step 1 done: the new release answers on the temporary URL."
     if state == State.STEP2_RUNNING:

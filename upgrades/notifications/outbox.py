@@ -211,7 +211,11 @@ def recipients(request: UpgradeRequest, audience: str) -> list[str]:
             "contact__email", flat=True
         )
     )
-    contacts = [c.email for c in Contact.objects.filter(request=request) if c.email not in unsubscribed]
+    contacts = [
+        c.email
+        for c in Contact.objects.filter(request=request).exclude(email="")
+        if c.email not in unsubscribed
+    ]
     return _unique([request.requester.email, *contacts])
 
 
