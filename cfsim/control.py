@@ -6,7 +6,8 @@
 - ``GET /_cfsim/config``; ``PATCH /_cfsim/config`` with any of ``staging_delay``, ``start_delay``,
   ``job_delay``, ``latency`` (seconds), ``token_lifetime`` (seconds), ``rate_limit_enabled``,
   ``rate_limit``, ``rate_limit_reset_seconds``, ``failing_images`` and ``crashing_images``
-  (lists of docker images).
+  (lists of docker images), or ``profile`` (``instant`` or ``realistic``: a set of the four delays,
+  applied before any knob given beside it).
 - ``GET /_cfsim/calls`` → ``{"calls": [{time, method, path, query, status, request_id}]}``, each
   logged as soon as it is handled (an answer an ``after`` fault holds back is already there, with
   the status CF produced); ``DELETE /_cfsim/calls`` clears it.
@@ -50,6 +51,13 @@ _KNOBS = {
     "rate_limit_reset_seconds": int,
 }
 
+# Delay profiles: `instant` for most tests; `realistic` as a real foundation feels (about 30 ms a
+# call, staging 20 s, an instance starting 8 s, an async job 2 s).
+PROFILES = {
+    "instant": {"latency": 0.0, "staging_delay": 0.0, "start_delay": 0.0, "job_delay": 0.0},
+    "realistic": {"latency": 0.03, "staging_delay": 20.0, "start_delay": 8.0, "job_delay": 2.0},
+}
+
 
 @dataclass
 class ControlState:
@@ -62,6 +70,10 @@ class ControlState:
 
 
 def apply_config(store: Store, changes: dict) -> None:
+    if "profile" in changes:
+        if changes["profile"] not in PROFILES:
+            raise ValueError(f"unknown profile {changes['profile']!r}; one of {', '.join(PROFILES)}")
+        changes = PROFILES[changes["profile"]] | {k: v for k, v in changes.items() if k != "profile"}
     for key, value in changes.items():
         if key in ("failing_images", "crashing_images"):
             setattr(store.config, key, set(value))

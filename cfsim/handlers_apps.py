@@ -71,6 +71,7 @@ def _start(store: Store, app: App) -> None:
         raise unprocessable("Assign a droplet before starting this app.")
     app.state = "STARTED"
     app.updated_at = now_iso()
+    store.revise(app)
     for process in store.app_processes(app.guid):
         store.start_instances(process)
 

@@ -193,7 +193,7 @@ def process(base: str, store: Store, proc: Process) -> dict:
         "log_rate_limit_in_bytes_per_second": proc.log_rate_limit,
         "health_check": proc.health_check,
         "readiness_health_check": {"type": "process", "data": {"invocation_timeout": None}},
-        "relationships": {"app": rel(proc.app_guid), "revision": rel(None)},
+        "relationships": {"app": rel(proc.app_guid), "revision": rel(proc.revision_guid)},
         "metadata": meta(proc.labels, proc.annotations),
         "created_at": proc.created_at,
         "updated_at": proc.updated_at,

@@ -126,6 +126,7 @@ def _load_app(store: Store, spec: dict) -> None:
         )
     if app.droplet_guid and spec.get("state", "STARTED") == "STARTED":
         app.state = "STARTED"  # after its bindings, which its instances' VCAP_SERVICES hold
+        store.revise(app, [process])
         store.start_instances(process, delay=0)
 
 

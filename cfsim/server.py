@@ -15,6 +15,9 @@ from cfsim.http_util import KeepAliveHandler, Request, Response, ok
 from cfsim.state import Store
 
 API_VERSION = "3.190.0"
+V2_API_VERSION = "2.225.0"
+# The shape of an SSH proxy's host key fingerprint (a SHA-256, base64); cfsim runs no SSH proxy.
+SSH_HOST_KEY_FINGERPRINT = "k8ZV5dGXzbYj6b5Q0HbQ2y6n9VZ1t8vTq3Fq2Hq9xYc"
 
 RouteTable = list[tuple[str, re.Pattern, object]]
 
@@ -31,24 +34,31 @@ V3_ROUTES = _compile(handlers_routes, handlers_apps, handlers_staging, handlers_
 
 
 def root(req: Request) -> Response:
+    """Every link a real Cloud Controller gives, as an object with an `href` (CC answers `null` only
+    for the components a foundation leaves out, as bits_service and credhub here)."""
     base = req.base
+    parts = urlsplit(base)
+    logging_base = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
     return ok(
         {
             "links": {
                 "self": {"href": base},
                 "bits_service": None,
-                "cloud_controller_v2": None,
+                "cloud_controller_v2": {"href": f"{base}/v2", "meta": {"version": V2_API_VERSION}},
                 "cloud_controller_v3": {"href": f"{base}/v3", "meta": {"version": API_VERSION}},
-                "network_policy_v0": None,
-                "network_policy_v1": None,
+                "network_policy_v0": {"href": f"{base}/networking/v0/external"},
+                "network_policy_v1": {"href": f"{base}/networking/v1/external"},
                 "login": {"href": f"{base}/uaa"},
                 "uaa": {"href": f"{base}/uaa"},
                 "credhub": None,
-                "routing": None,
-                "logging": None,
-                "log_cache": None,
-                "log_stream": None,
-                "app_ssh": None,
+                "routing": {"href": f"{base}/routing"},
+                "logging": {"href": f"{logging_base}/doppler"},
+                "log_cache": {"href": f"{base}/log-cache"},
+                "log_stream": {"href": f"{base}/log-stream"},
+                "app_ssh": {
+                    "href": f"{parts.hostname}:2222",
+                    "meta": {"host_key_fingerprint": SSH_HOST_KEY_FINGERPRINT, "oauth_client": "ssh-proxy"},
+                },
             }
         }
     )

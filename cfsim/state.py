@@ -123,6 +123,10 @@ class Process:
     created_at: str = field(default_factory=now_iso)
     updated_at: str = field(default_factory=now_iso)
     version: str = field(default_factory=new_guid)
+    # As on a CF with revisions enabled: the app's revision this process runs, set once the app has
+    # started, and the droplet that revision holds (a start with another droplet makes a new one).
+    revision_guid: str | None = None
+    revision_droplet_guid: str | None = None
 
 
 @dataclass
@@ -370,6 +374,14 @@ class Store:
         self.pending_builds[build.guid] = build
 
     # -- instances ---------------------------------------------------------------------------
+
+    def revise(self, app: App, processes: list[Process] | None = None) -> None:
+        """A started app's processes run a revision of its current droplet: a new one when the
+        droplet changed since the last start, as Cloud Controller records revisions."""
+        for process in self.app_processes(app.guid) if processes is None else processes:
+            if process.revision_droplet_guid != app.droplet_guid:
+                process.revision_guid = new_guid()
+                process.revision_droplet_guid = app.droplet_guid
 
     def start_instances(self, process: Process, *, delay: float | None = None) -> None:
         """Bring the actual instances in line with the desired count of a started app."""

@@ -38,8 +38,10 @@ class CfSim:
         delays: dict[str, float] | None = None,
         timeout: float = 15,
         state: str | Path | None = None,
+        args: tuple[str, ...] = (),
     ):
         self.seed = seed
+        self.args = args
         self.state_path = state
         self.delays = ZERO_DELAYS if delays is None else delays
         self.timeout = timeout
@@ -55,6 +57,7 @@ class CfSim:
             command += ["--state", str(self.state_path)]
         for knob, value in self.delays.items():
             command += [f"--{knob.replace('_', '-')}", str(value)]
+        command += self.args
         self._process = subprocess.Popen(
             command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
