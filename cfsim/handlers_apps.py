@@ -161,6 +161,15 @@ def get_full_env(req: Request, store: Store, guid: str) -> Response:
     )
 
 
+def list_processes(req: Request, store: Store) -> Response:
+    procs = filter_by(
+        req,
+        ordered(store.processes.values()),
+        {"guids": lambda pr: pr.guid, "types": lambda pr: pr.type, "app_guids": lambda pr: pr.app_guid},
+    )
+    return paginate(req, procs, lambda pr: p.process(req.base, store, pr))
+
+
 def list_app_processes(req: Request, store: Store, guid: str) -> Response:
     get_or_404(store.apps, guid, "App")
     procs = filter_by(
@@ -253,6 +262,7 @@ ROUTES = [
     ("GET", r"/v3/apps/([^/]+)/processes", list_app_processes),
     ("GET", r"/v3/apps/([^/]+)/processes/([^/]+)", get_app_process),
     ("GET", r"/v3/apps/([^/]+)/processes/([^/]+)/stats", app_process_stats),
+    ("GET", r"/v3/processes", list_processes),
     ("GET", r"/v3/processes/([^/]+)", get_process),
     ("PATCH", r"/v3/processes/([^/]+)", update_process),
     ("POST", r"/v3/processes/([^/]+)/actions/scale", scale_process),

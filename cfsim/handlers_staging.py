@@ -115,6 +115,15 @@ def list_builds(req: Request, store: Store) -> Response:
     return paginate(req, builds, lambda b: p.build(req.base, b))
 
 
+def list_droplets(req: Request, store: Store) -> Response:
+    droplets = filter_by(
+        req,
+        ordered(store.droplets.values()),
+        {"guids": lambda d: d.guid, "app_guids": lambda d: d.app_guid, "states": lambda d: d.state},
+    )
+    return paginate(req, droplets, lambda d: p.droplet(req.base, d))
+
+
 def get_droplet(req: Request, store: Store, guid: str) -> Response:
     return ok(p.droplet(req.base, get_or_404(store.droplets, guid, "Droplet")))
 
@@ -162,6 +171,7 @@ ROUTES = [
     ("POST", r"/v3/builds", create_build),
     ("GET", r"/v3/builds", list_builds),
     ("GET", r"/v3/builds/([^/]+)", get_build),
+    ("GET", r"/v3/droplets", list_droplets),
     ("GET", r"/v3/droplets/([^/]+)", get_droplet),
     ("GET", r"/v3/apps/([^/]+)/droplets/current", current_droplet),
     ("PATCH", r"/v3/apps/([^/]+)/relationships/current_droplet", set_current_droplet),

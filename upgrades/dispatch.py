@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 ADVANCE = "upgrades.tasks.advance"
 PREFLIGHT = "upgrades.tasks.preflight"
 SEND_NOTIFICATION = "upgrades.tasks.send_notification"
+SYNC_FLEET = "upgrades.tasks.sync_fleet"
 
 # A broker that refuses connections is given up on quickly: the reconciler is the retry.
 _PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}

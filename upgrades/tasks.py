@@ -7,8 +7,10 @@ Tasks are sent by name through `upgrades.dispatch`, which imports no task module
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
+from upgrades import inventory
 from upgrades.engine import preflight as preflight_check
 from upgrades.engine import reconciler, runner
 from upgrades.models import Notification
@@ -52,3 +54,15 @@ def send_notification(self, notification_id: int) -> None:
 def send_pending() -> dict:
     """Beat, every NOTIFY_SEND_SECONDS: queue due reminders, then send everything pending and due."""
     return sender.send_pending()
+
+
+@shared_task(ignore_result=True)
+def sync_fleet() -> list[int]:
+    """Beat, every FLEET_SYNC_SECONDS, and "Refresh now": sync the inventory of every foundation.
+    One at a time: a sync asked for while another runs is left out (the running one is as new)."""
+    if not cache.add("fleet-sync-running", True, timeout=settings.FLEET_SYNC_SECONDS):
+        return []
+    try:
+        return [record.pk for record in inventory.sync_all()]
+    finally:
+        cache.delete("fleet-sync-running")

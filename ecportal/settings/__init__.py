@@ -344,7 +344,11 @@ CF_READ_TIMEOUT = env.float("CF_READ_TIMEOUT", default=30.0)
 # once, each bounded by this many seconds, then the form says CF did not answer.
 CF_WEB_TIMEOUT = env.float("CF_WEB_TIMEOUT", default=3.0)
 
+# The fleet inventory (every EC service on every foundation) is read again this often.
+FLEET_SYNC_SECONDS = env.int("FLEET_SYNC_SECONDS", default=15 * 60)
+
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},
     "send-mail": {"task": "upgrades.tasks.send_pending", "schedule": NOTIFY_SEND_SECONDS},
+    "fleet-sync": {"task": "upgrades.tasks.sync_fleet", "schedule": FLEET_SYNC_SECONDS},
 }

@@ -213,3 +213,32 @@ def field_errors(name: str, parsed: type[serializers.Serializer]) -> serializers
         for field in [*parsed().fields, "non_field_errors"]
     }
     return inline_serializer(name=name, fields={**fields, "detail": serializers.CharField(required=False)})
+
+
+class FleetFilterSerializer(serializers.Serializer):
+    """The query parameters of GET /api/fleet/: each one given narrows the list."""
+
+    foundation = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="A foundation's slug."
+    )
+    release = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="A release, e.g. okinawa.130."
+    )
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Part of a service name or zone ID."
+    )
+
+
+class FleetServiceSerializer(serializers.Serializer):
+    """An EC service as the last inventory sync found it, and the state of its latest upgrade."""
+
+    zone_id = serializers.CharField()
+    name = serializers.CharField(help_text="The CF service instance's name (empty when CF has none).")
+    foundation = serializers.CharField()
+    release = serializers.CharField(
+        help_text="The release its app runs (the image's tag when the portal does not know it)."
+    )
+    instances = serializers.IntegerField()
+    state = serializers.CharField(
+        source="upgrade_state", allow_null=True, help_text="The state of its latest upgrade; null if none."
+    )

@@ -24,6 +24,8 @@ urlpatterns = [
         )
         for action in sorted(SERVICE_ACTIONS)
     ],
+    path("fleet/", views.FleetList.as_view(), name="api-fleet"),
+    path("fleet/refresh/", views.FleetRefresh.as_view(), name="api-fleet-refresh"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Last: whatever else ends in a slash (paths without one are first redirected to it, as elsewhere).

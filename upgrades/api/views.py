@@ -2,15 +2,17 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from upgrades import actions, selectors
+from upgrades import actions, fleet, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
     ErrorSerializer,
     EventSerializer,
+    FleetFilterSerializer,
+    FleetServiceSerializer,
     ReasonSerializer,
     RequestActionResultSerializer,
     RequestCreateSerializer,
@@ -19,6 +21,7 @@ from upgrades.api.serializers import (
     ServiceSerializer,
     field_errors,
 )
+from upgrades.permissions import is_ec_team
 from upgrades.workflow import Action, Plan
 
 # What each refusal means (DESIGN §5); its body is ErrorSerializer's `{"detail": "..."}`.
@@ -204,3 +207,46 @@ class NoSuchEndpoint(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         raise NotFound()
+
+
+def _ec_team_only(request) -> None:
+    if not is_ec_team(request.user):
+        raise PermissionDenied("The fleet is for the EC team.")
+
+
+class FleetList(generics.GenericAPIView):
+    serializer_class = FleetServiceSerializer
+
+    @extend_schema(
+        operation_id="fleet_list",
+        parameters=[FleetFilterSerializer],
+        responses=responses(
+            {200: FleetServiceSerializer(many=True)},
+            401,
+            (403, "Not in the EC team."),
+            (404, "No such page."),
+            bad_input=field_errors("FleetFilterError", FleetFilterSerializer),
+        ),
+    )
+    def get(self, request):
+        _ec_team_only(request)
+        incoming = FleetFilterSerializer(data=request.query_params)
+        incoming.is_valid(raise_exception=True)
+        found = fleet.services_for(request.user, fleet.FleetFilters(**incoming.validated_data))
+        page = self.paginate_queryset(found)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class FleetRefresh(APIView):
+    @extend_schema(
+        request=None,
+        responses=responses(
+            {202: OpenApiResponse(ErrorSerializer, description="The sync is queued.")},
+            401,
+            (403, "Not in the EC team."),
+        ),
+    )
+    def post(self, request):
+        _ec_team_only(request)
+        fleet.refresh()
+        return Response({"detail": "Every foundation is read again."}, status=status.HTTP_202_ACCEPTED)

@@ -8,6 +8,7 @@ in ``transport.py``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from upgrades.cloudfoundry.errors import NotFound, UnexpectedResponse
@@ -26,6 +27,11 @@ from upgrades.cloudfoundry.types import (
     ServiceCredentialBinding,
     ServiceInstance,
 )
+
+# List calls over a whole foundation: GUIDs per filter (100 GUIDs make a 3.7 KB query) and the
+# largest page CF serves.
+BATCH = 100
+LARGE_PAGE = 5000
 
 
 def _csv(values) -> str:
@@ -70,16 +76,17 @@ class CFClient(Transport):
         return None
 
     def list_routes(
-        self, *, label_selector: str | None = None, space_guids=None, app_guids=None
+        self, *, label_selector: str | None = None, space_guids=None, app_guids=None, domain_guids=None
     ) -> list[Route]:
-        params = {"label_selector": label_selector}
-        if space_guids:
-            params["space_guids"] = _csv(space_guids)
-        if app_guids:
-            params["app_guids"] = _csv(app_guids)
-        return [
-            Route.from_json(b) for b in self.paginate("/v3/routes", {k: v for k, v in params.items() if v})
-        ]
+        params = _filters(
+            label_selector=label_selector,
+            space_guids=space_guids,
+            app_guids=app_guids,
+            domain_guids=domain_guids,
+        )
+        if domain_guids:
+            params["per_page"] = str(LARGE_PAGE)  # a whole foundation's EC routes in a page or two
+        return [Route.from_json(b) for b in self.paginate("/v3/routes", params)]
 
     def get_route(self, route_guid: str) -> Route:
         return Route.from_json(self.get_json(f"/v3/routes/{route_guid}"))
@@ -126,6 +133,10 @@ class CFClient(Transport):
     def get_service_instance(self, guid: str) -> ServiceInstance:
         return ServiceInstance.from_json(self.get_json(f"/v3/service_instances/{guid}"))
 
+    def list_service_instances(self, guids) -> list[ServiceInstance]:
+        """The service instances of these GUIDs (those that exist), a batch of GUIDs per call."""
+        return [ServiceInstance.from_json(b) for b in self._batched("/v3/service_instances", "guids", guids)]
+
     # -- apps --------------------------------------------------------------------------------
 
     def list_apps(
@@ -138,6 +149,25 @@ class CFClient(Transport):
         if label_selector:
             params["label_selector"] = label_selector
         return [App.from_json(b) for b in self.paginate("/v3/apps", params)]
+
+    def list_apps_by_guid(self, guids) -> list[App]:
+        return [App.from_json(b) for b in self._batched("/v3/apps", "guids", guids)]
+
+    def list_web_processes(self, app_guids) -> list[Process]:
+        return [
+            Process.from_json(b) for b in self._batched("/v3/processes", "app_guids", app_guids, types="web")
+        ]
+
+    def list_droplets(self, guids) -> list[Droplet]:
+        return [Droplet.from_json(b) for b in self._batched("/v3/droplets", "guids", guids)]
+
+    def _batched(self, path: str, key: str, values, **params) -> Iterator[dict]:
+        """A list filtered by many values, BATCH of them a call (a URL stays well under the 8 KiB
+        routers allow), each call asking for a large page."""
+        values = sorted(set(values))
+        for start in range(0, len(values), BATCH):
+            batch = values[start : start + BATCH]
+            yield from self.paginate(path, {key: _csv(batch), "per_page": str(LARGE_PAGE), **params})
 
     def get_app(self, app_guid: str) -> App:
         return App.from_json(self.get_json(f"/v3/apps/{app_guid}"))

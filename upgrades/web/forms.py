@@ -114,3 +114,20 @@ class QueueFilterForm(forms.Form):
         self.fields["sort"].choices = list(sort_choices)
         self.fields["state"].choices = [("", "Any state"), *state_choices]
         self.fields["foundation"].choices = [("", "Any foundation"), *foundation_choices]
+
+
+class FleetFilterForm(forms.Form):
+    q = forms.CharField(label="Search", required=False, max_length=200)
+    foundation = forms.ChoiceField(label="Foundation", required=False)
+    release = forms.ChoiceField(label="Release", required=False)
+    state = forms.ChoiceField(label="Upgrade", required=False)
+    sort = forms.ChoiceField(label="Sort by", required=False)
+
+    def __init__(
+        self, *args, foundation_choices=(), release_choices=(), state_choices=(), sort_choices=(), **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.fields["foundation"].choices = [("", "Any foundation"), *foundation_choices]
+        self.fields["release"].choices = [("", "Any release"), *release_choices]
+        self.fields["state"].choices = [("", "Any"), *state_choices]
+        self.fields["sort"].choices = list(sort_choices)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from upgrades.web import views
+from upgrades.web import fleet_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -26,4 +26,6 @@ urlpatterns = [
         name="request-action",
     ),
     path("queue/", views.queue, name="queue"),
+    path("fleet/", fleet_views.fleet_page, name="fleet"),
+    path("fleet/refresh/", fleet_views.fleet_refresh, name="fleet-refresh"),
 ]

@@ -1,0 +1,109 @@
+"""The Fleet page (EC team only): every EC service on every foundation, a chart of releases per
+foundation, filters, and "Refresh now"."""
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from upgrades import fleet, foundations
+from upgrades.permissions import is_ec_team
+from upgrades.web.forms import FleetFilterForm
+
+PAGE_SIZE = 50
+# The chart: one row of bars per foundation, a bar per release, widths relative to the largest bar.
+BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, BAR_SPACE, GROUP_GAP = 22, 6, 150, 420, 18
+
+
+@dataclass(frozen=True)
+class Bar:
+    foundation: str
+    foundation_name: str
+    release: str
+    count: int
+    y: int
+    width: int
+    link: str
+
+
+def _chart(counts: list[dict]) -> tuple[list[Bar], int]:
+    """The bars of the releases-per-foundation chart and the chart's height."""
+    largest = max((n for group in counts for _, n in group["releases"]), default=1)
+    bars, y = [], 0
+    for group in counts:
+        for release, count in group["releases"]:
+            query = urlencode({"foundation": group["foundation"], "release": release})
+            bars.append(
+                Bar(
+                    foundation=group["foundation"],
+                    foundation_name=group["name"],
+                    release=release or "unknown",
+                    count=count,
+                    y=y,
+                    width=max(2, round(BAR_SPACE * count / largest)),
+                    link=f"{reverse('fleet')}?{query}",
+                )
+            )
+            y += BAR_HEIGHT + BAR_GAP
+        y += GROUP_GAP
+    return bars, max(y - GROUP_GAP, 0)
+
+
+def _filters(request) -> tuple[FleetFilterForm, fleet.FleetFilters]:
+    form = FleetFilterForm(
+        request.GET or None,
+        foundation_choices=foundations.choices(),
+        release_choices=[(r, r or "unknown") for r in fleet.releases_seen(request.user)],
+        state_choices=fleet.STATE_CHOICES,
+        sort_choices=[(key, label) for key, (label, _) in fleet.SORTS.items()],
+    )
+    if form.is_valid():
+        return form, fleet.FleetFilters(**form.cleaned_data)
+    return form, fleet.FleetFilters()
+
+
+@login_required
+def fleet_page(request):
+    if not is_ec_team(request.user):
+        raise PermissionDenied("The fleet is for the EC team.")
+    form, filters = _filters(request)
+    page = Paginator(fleet.services_for(request.user, filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = fleet.release_counts(request.user)
+    bars, height = _chart(counts)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "upgrades/fleet.html",
+        {
+            "form": form,
+            "page": page,
+            "counts": counts,
+            "bars": bars,
+            "chart_height": height,
+            "chart_width": LABEL_WIDTH + BAR_SPACE + 60,
+            "label_width": LABEL_WIDTH,
+            "bar_height": BAR_HEIGHT,
+            "syncs": fleet.last_syncs(),
+            "query": query.urlencode(),
+            "total": sum(n for group in counts for _, n in group["releases"]),
+        },
+    )
+
+
+@login_required
+@require_POST
+def fleet_refresh(request):
+    if not is_ec_team(request.user):
+        raise PermissionDenied("The fleet is for the EC team.")
+    fleet.refresh()
+    messages.success(
+        request, "Refreshing the fleet: every foundation is read again; this page shows it when done."
+    )
+    return redirect("fleet")
