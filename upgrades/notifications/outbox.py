@@ -148,7 +148,8 @@ def service_facts(service: ServiceUpgrade, event: Event | None) -> dict:
         "preflight": service.preflight_message,
         "message": message,
         "actor": actor,
-        "problem_reported": started is not None and _reported_by_user(service, State(started.from_state), started),
+        "problem_reported": started is not None
+        and _reported_by_user(service, State(started.from_state), started),
     }
 
 
