@@ -107,10 +107,29 @@ def approve(request, cast, **options) -> None:
     actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"], **options)
 
 
-def test_a_test_first_service_every_milestone_names_it_says_what_next_and_gives_buttons(cast, releases, smtp):
+@pytest.fixture
+def approved(cast, releases, smtp):
+    """Alice's approved request for ec-acme-prod (carol and dave its contacts), the SMTP listener up."""
     smtp.start()
     request = named_request(cast, [PROD])
     approve(request, cast)
+    return request
+
+
+def finish_rollback(smtp, service: ServiceUpgrade, target: State) -> dict[str, Mail]:
+    """The engine ends the rollback, in its own words (which no mail may repeat); the mails of it."""
+    service.refresh_from_db()
+    actions.transition(
+        service,
+        target=target,
+        actor=actions.SYSTEM,
+        message="Rollback done: the old app serves the original route alone.",
+    )
+    return received(smtp, str(target))
+
+
+def test_a_test_first_service_every_milestone_names_it_says_what_next_and_gives_buttons(cast, smtp, approved):
+    request = approved
     service = walk(request.services.get(), State.COMPLETED, actor=cast["carol"])
     temporary = service.temporary_url
     for mail in received(smtp, "received").values():
@@ -212,10 +231,8 @@ def test_a_confirmation_with_step2_on_confirmation_says_step2_starts_now(cast, r
     assert "Nothing to do: Step 2 starts on its own" in received(smtp, "confirmed")["olga@example.com"].text
 
 
-def test_a_rollback_tells_every_contact_who_reported_why_and_how_to_go_back(cast, releases, smtp):
-    smtp.start()
-    request = named_request(cast, [PROD])
-    approve(request, cast)
+def test_a_rollback_tells_every_contact_who_reported_why_and_how_to_go_back(cast, smtp, approved):
+    request = approved
     service = walk(request.services.get(), State.AWAITING_VERIFICATION)
     ServiceUpgrade.objects.filter(pk=service.pk).update(blue_release="sendai.120")
     service.refresh_from_db()
@@ -226,14 +243,7 @@ def test_a_rollback_tells_every_contact_who_reported_why_and_how_to_go_back(cast
         contact_email="carol@example.com",
         reason="Gateway <acme-gw-2> cannot connect",
     )
-    service.refresh_from_db()
-    actions.transition(
-        service,
-        target=State.ROLLED_BACK,
-        actor=actions.SYSTEM,
-        message="Rollback done: the old app serves the original route alone.",
-    )
-    rolled_back = received(smtp, "rolled_back")
+    rolled_back = finish_rollback(smtp, service, State.ROLLED_BACK)
     assert set(rolled_back) == USERS
     dave = rolled_back["dave@example.com"]  # a contact who did not report it
     assert_well_formed(dave, "ec-acme-prod on Predix West / Basic")
@@ -250,50 +260,35 @@ def test_a_rollback_tells_every_contact_who_reported_why_and_how_to_go_back(cast
     assert dave.button("Open the status page").startswith(f"{SITE}/c/")
 
 
-def test_a_rollback_by_the_ec_team_before_any_test_says_gateways_need_nothing(cast, releases, smtp):
-    smtp.start()
-    request = named_request(cast, [PROD])
-    approve(request, cast)
+def test_a_rollback_by_the_ec_team_before_any_test_says_gateways_need_nothing(cast, smtp, approved):
+    request = approved
     service = walk(request.services.get(), State.STEP1_FAILED)
     ServiceUpgrade.objects.filter(pk=service.pk).update(temp_host=TEMP_PROD)
     service.refresh_from_db()
     actions.apply_service_action(
         service=service, action=Action.ROLLBACK, actor=cast["olga"], reason="Image missing"
     )
-    service.refresh_from_db()
-    actions.transition(service, target=State.ROLLED_BACK, actor=actions.SYSTEM)
-    carol = received(smtp, "rolled_back")["carol@example.com"]
+    carol = finish_rollback(smtp, service, State.ROLLED_BACK)["carol@example.com"]
     assert_well_formed(carol, "ec-acme-prod on Predix West / Basic")
     assert "olga of the EC team rolled it back: “Image missing”." in carol.text
     assert "Gateways need nothing: they kept the original URL." in carol.text
     assert TEMP_PROD not in carol.text + carol.html, "never given, never mentioned"
 
 
-def test_cancelling_after_step1_names_who_cancelled_and_the_gateway_line_to_restore(cast, releases, smtp):
-    smtp.start()
-    request = named_request(cast, [PROD])
-    approve(request, cast)
+def test_cancelling_after_step1_names_who_cancelled_and_the_gateway_line_to_restore(cast, smtp, approved):
+    request = approved
     service = walk(request.services.get(), State.AWAITING_VERIFICATION)
     actions.apply_request_action(
         request=request, action=Action.CANCEL, actor=cast["olga"], reason="Freeze week"
     )
-    service.refresh_from_db()
-    actions.transition(
-        service,
-        target=State.CANCELLED,
-        actor=actions.SYSTEM,
-        message="Rollback done: the old app serves the original route alone.",
-    )
-    carol = received(smtp, "cancelled")["carol@example.com"]
+    carol = finish_rollback(smtp, service, State.CANCELLED)["carol@example.com"]
     assert_well_formed(carol, "ec-acme-prod on Predix West / Basic")
     assert "Cancelled by olga: “Freeze week”." in carol.text
     assert f"-zon {ZONE} -sst {PROD}" in carol.text and "route alone" not in carol.text
 
 
-def test_ec_team_mails_name_the_service_and_say_what_to_do(cast, releases, smtp):
-    smtp.start()
-    request = named_request(cast, [PROD])
-    approve(request, cast)
+def test_ec_team_mails_name_the_service_and_say_what_to_do(cast, smtp, approved):
+    request = approved
     walk(request.services.get(), State.STEP1_FAILED)
     for milestone, name in (("new_request", ZONE), ("step_failed", "ec-acme-prod")):
         olga = received(smtp, milestone)["olga@example.com"]
