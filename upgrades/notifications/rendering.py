@@ -106,6 +106,10 @@ def _service(facts: dict, request, links: dict) -> dict:
 # the system font stack, one place for every style the templates use (`{{ css.<name> }}`).
 _FONT = "font-family:-apple-system,BlinkMacSystemFont,Segoe UI,Roboto,Helvetica,Arial,sans-serif;"
 _MONO = "font-family:SFMono-Regular,Consolas,Liberation Mono,Menlo,monospace;"
+_BUTTON = (
+    f"{_FONT}display:inline-block;padding:10px 18px;font-size:15px;font-weight:600;line-height:1.2;"
+    "border-radius:6px;text-decoration:none;"
+)
 STYLE = {
     "body": "margin:0;padding:0;background-color:#f4f6f9;",
     "outer": "background-color:#f4f6f9;",
@@ -123,12 +127,9 @@ STYLE = {
     "code": f"{_MONO}font-size:13px;background-color:#f0f2f5;padding:1px 4px;border-radius:3px;",
     "pre": f"{_MONO}font-size:13px;margin:4px 0 10px;padding:8px 10px;background-color:#f0f2f5;"
     "border-radius:4px;white-space:pre-wrap;word-break:break-all;",
-    "button": f"{_FONT}display:inline-block;padding:10px 18px;font-size:15px;font-weight:600;"
-    "line-height:1.2;color:#ffffff;background-color:#0b5cad;border:1px solid #0b5cad;border-radius:6px;"
-    "text-decoration:none;",
-    "button_quiet": f"{_FONT}display:inline-block;padding:10px 18px;font-size:15px;font-weight:600;"
-    "line-height:1.2;color:#b42318;background-color:#ffffff;border:1px solid #b42318;border-radius:6px;"
-    "text-decoration:none;",
+    "button": f"{_BUTTON}color:#ffffff;background-color:#0b5cad;border:1px solid #0b5cad;",
+    "button_quiet": f"{_BUTTON}color:#0b5cad;background-color:#ffffff;border:1px solid #0b5cad;",
+    "button_danger": f"{_BUTTON}color:#b42318;background-color:#ffffff;border:1px solid #b42318;",
     "footer": f"{_FONT}padding:12px 24px 20px;color:#535d6b;font-size:13px;line-height:1.5;"
     "border-top:1px solid #d5dae1;",
     "link": "color:#0b5cad;",
