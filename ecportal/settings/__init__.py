@@ -303,6 +303,12 @@ NOTIFY_TASK_RETRIES = env.int("NOTIFY_TASK_RETRIES", default=8)
 NOTIFY_SEND_SECONDS = env.float("NOTIFY_SEND_SECONDS", default=30.0)
 EC_TEAM_EMAILS = env.list("EC_TEAM_EMAILS", default=[])
 CONTACT_LINK_DAYS = env.int("CONTACT_LINK_DAYS", default=30)
+# How people reach the EC team with questions: shown in every mail's footer, on the new-request form and
+# on the request page. Each part is optional; the name alone is shown when nothing else is set.
+EC_TEAM_NAME = env.str("EC_TEAM_NAME", default="EC team")
+EC_TEAM_CONTACT_EMAIL = env.str("EC_TEAM_CONTACT_EMAIL", default="")
+EC_TEAM_CHAT_URL = env.str("EC_TEAM_CHAT_URL", default="")
+EC_TEAM_PEOPLE = env.list("EC_TEAM_PEOPLE", default=[])
 
 LOGGING = {
     "version": 1,

@@ -26,7 +26,7 @@ from upgrades.models import (
     UpgradeRequest,
 )
 from upgrades.permissions import is_ec_team
-from upgrades.workflow import State
+from upgrades.workflow import Plan, State
 
 USERS, TEAM = Notification.Audience.USERS, Notification.Audience.TEAM
 
@@ -49,6 +49,7 @@ MILESTONES = {
         Milestone("step1_started", "Step 1 started", USERS),
         Milestone("step1_complete", "Step 1 complete", USERS),
         Milestone("reminder", "Reminder", USERS),
+        Milestone("verified", "Confirmed: it works", USERS),
         Milestone("step2_started", "Step 2 started", USERS),
         Milestone("completed", "Completed", USERS),
         Milestone("failed", "Failed", USERS),
@@ -56,7 +57,7 @@ MILESTONES = {
         Milestone("cancelled", "Cancelled", USERS),
         Milestone("new_request", "New request", TEAM),
         Milestone("preflight_failed", "Preflight failed", TEAM),
-        Milestone("confirmed", "User confirmed, ready for Step 2", TEAM),
+        Milestone("confirmed", "User confirmed it works", TEAM),
         Milestone("problem_reported", "User reported a problem", TEAM),
         Milestone("step_failed", "Step failed", TEAM),
     )
@@ -69,7 +70,7 @@ _ON_ENTERING = {
     State.CANCELLED: ("cancelled",),
     State.STEP1_RUNNING: ("step1_started",),
     State.AWAITING_VERIFICATION: ("step1_complete",),
-    State.VERIFIED: ("confirmed",),
+    State.VERIFIED: ("verified", "confirmed"),
     State.STEP2_RUNNING: ("step2_started",),
     State.COMPLETED: ("completed",),
     State.STEP1_FAILED: ("failed", "step_failed"),
@@ -115,7 +116,16 @@ def _reported_by_user(service: ServiceUpgrade, source: State, event: Event) -> b
 
 
 def service_facts(service: ServiceUpgrade, event: Event | None) -> dict:
-    """What a mail says about a service, as it stands now (stored, so later changes do not alter it)."""
+    """What a mail says about a service, as it stands now (stored, so later changes do not alter it).
+
+    `actor` and `message` say who caused the change and why; where the change is the end of a
+    rollback (the system's doing), they are those of the person who asked for the rollback.
+    `temporary_url` is set only once a Step 1 mail gave it to people (never for back to back).
+    """
+    actor, message = (event.actor_label, event.message) if event else ("", "")
+    started = _rollback_start(service, event)
+    if started is not None:
+        actor, message = started.actor_label, started.message
     return {
         "id": service.pk,
         "name": service.name,  # empty until preflight learnt it: mails then name the zone ID
@@ -124,16 +134,39 @@ def service_facts(service: ServiceUpgrade, event: Event | None) -> dict:
         "foundation": service.foundation,
         "foundation_name": foundations.name_of(service.foundation),
         "url": f"https://{service.zone_id}.{service.domain}",
-        "temporary_url": f"https://{service.temp_host}.{service.domain}" if service.temp_host else "",
+        "temporary_url": _temporary_url_given(service),
+        "plan": str(service.plan),
+        "waits_for": service.after.display_name if service.after_id else "",
+        "followers": [follower.display_name for follower in service.followers.order_by("id")],
+        "step2_on_confirmation": service.start_step2_on_confirmation,
+        "old_release": service.blue_release,
         "state": str(service.state),
         "state_label": State(service.state).label,
         "from_state": str(event.from_state) if event else "",
         "step": service.step,
         "error": service.error,
         "preflight": service.preflight_message,
-        "message": event.message if event else "",
-        "actor": event.actor_label if event else "",
+        "message": message,
+        "actor": actor,
+        "problem_reported": started is not None
+        and _reported_by_user(service, State(started.from_state), started),
     }
+
+
+def _temporary_url_given(service: ServiceUpgrade) -> str:
+    """The temporary URL, if the Step 1 mail gave it (the service awaited verification), else ""."""
+    if not service.temp_host or service.plan == Plan.BACK_TO_BACK:
+        return ""
+    if not service.events.filter(to_state=State.AWAITING_VERIFICATION).exists():
+        return ""
+    return f"https://{service.temp_host}.{service.domain}"
+
+
+def _rollback_start(service: ServiceUpgrade, event: Event | None) -> Event | None:
+    """The person's event that started the rollback this event ends, if it ends one."""
+    if event is None or event.from_state != State.ROLLING_BACK:
+        return None
+    return service.events.filter(to_state=State.ROLLING_BACK).order_by("-created_at", "-id").first()
 
 
 def _record(request: UpgradeRequest, name: str, entries: list[tuple[ServiceUpgrade, Event | None]]) -> None:

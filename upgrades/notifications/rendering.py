@@ -16,6 +16,7 @@ from upgrades import addresses, foundations
 from upgrades.models import Contact, Delivery
 from upgrades.notifications import links as contact_links
 from upgrades.notifications.outbox import MILESTONES, USERS
+from upgrades.notifications.reach import ec_team_contact
 from upgrades.workflow import Plan
 
 
@@ -40,25 +41,28 @@ def render_message(delivery: Delivery) -> EmailMultiAlternatives:
     if notification.audience == USERS:
         contact = Contact.objects.filter(request=request, email__iexact=recipient).first()
     links = contact_links.urls_for(contact) if contact else {}
-    services = []
-    for facts in notification.details.get("services", []):
-        facts = dict(facts)
-        # Snapshots stored before services had names lack the foundation's display name.
-        facts.setdefault("foundation_name", foundations.name_of(facts["foundation"]))
-        if links:
-            facts["confirm_url"] = contact_links.action_url(links["token"], "confirm", facts["id"])
-            facts["report_url"] = contact_links.action_url(links["token"], "report", facts["id"])
-        services.append(facts)
+    services = [_service(facts, request, links) for facts in notification.details.get("services", [])]
+    request_url = contact_links.absolute(reverse("request-detail", args=[request.pk]))
     context = {
         "reference": request.reference,
         "milestone": MILESTONES[notification.milestone].label,
         "request": request,
-        "plan_label": Plan(request.plan).label,
-        "back_to_back": request.plan == Plan.BACK_TO_BACK,
         "services": services,
+        # The services by plan, those whose temporary URL people were given, and (for a confirmation)
+        # those whose Step 2 waits for the EC team and the services that waited for them.
+        "test_first": [s for s in services if not s["back_to_back"]],
+        "back_to_back": [s for s in services if s["back_to_back"]],
+        "tested": [s for s in services if s["temporary_url"]],
+        "awaiting_step2": [s for s in services if not (s["back_to_back"] or s.get("step2_on_confirmation"))],
+        "followers": [name for s in services for name in s.get("followers", [])],
         "links": links,
-        "request_url": contact_links.absolute(reverse("request-detail", args=[request.pk])),
+        # A contact's links lead to their signed status page (no account needed), never to a login.
+        "status_url": links.get("status", request_url),
+        "request_url": request_url,
+        "new_request_url": contact_links.absolute(reverse("request-new")),
         "reminder_hours": settings.NOTIFY_REMINDER_HOURS,
+        "ec_team": ec_team_contact(),
+        "css": STYLE,
     }
     name = notification.milestone
     # One line, whatever the template holds: a subject can never carry a header break.
@@ -79,6 +83,57 @@ def render_message(delivery: Delivery) -> EmailMultiAlternatives:
     )
     message.attach_alternative(render_to_string(f"emails/{name}/body.html", context), "text/html")
     return message
+
+
+def _service(facts: dict, request, links: dict) -> dict:
+    """A service's stored facts, completed for older snapshots and with the recipient's own links."""
+    facts = dict(facts)
+    # Snapshots stored before services had names lack the foundation's display name, and those
+    # stored before plans were per service lack the plan (the request's was then every service's).
+    facts.setdefault("foundation_name", foundations.name_of(facts["foundation"]))
+    facts.setdefault("plan", request.plan)
+    facts["plan_label"] = Plan(facts["plan"]).label
+    facts["back_to_back"] = facts["plan"] == Plan.BACK_TO_BACK
+    if facts["back_to_back"]:
+        facts["temporary_url"] = ""  # never given to anyone: Step 2 followed Step 1 at once
+    if links:
+        facts["confirm_url"] = contact_links.action_url(links["token"], "confirm", facts["id"])
+        facts["report_url"] = contact_links.action_url(links["token"], "report", facts["id"])
+    return facts
+
+
+# Inline CSS for the HTML part (mail clients drop <style> blocks and external sheets): layout by tables,
+# the system font stack, one place for every style the templates use (`{{ css.<name> }}`).
+_FONT = "font-family:-apple-system,BlinkMacSystemFont,Segoe UI,Roboto,Helvetica,Arial,sans-serif;"
+_MONO = "font-family:SFMono-Regular,Consolas,Liberation Mono,Menlo,monospace;"
+_BUTTON = (
+    f"{_FONT}display:inline-block;padding:10px 18px;font-size:15px;font-weight:600;line-height:1.2;"
+    "border-radius:6px;text-decoration:none;"
+)
+STYLE = {
+    "body": "margin:0;padding:0;background-color:#f4f6f9;",
+    "outer": "background-color:#f4f6f9;",
+    "card": "max-width:600px;background-color:#ffffff;border:1px solid #d5dae1;border-radius:8px;",
+    "banner": f"{_FONT}padding:14px 24px;background-color:#14213d;color:#ffffff;font-size:14px;"
+    "font-weight:600;border-radius:8px 8px 0 0;",
+    "main": f"{_FONT}padding:20px 24px 8px;color:#1b2330;font-size:15px;line-height:1.5;",
+    "h1": "margin:0 0 12px;font-size:20px;line-height:1.3;color:#1b2330;",
+    "h2": "margin:20px 0 6px;font-size:16px;line-height:1.3;color:#1b2330;",
+    "p": "margin:0 0 12px;",
+    "ul": "margin:0 0 12px;padding-left:20px;",
+    "li": "margin:0 0 8px;",
+    "next": "margin:16px 0 12px;padding:10px 12px;background-color:#e3edff;border-left:4px solid #0b5cad;",
+    "muted": "color:#535d6b;font-size:13px;",
+    "code": f"{_MONO}font-size:13px;background-color:#f0f2f5;padding:1px 4px;border-radius:3px;",
+    "pre": f"{_MONO}font-size:13px;margin:4px 0 10px;padding:8px 10px;background-color:#f0f2f5;"
+    "border-radius:4px;white-space:pre-wrap;word-break:break-all;",
+    "button": f"{_BUTTON}color:#ffffff;background-color:#0b5cad;border:1px solid #0b5cad;",
+    "button_quiet": f"{_BUTTON}color:#0b5cad;background-color:#ffffff;border:1px solid #0b5cad;",
+    "button_danger": f"{_BUTTON}color:#b42318;background-color:#ffffff;border:1px solid #b42318;",
+    "footer": f"{_FONT}padding:12px 24px 20px;color:#535d6b;font-size:13px;line-height:1.5;"
+    "border-top:1px solid #d5dae1;",
+    "link": "color:#0b5cad;",
+}
 
 
 def message_id(delivery: Delivery) -> str:
