@@ -84,7 +84,7 @@ class RequestListCreate(generics.GenericAPIView):
         data = incoming.validated_data
         created = actions.submit_request(
             requester=request.user,
-            services=data["service_urls"],
+            services=data["services"],
             plan=Plan(data["plan"]),
             release=data["release"],
             contacts=data["contacts"],

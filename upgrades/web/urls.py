@@ -20,6 +20,7 @@ urlpatterns = [
         views.service_action,
         name="service-action",
     ),
+    path("requests/<int:request_id>/start/<int:step>/", views.request_start_all, name="request-start"),
     path(
         "requests/<int:request_id>/<str:action>/",
         views.request_action,

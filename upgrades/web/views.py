@@ -147,10 +147,18 @@ def request_action(request, request_id: int, action: str):
             reason=request.POST.get("reason", ""),
             **_approval_options(chosen, options.cleaned_data),
         )
-        if outcome.left:
-            done = ", ".join(service.display_name for service, _ in outcome.moved)
-            notes.append(f"{workflow.ACTION_DONE[chosen]}: {done}.")
-            notes.extend(f"Left as it was: {service.display_name} — {why}" for service, why in outcome.left)
+        _note_partial(notes, workflow.ACTION_DONE[chosen], outcome)
+    return redirect("request-detail", upgrade_request.pk)
+
+
+@login_required
+@require_POST
+def request_start_all(request, request_id: int, step: int):
+    """Start Step `step` of every service of the request that may start it now (EC team)."""
+    upgrade_request = _visible_request(request.user, request_id)
+    with _outcome(request, f"{upgrade_request.reference}: Step {step} started.") as notes:
+        outcome = actions.trigger_all(request=upgrade_request, step=step, actor=request.user)
+        _note_partial(notes, f"Step {step} started", outcome)
     return redirect("request-detail", upgrade_request.pk)
 
 
@@ -216,6 +224,13 @@ def _approval_options(action: Action, data: dict) -> dict:
         "trigger_at": data["trigger_at"],
         "start_step2_on_confirmation": data["start_step2_on_confirmation"],
     }
+
+
+def _note_partial(notes: list[str], done: str, outcome: actions.RequestOutcome) -> None:
+    """An action that left some services as they were says which it moved and why it left the rest."""
+    if outcome.left:
+        notes.append(f"{done}: {', '.join(service.display_name for service, _ in outcome.moved)}.")
+        notes.extend(f"Left as it was: {service.display_name} — {why}" for service, why in outcome.left)
 
 
 @contextmanager
