@@ -182,8 +182,11 @@ def zone_ids_in(value: str) -> list[tuple[str, str]]:
     """(zone ID, foundation display name or "") of each service named in `value` as far as the text
     alone tells: no zone ID is looked up and no URL fetched. For the form's per-service rows while
     someone types; entries that are not a service are left to the full parse."""
+    entries = split_entries(value)
+    if len(entries) > settings.MAX_SERVICES_PER_REQUEST:
+        return []
     found: dict[str, str] = {}
-    for _, text in split_entries(value):
+    for _, text in entries:
         if ZONE_ID_RE.match(text.lower()):
             found.setdefault(text.lower(), "")
             continue

@@ -20,8 +20,8 @@ from upgrades.models import ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
 from upgrades.web import pages, topology
 from upgrades.web.conditional import request_etag
-from upgrades.web.forms import ApproveForm, QueueFilterForm, UpgradeRequestForm
-from upgrades.workflow import STATE_LABELS, Action, State
+from upgrades.web.forms import ApproveForm, QueueFilterForm, UpgradeRequestForm, plan_rows
+from upgrades.workflow import PLAN_LABELS, STATE_LABELS, Action, State
 
 
 def _visible_request(user, request_id: int) -> UpgradeRequest:
@@ -65,7 +65,18 @@ def new_request(request):
         else:
             messages.success(request, f"Request {created.reference} submitted.")
             return redirect("request-detail", created.pk)
-    return render(request, "upgrades/request_form.html", {"form": form})
+    return render(request, "upgrades/request_form.html", {"form": form, **_plan_rows_context(form.data)})
+
+
+@login_required
+@require_POST
+def new_request_plans(request):
+    """The new-request form's rows of per-service plans for the Service URLs typed so far (htmx)."""
+    return render(request, "upgrades/_plan_rows.html", _plan_rows_context(request.POST))
+
+
+def _plan_rows_context(data) -> dict:
+    return {"plan_rows": plan_rows(data), "plan_choices": list(PLAN_LABELS.items())}
 
 
 def _list_response(request, queryset, template: str, **extra):
