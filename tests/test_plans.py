@@ -191,7 +191,10 @@ def test_a_service_stays_blocked_when_the_awaited_one_ends_without_the_new_relea
     nonprod, prod = services_of(request)
     actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
     ServiceUpgrade.objects.filter(pk=nonprod.pk).update(state=ending, version=F("version") + 1)
-    why = f"Starts after {NONPROD_ZONE} is confirmed, but {NONPROD_ZONE} {words}: it cannot start, and can be cancelled."
+    why = (
+        f"Starts after {NONPROD_ZONE} is confirmed, but {NONPROD_ZONE} {words}: "
+        "it cannot start, and can be cancelled."
+    )
     refused = api(cast["olga"]).post(f"/api/services/{prod.pk}/trigger/")
     assert refused.status_code == 409 and refused.json() == {"detail": why}
     client.force_login(cast["olga"])
