@@ -333,3 +333,29 @@ def test_the_form_keeps_every_choice_after_an_error(client, cast, releases):
         and f'<option value="{PROD_ZONE}" selected>' in page
     )
     assert re.search(r'value="back_to_back"[^>]* checked', page), "the plan above is kept"
+
+
+def test_the_api_starts_a_step_for_all_eligible_services(api, cast, releases):
+    request = file_planned(cast["alice"])
+    nonprod, prod = services_of(request)
+    path = f"/api/requests/{request.pk}/trigger/"
+    assert api(cast["olga"]).post(path, {"step": 1}, format="json").status_code == 409, "not approved yet"
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    assert api(cast["alice"]).post(path, {"step": 1}, format="json").status_code == 403
+    assert api(cast["bob"]).post(path, {"step": 1}, format="json").status_code == 404
+    assert api(cast["olga"]).post(path, {"step": 3}, format="json").status_code == 400
+    response = api(cast["olga"]).post(path, {}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [s["state"] for s in body["services"]] == ["step1_running", "approved"]
+    assert body["left_as_they_were"] == [
+        {
+            "id": prod.pk,
+            "name": None,
+            "zone_id": PROD_ZONE,
+            "state": "approved",
+            "reason": f"Starts after {NONPROD_ZONE} is confirmed.",
+        }
+    ]
+    again = api(cast["olga"]).post(path, {"step": 2}, format="json")
+    assert again.status_code == 409 and again.json()["detail"].startswith("No service can start Step 2 now.")

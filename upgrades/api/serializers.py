@@ -230,6 +230,14 @@ class ActionSerializer(ReasonSerializer):
     start_step2_on_confirmation = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
+class StepSerializer(serializers.Serializer):
+    step = serializers.ChoiceField(
+        choices=[(1, "Step 1"), (2, "Step 2")],
+        default=1,
+        help_text="Which step to start for every service that may start it now.",
+    )
+
+
 class EventSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
