@@ -238,6 +238,7 @@ def test_prod_back_to_back_starts_after_nonprod_is_confirmed(engine, people, cas
     # A row per service appears as the list is typed: prod runs back to back once non-prod works.
     page.get_by_label(f"Plan for {ACME_ZONE}").select_option(label="Steps 1 and 2 back to back")
     page.get_by_label(f"Start {ACME_ZONE} only after this one is confirmed").select_option(nonprod_zone)
+    alice.screenshot("new-request-plans")
     page.get_by_role("button", name="Submit request").click()
     page.wait_for_url(re.compile(r"/requests/\d+/$"))
     request = UpgradeRequest.objects.get()
