@@ -359,3 +359,19 @@ def test_the_api_starts_a_step_for_all_eligible_services(api, cast, releases):
     ]
     again = api(cast["olga"]).post(path, {"step": 2}, format="json")
     assert again.status_code == 409 and again.json()["detail"].startswith("No service can start Step 2 now.")
+
+
+def test_home_lists_a_waiting_service_to_start_only_once_it_may(client, cast, releases):
+    request = file_planned(cast["alice"])
+    nonprod, prod = services_of(request)
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    client.force_login(cast["olga"])
+
+    def to_start() -> str:
+        home = client.get("/").content.decode()
+        return home[home.index('id="start-h"') : home.index("</section>", home.index('id="start-h"'))]
+
+    assert NONPROD_ZONE in to_start() and PROD_ZONE not in to_start()
+    step1_done(nonprod, cast["olga"])
+    actions.apply_service_action(service=nonprod, action=Action.CONFIRM, actor=cast["alice"])
+    assert PROD_ZONE in to_start()

@@ -7,7 +7,7 @@ of services, calls or events; views render them and decide nothing.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, QuerySet, Window
+from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from upgrades import contacts
@@ -35,6 +35,7 @@ from upgrades.selectors import (
 )
 from upgrades.web import topology
 from upgrades.workflow import (
+    CONFIRMED_STATES,
     FAILED_STATE,
     RECHECK_ROLES,
     RUNNING_STATES,
@@ -383,13 +384,15 @@ class Worklist:
 
 
 HOME_ROWS = 10
+# Services free to start Step 1: none they wait for, or it is confirmed.
+_NOT_WAITING = Q(after__isnull=True) | Q(after__state__in=sorted(CONFIRMED_STATES))
 FAILED_STATES = tuple(FAILED_STATE.values())
 
 
-def _services_in(requests: QuerySet[UpgradeRequest], states, **extra) -> list[ServiceUpgrade]:
+def _services_in(requests: QuerySet[UpgradeRequest], states, *conditions, **extra) -> list[ServiceUpgrade]:
     return list(
         ServiceUpgrade.objects.of(requests)
-        .filter(state__in=states, **extra)
+        .filter(*conditions, state__in=states, **extra)
         .select_related("request__requester", "request__release")
         .order_by("-updated_at", "-id")[:HOME_ROWS]
     )
@@ -404,7 +407,7 @@ def worklist(user, *, team: bool) -> Worklist:
         awaiting_approval=list(filter_requests(visible, QueueFilters(state=State.SUBMITTED))[:HOME_ROWS])
         if team
         else empty,
-        to_start=_services_in(visible, [State.APPROVED], trigger_at__isnull=True)
+        to_start=_services_in(visible, [State.APPROVED], _NOT_WAITING, trigger_at__isnull=True)
         + _services_in(visible, [State.VERIFIED])
         if team
         else empty,
