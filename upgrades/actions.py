@@ -104,6 +104,8 @@ def submit_request(
 ) -> UpgradeRequest:
     """File a request with one service upgrade per service, each `submitted`, and queue preflight.
 
+    Each service keeps its own plan (`plan`, the request's default, where it chose none) and the
+    service it waits for (`after`: an index into `services`, checked by `intake.check_order`).
     The partial unique index on active zone IDs decides races: of two submissions for one service,
     exactly one commits; the other gets IntakeRejected naming the active upgrade.
     """
@@ -121,18 +123,22 @@ def submit_request(
                         zone_id=service.zone_id,
                         domain=service.domain,
                         foundation=service.foundation,
-                        plan=plan,
+                        plan=service.plan or plan,
                     )
                     for service in services
                 ]
             )
+            for row, service in zip(created, services, strict=True):
+                if service.after is not None:
+                    row.after = created[service.after]
+                    ServiceUpgrade.objects.filter(pk=row.pk).update(after=row.after)
             Event.objects.create(
                 request=request,
                 kind=Event.Kind.SUBMITTED,
                 actor=requester,
                 actor_label=requester.get_username(),
                 to_state=State.SUBMITTED,
-                message=f"{len(services)} service(s), plan “{Plan(plan).label}”, release {release.name}.",
+                message=_submitted_message(created, release),
             )
             outbox.on_submitted(request)
             for service in created:
@@ -144,6 +150,16 @@ def submit_request(
             raise
         raise IntakeRejected({"service_urls": conflicts}) from None
     return request
+
+
+def _submitted_message(services: list[ServiceUpgrade], release: Release) -> str:
+    """The timeline's words for a submission: release, then each service's plan and what it waits for."""
+    count = f"{len(services)} service{'s' if len(services) != 1 else ''}"
+    plans = []
+    for service in services:
+        waits = f", starting after {service.after.display_name} is confirmed" if service.after else ""
+        plans.append(f"{service.display_name}: {Plan(service.plan).label.lower()}{waits}.")
+    return f"{count}, release {release.name}. " + " ".join(plans)
 
 
 def transition(
@@ -193,7 +209,32 @@ def transition(
         outbox.on_transition(service=service, source=source, target=target, event=event)
         if target in workflow.RUNNING_STATES:
             enqueue_step(service)
+        if target in workflow.CONFIRMED_STATES and source not in workflow.CONFIRMED_STATES:
+            _note_followers(service, actor)
     return event
+
+
+def _note_followers(service: ServiceUpgrade, actor: Actor) -> None:
+    """Say on the timeline that the services waiting for `service`'s confirmation may now start."""
+    for follower in service.followers.filter(state__in=[State.SUBMITTED, State.APPROVED]):
+        # A note on the request, not the follower: its own events are its state changes.
+        Event.objects.create(
+            request_id=service.request_id,
+            kind=Event.Kind.NOTE,
+            actor=actor.user,
+            actor_label=actor.label,
+            message=f"{follower.display_name} may start Step 1 now: {service.display_name} is confirmed.",
+        )
+
+
+def _check_not_waiting(service: ServiceUpgrade) -> None:
+    """Step 1 of a service that waits for another's confirmation starts only once that one is
+    confirmed (raises InvalidTransition with the reason otherwise)."""
+    if service.after_id is None:
+        return
+    why = service.waits_for([ServiceUpgrade.objects.get(pk=service.after_id)])
+    if why:
+        raise workflow.InvalidTransition(why)
 
 
 def _check_person(service: ServiceUpgrade, source: State, target: State, actor: Actor, action) -> None:
@@ -278,9 +319,58 @@ def apply_service_action(
     with transaction.atomic():
         locked = ServiceUpgrade.objects.select_for_update().get(pk=service.pk)
         target = workflow.target_state(action, State(locked.state), roles, is_own=is_own)
+        if target == State.STEP1_RUNNING:
+            _check_not_waiting(locked)
         _fire(locked, action, target, who, reason, _updates_for(action, locked, None, None))
     service.refresh_from_db()
     return service
+
+
+STEP_STATES = {1: State.STEP1_RUNNING, 2: State.STEP2_RUNNING}
+
+
+def trigger_all(*, request: UpgradeRequest, step: int, actor) -> RequestOutcome:
+    """Start Step `step` (1 or 2) of every service of the request whose own Start Step `step` is
+    allowed now, and say which were left as they were and why.
+
+    Raises workflow.NotAllowed (not the EC team), InputRefused (no such step) or
+    workflow.InvalidTransition when no service can start that step now.
+    """
+    if step not in STEP_STATES:
+        raise InputRefused("step", "The step to start is 1 or 2.")
+    who = Actor.of(actor)
+    roles, is_own = who.roles(request), who.owns(request)
+    _checked_reason(Action.TRIGGER, roles, is_own=is_own, reason="")
+    outcome = RequestOutcome(request)
+    with transaction.atomic():
+        services = list(request.services.select_for_update().order_by("id"))
+        for service in services:
+            why = _why_not_started(service, services, step, roles, is_own=is_own)
+            if not why:
+                outcome.moved.append((service, STEP_STATES[step]))
+            elif not State(service.state).is_terminal:
+                outcome.left.append((service, why))
+        if not outcome.moved:
+            reasons = "; ".join(f"{service.display_name} — {why}" for service, why in outcome.left)
+            raise workflow.InvalidTransition(f"No service can start Step {step} now. {reasons}".strip())
+        for service, target in outcome.moved:
+            _fire(service, Action.TRIGGER, target, who, "", _updates_for(Action.TRIGGER, service, None, None))
+        if outcome.left:
+            _note_left(request, who, Action.TRIGGER, outcome.left)
+    request.refresh_from_db()
+    return outcome
+
+
+def _why_not_started(service: ServiceUpgrade, services, step: int, roles, *, is_own: bool) -> str:
+    """Why Start Step `step` does not apply to `service` now, or "" when it does."""
+    state = State(service.state)
+    try:
+        target = workflow.target_state(Action.TRIGGER, state, roles, is_own=is_own)
+    except workflow.InvalidTransition:
+        target = None
+    if target != STEP_STATES[step]:
+        return f"{state.label}: Start Step {step} does not apply."
+    return service.waits_for(services) if step == 1 else ""
 
 
 def _checked_reason(action: Action, roles, *, is_own: bool, reason: str) -> str:
@@ -542,6 +632,9 @@ def fire_due_schedules(now: datetime | None = None) -> int:
     started = 0
     for service in ServiceUpgrade.objects.filter(state=State.APPROVED, trigger_at__lte=now):
         try:
+            # A service waiting for another's confirmation starts once both its time came and that
+            # one is confirmed: until then the reconciler finds it due again on every round.
+            _check_not_waiting(service)
             transition(
                 service,
                 target=State.STEP1_RUNNING,
@@ -550,6 +643,6 @@ def fire_due_schedules(now: datetime | None = None) -> int:
                 updates={"trigger_at": None},
             )
             started += 1
-        except StaleState:
-            continue  # someone triggered or cancelled it meanwhile
+        except (StaleState, workflow.InvalidTransition):
+            continue  # someone triggered or cancelled it meanwhile, or it still waits
     return started

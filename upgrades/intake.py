@@ -28,6 +28,10 @@ class ParsedService:
     zone_id: str
     domain: str
     foundation: str
+    # What the requester chose for this service: its plan ("" = the request's), and the 0-based
+    # index of another service of the same request whose confirmation it waits for.
+    plan: str = ""
+    after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,57 @@ def parse_service_urls(value: str | list) -> tuple[list[ParsedService], list[Pro
             parsed.append(service)
     problems.extend(active_conflicts(parsed, {s.zone_id: seen[s.zone_id] for s in parsed}))
     return parsed, problems
+
+
+def check_order(names: list[str], after: list[int | None]) -> list[Problem]:
+    """Problems with which service waits for which: `after[i]` is the index of the service that the
+    one called `names[i]` waits for (or None). It must be another service of the list, and no
+    services may wait for each other in a circle (none of them could ever start)."""
+    problems = []
+    for index, awaited in enumerate(after):
+        if awaited is None:
+            continue
+        if not 0 <= awaited < len(names):
+            problems.append(
+                Problem(
+                    f"{names[index]} waits for service {awaited}, but the services are numbered 0 to "
+                    f"{len(names) - 1} (“after” counts from 0)."
+                )
+            )
+        elif awaited == index:
+            problems.append(Problem(f"{names[index]} cannot wait for itself."))
+    if problems:
+        return problems
+    reported: set[int] = set()
+    for start in range(len(after)):
+        path, current = [], start
+        while current is not None and current not in path:
+            path.append(current)
+            current = after[current]
+        if current is not None and current not in reported:
+            circle = path[path.index(current) :]
+            reported.update(circle)
+            chain = " → ".join(names[i] for i in [*circle, current])
+            problems.append(Problem(f"These services wait for each other, so none could start: {chain}."))
+    return problems
+
+
+def zone_ids_in(value: str) -> list[tuple[str, str]]:
+    """(zone ID, foundation display name or "") of each service named in `value` as far as the text
+    alone tells: no zone ID is looked up and no URL fetched. For the form's per-service rows while
+    someone types; entries that are not a service are left to the full parse."""
+    entries = split_entries(value)
+    if len(entries) > settings.MAX_SERVICES_PER_REQUEST:
+        return []
+    found: dict[str, str] = {}
+    for _, text in entries:
+        if ZONE_ID_RE.match(text.lower()):
+            found.setdefault(text.lower(), "")
+            continue
+        service, _ = _parse_url(text, {})
+        if service is not None:
+            found.setdefault(service.zone_id, foundations.name_of(service.foundation))
+    return list(found.items())
 
 
 def active_conflicts(services: list[ParsedService], lines: dict[str, int]) -> list[Problem]:

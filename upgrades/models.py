@@ -5,7 +5,15 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
-from upgrades.workflow import ACTIVE_STATES, PLAN_LABELS, STATE_LABELS, Plan, State, request_status
+from upgrades.workflow import (
+    ACTIVE_STATES,
+    PLAN_LABELS,
+    STATE_LABELS,
+    Plan,
+    State,
+    request_status,
+    wait_reason,
+)
 
 
 class Release(models.Model):
@@ -244,6 +252,14 @@ class ServiceUpgrade(models.Model):
     @property
     def state_label(self) -> str:
         return State(self.state).label
+
+    def waits_for(self, siblings) -> str:
+        """Why Step 1 may not start yet because this service waits for another of its request (found
+        among `siblings`, the request's services as loaded), or "" when nothing holds it back."""
+        if self.after_id is None or self.state not in (State.SUBMITTED, State.APPROVED):
+            return ""
+        awaited = next((s for s in siblings if s.pk == self.after_id), None)
+        return wait_reason(awaited.display_name, State(awaited.state)) if awaited else ""
 
     @property
     def temporary_url(self) -> str:

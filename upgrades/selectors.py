@@ -50,7 +50,7 @@ def requests_for(user) -> QuerySet[UpgradeRequest]:
     )
 
 
-ROW_FIELDS = ("id", "request_id", "zone_id", "name", "domain", "foundation", "state")
+ROW_FIELDS = ("id", "request_id", "zone_id", "name", "domain", "foundation", "state", "plan")
 
 
 def request_rows_for(user) -> QuerySet[UpgradeRequest]:
@@ -168,10 +168,15 @@ def request_actions(user, request: UpgradeRequest) -> list[Action]:
 
 
 def service_actions(user, request: UpgradeRequest, service: ServiceUpgrade) -> list[Action]:
-    """Actions the user may fire on this one service now (approve and reject are request-wide)."""
+    """Actions the user may fire on this one service now (approve and reject are request-wide; Start
+    Step 1 waits while the service waits for another's confirmation)."""
     roles = roles_for(user, request)
     actions = allowed_actions(
-        State(service.state), roles, is_own=request.requester_id == user.pk, blue_gone=service.blue_deleted
+        State(service.state),
+        roles,
+        is_own=request.requester_id == user.pk,
+        blue_gone=service.blue_deleted,
+        waiting=bool(service.waits_for(request.services.all())),
     )
     return [a for a in actions if a in SERVICE_ACTIONS]
 

@@ -70,6 +70,40 @@ PLAN_LABELS = {
 }
 
 
+def plans_label(plans: list[str]) -> str:
+    """The plans of a request's services in words: one plan's label, or how many follow each."""
+    counts = {Plan(plan): plans.count(plan) for plan in PLAN_LABELS if plan in plans}
+    if len(counts) == 1:
+        return next(iter(counts)).label
+    return "Per service: " + ", ".join(f"{n} {plan.label.lower()}" for plan, n in counts.items())
+
+
+# A service that waits for another of its request may start Step 1 once that one is confirmed: it
+# answered "It works" (or, back to back, went on into Step 2).
+CONFIRMED_STATES = frozenset({State.VERIFIED, State.STEP2_RUNNING, State.COMPLETED})
+# What became of an awaited service that will not be confirmed (as things stand), in words.
+_NOT_CONFIRMED = {
+    State.REJECTED: "was rejected",
+    State.CANCELLED: "was cancelled",
+    State.ROLLED_BACK: "was rolled back",
+    State.ROLLING_BACK: "is being rolled back",
+    State.ROLLBACK_FAILED: "failed to roll back",
+    State.STEP1_FAILED: "failed in Step 1",
+    State.STEP2_FAILED: "failed in Step 2",
+}
+
+
+def wait_reason(awaited_name: str, awaited_state: State) -> str:
+    """Why a service that waits for `awaited_name` may not start Step 1 yet, or "" once it may."""
+    state = State(awaited_state)
+    if state in CONFIRMED_STATES:
+        return ""
+    reason = f"Starts after {awaited_name} is confirmed"
+    if state in _NOT_CONFIRMED:
+        return f"{reason}, but {awaited_name} {_NOT_CONFIRMED[state]}: it cannot start, and can be cancelled."
+    return f"{reason}."
+
+
 class Role(StrEnum):
     REQUESTER = "requester"
     CONTACT = "contact"
@@ -274,12 +308,19 @@ def reason_required(action: Action) -> bool:
 
 
 def allowed_actions(
-    state: State, roles: frozenset[Role], *, is_own: bool, blue_gone: bool = False, checked: bool = True
+    state: State,
+    roles: frozenset[Role],
+    *,
+    is_own: bool,
+    blue_gone: bool = False,
+    checked: bool = True,
+    waiting: bool = False,
 ) -> list[Action]:
     """The actions these roles may fire from `state`, in table order, without duplicates.
 
     `blue_gone`: finalization deleted blue, so nothing can lead back. `checked`: every service of the
-    request passed preflight, which approval needs.
+    request passed preflight, which approval needs. `waiting`: the service waits for another to be
+    confirmed, so Step 1 may not start yet.
     """
     found: list[Action] = []
     for rule in RULES:
@@ -289,6 +330,8 @@ def allowed_actions(
         if (rule.forbids_own and is_own) or (blue_gone and rule.target == State.ROLLING_BACK):
             continue
         if rule.action == Action.APPROVE and not checked:
+            continue
+        if waiting and rule.action == Action.TRIGGER and rule.target == State.STEP1_RUNNING:
             continue
         found.append(rule.action)
     return found

@@ -226,3 +226,52 @@ def test_accessibility_scan_and_screenshots(engine, people, cast, browser, live_
     width = phone.page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, f"the request page scrolls sideways on a phone ({width} px)"
     phone.screenshot("request-phone")
+
+
+def test_prod_back_to_back_starts_after_nonprod_is_confirmed(engine, people, cast):
+    nonprod_zone = demo.ACME_NONPROD_URL.removeprefix("https://").split(".")[0]
+    alice, olga = people("alice"), people("olga")
+    page = alice.page
+    page.goto("/requests/new/")
+    page.get_by_label("Service URLs").fill(f"{ACME_NONPROD}\n{ACME_PROD}")
+    expect(page.get_by_label("Test after Step 1")).to_be_checked()  # the cautious default, for non-prod
+    # A row per service appears as the list is typed: prod runs back to back once non-prod works.
+    page.get_by_label(f"Plan for {ACME_ZONE}").select_option(label="Steps 1 and 2 back to back")
+    page.get_by_label(f"Start {ACME_ZONE} only after this one is confirmed").select_option(nonprod_zone)
+    alice.screenshot("new-request-plans")
+    page.get_by_role("button", name="Submit request").click()
+    page.wait_for_url(re.compile(r"/requests/\d+/$"))
+    request = UpgradeRequest.objects.get()
+    expect(card(page, ACME)).to_contain_text("Plan: Steps 1 and 2 back to back", timeout=LIVE)
+    expect(card(page, ACME)).to_contain_text(f"Starts after {NONPROD} is confirmed.", timeout=LIVE)
+    expect(card(page, NONPROD)).to_contain_text("Plan: Test after Step 1")
+    expect(card(page, NONPROD)).to_contain_text("Preflight: Passed", timeout=LIVE)
+    expect(card(page, ACME)).to_contain_text("Preflight: Passed", timeout=LIVE)
+
+    olga.page.goto(f"/requests/{request.pk}/")
+    olga.page.get_by_role("button", name="Approve", exact=True).click()
+    expect(olga.page.locator("#request-status")).to_have_text("Approved")
+    expect(card(olga.page, ACME).get_by_role("button", name="Start Step 1")).to_have_count(0)
+    expect(olga.page.get_by_role("button", name="Start Step 1 for all")).to_have_count(0)
+    card(olga.page, NONPROD).get_by_role("button", name="Start Step 1").click()
+
+    expect(card(page, NONPROD).locator(".badge")).to_have_text("Awaiting verification", timeout=LIVE)
+    expect(card(page, ACME).locator(".badge")).to_have_text("Approved")
+    card(page, NONPROD).get_by_role("button", name="It works").click()
+    expect(card(page, NONPROD).locator(".badge")).to_have_text("Verified")
+    expect(page.locator(".timeline")).to_contain_text(f"{ACME} may start Step 1 now: {NONPROD} is confirmed.")
+
+    # olga's page moves by itself: prod's Start Step 1 appears, and one press takes it to Completed.
+    prod_start = card(olga.page, ACME).get_by_role("button", name="Start Step 1")
+    expect(prod_start).to_be_visible(timeout=LIVE)
+    expect(card(olga.page, ACME)).not_to_contain_text("Starts after")
+    prod_start.click()
+    expect(card(olga.page, ACME).locator(".badge")).to_have_text("Completed", timeout=LIVE)
+    prod = ServiceUpgrade.objects.get(zone_id=ACME_ZONE)
+    assert list(prod.events.values_list("to_state", flat=True)) == [
+        "approved",
+        "step1_running",
+        "step2_running",
+        "completed",
+    ], "one trigger: Step 2 followed by itself"
+    assert ServiceUpgrade.objects.get(zone_id=nonprod_zone).state == State.VERIFIED

@@ -1,5 +1,7 @@
 """API shapes (DESIGN §5). Input serializers only parse; services decide."""
 
+from dataclasses import replace
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
@@ -23,6 +25,12 @@ class ServiceSerializer(serializers.Serializer):
     domain = serializers.CharField()
     foundation = serializers.CharField()
     foundation_name = serializers.SerializerMethodField()
+    plan = serializers.ChoiceField(choices=list(PLAN_LABELS.items()))
+    after = serializers.IntegerField(
+        source="after_id",
+        allow_null=True,
+        help_text="The id of the service whose confirmation this one waits for.",
+    )
     state = serializers.CharField()
     state_label = serializers.CharField()
     step = serializers.CharField()
@@ -81,16 +89,44 @@ class RequestSerializer(serializers.Serializer):
         return ServiceSerializer(services, many=True, context=self.context).data
 
 
+class ServiceEntrySerializer(serializers.Serializer):
+    """One service of a new request, with its own plan and the service it waits for."""
+
+    url = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=intake.MAX_URL_LENGTH)
+    plan = serializers.ChoiceField(
+        choices=list(PLAN_LABELS.items()), required=False, help_text="Default: the request's plan."
+    )
+    after = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="The 0-based index of another service in this list whose confirmation this one waits for.",
+    )
+
+
 class RequestCreateSerializer(serializers.Serializer):
     # The limits are the settings' (MAX_*), so the schema states what intake enforces.
     service_urls = serializers.ListField(
         child=serializers.CharField(
             allow_blank=True, trim_whitespace=False, max_length=intake.MAX_URL_LENGTH
         ),
+        required=False,
         max_length=settings.MAX_SERVICES_PER_REQUEST,
         error_messages={"max_length": "A request may name at most {max_length} services."},
+        help_text="The services' URLs, each with the request's plan. Give this or `services`.",
     )
-    plan = serializers.ChoiceField(choices=list(PLAN_LABELS.items()), default=Plan.TEST_FIRST)
+    services = serializers.ListField(
+        child=ServiceEntrySerializer(),
+        required=False,
+        max_length=settings.MAX_SERVICES_PER_REQUEST,
+        error_messages={"max_length": "A request may name at most {max_length} services."},
+        help_text="The services, each with its own plan and the service it waits for. Give this or "
+        "`service_urls`.",
+    )
+    plan = serializers.ChoiceField(
+        choices=list(PLAN_LABELS.items()),
+        default=Plan.TEST_FIRST,
+        help_text="The request's plan: every service's unless it chose its own.",
+    )
     release = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
     contacts = serializers.ListField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=addresses.MAX_LENGTH),
@@ -111,6 +147,30 @@ class RequestCreateSerializer(serializers.Serializer):
         services, problems = intake.parse_service_urls(value)
         _raise(problems)
         return services
+
+    def validate_services(self, value):
+        services, problems = intake.parse_service_urls([entry["url"] for entry in value])
+        after = [entry.get("after") for entry in value]
+        if not problems:
+            problems = intake.check_order([f"Line {i}" for i in range(1, len(value) + 1)], after)
+        _raise(problems)
+        return [
+            replace(service, plan=entry.get("plan", ""), after=entry.get("after"))
+            for service, entry in zip(services, value, strict=True)
+        ]
+
+    def validate(self, attrs):
+        """Exactly one of the two shapes names the services; either way `services` holds them."""
+        if "services" in attrs and "service_urls" in attrs:
+            raise serializers.ValidationError(
+                {"services": ["Give either services or service_urls, not both."]}
+            )
+        if "services" not in attrs and "service_urls" not in attrs:
+            raise serializers.ValidationError(
+                {"service_urls": ["This field is required (or give services instead)."]}
+            )
+        attrs.setdefault("services", attrs.pop("service_urls", None))
+        return attrs
 
     def validate_contacts(self, value):
         emails, problems = intake.parse_contacts(value)
@@ -168,6 +228,14 @@ class ReasonSerializer(serializers.Serializer):
 class ActionSerializer(ReasonSerializer):
     trigger_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     start_step2_on_confirmation = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class StepSerializer(serializers.Serializer):
+    step = serializers.ChoiceField(
+        choices=[(1, "Step 1"), (2, "Step 2")],
+        default=1,
+        help_text="Which step to start for every service that may start it now.",
+    )
 
 
 class EventSerializer(serializers.Serializer):

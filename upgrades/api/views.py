@@ -19,6 +19,7 @@ from upgrades.api.serializers import (
     RequestFilterSerializer,
     RequestSerializer,
     ServiceSerializer,
+    StepSerializer,
     field_errors,
 )
 from upgrades.permissions import is_ec_team
@@ -87,7 +88,7 @@ class RequestListCreate(generics.GenericAPIView):
         data = incoming.validated_data
         created = actions.submit_request(
             requester=request.user,
-            services=data["service_urls"],
+            services=data["services"],
             plan=Plan(data["plan"]),
             release=data["release"],
             contacts=data["contacts"],
@@ -150,20 +151,50 @@ class RequestAction(APIView):
             trigger_at=data.get("trigger_at"),
             start_step2_on_confirmation=data.get("start_step2_on_confirmation"),
         )
-        updated = selectors.get_request(request.user, request_id)
-        body = RequestSerializer(updated, context={"request": request}).data
-        # Services the action did not apply to, and why (e.g. cancelling leaves a running step alone).
-        body["left_as_they_were"] = [
-            {
-                "id": service.pk,
-                "name": service.name or None,
-                "zone_id": service.zone_id,
-                "state": service.state,
-                "reason": why,
-            }
-            for service, why in outcome.left
-        ]
-        return Response(body)
+        return Response(_outcome_body(request, request_id, outcome))
+
+
+def _outcome_body(request, request_id: int, outcome: actions.RequestOutcome) -> dict:
+    """The request after a request-wide action, and the services the action did not apply to, and
+    why (e.g. cancelling leaves a running step alone)."""
+    updated = selectors.get_request(request.user, request_id)
+    body = RequestSerializer(updated, context={"request": request}).data
+    body["left_as_they_were"] = [
+        {
+            "id": service.pk,
+            "name": service.name or None,
+            "zone_id": service.zone_id,
+            "state": service.state,
+            "reason": why,
+        }
+        for service, why in outcome.left
+    ]
+    return body
+
+
+class RequestTrigger(APIView):
+    """POST /api/requests/{id}/trigger/ `{step: 1|2}`: start that step of every service that may
+    start it now (EC team); 409 when none may."""
+
+    @extend_schema(
+        request=StepSerializer,
+        responses=responses(
+            {200: RequestActionResultSerializer},
+            401,
+            403,
+            404,
+            409,
+            413,
+            415,
+            bad_input=field_errors("StepError", StepSerializer),
+        ),
+    )
+    def post(self, request, request_id: int):
+        found = selectors.get_request(request.user, request_id)
+        incoming = StepSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        outcome = actions.trigger_all(request=found, step=incoming.validated_data["step"], actor=request.user)
+        return Response(_outcome_body(request, request_id, outcome))
 
 
 class ServiceAction(APIView):

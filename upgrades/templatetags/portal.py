@@ -8,7 +8,7 @@ from django.utils.safestring import SafeString
 
 from upgrades import foundations
 from upgrades.web import topology
-from upgrades.workflow import STATE_LABELS, State, request_status
+from upgrades.workflow import STATE_LABELS, State, plans_label, request_status
 
 register = template.Library()
 
@@ -25,6 +25,12 @@ def state_label(value: str) -> str:
 def status_of(upgrade_request) -> State:
     """A request's status from its (prefetched) services."""
     return request_status([service.state for service in upgrade_request.services.all()])
+
+
+@register.filter
+def plans_of(services) -> str:
+    """The plans of a request's services in words."""
+    return plans_label([service.plan for service in services])
 
 
 @register.filter

@@ -1,7 +1,10 @@
 """Forms parse input and report problems; they write nothing (services do)."""
 
+from dataclasses import dataclass, replace
+
 from django import forms
 from django.conf import settings
+from django.urls import reverse
 from django.utils.html import format_html
 
 from upgrades import intake
@@ -21,7 +24,17 @@ class UpgradeRequestForm(forms.Form):
     service_urls = forms.CharField(
         label="Service URLs",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+        # As the list changes, the rows of per-service plans below follow it (`plan_rows`).
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "spellcheck": "false",
+                "autocomplete": "off",
+                "hx-trigger": "input changed delay:400ms, change",
+                "hx-target": "#plan-rows",
+                "hx-swap": "outerHTML",
+            }
+        ),
         help_text="One per line (commas also work), e.g. https://<zone-id>.run.aws-usw02-pr.ice.predix.io; "
         "at most {services}.",
     )
@@ -30,8 +43,12 @@ class UpgradeRequestForm(forms.Form):
         choices=list(PLAN_LABELS.items()),
         initial=Plan.TEST_FIRST,
         widget=forms.RadioSelect,
-        help_text="Test after Step 1: the portal stops so you can try the new release on a temporary URL "
-        "before your gateways move. Back to back: Step 2 follows at once. Not sure? Test after Step 1.",
+        help_text="Test after Step 1: the portal stops after Step 1 so you can try the new release on a "
+        "temporary URL. Testing means pointing your gateway scripts (-sst) at that temporary URL and back "
+        "again afterwards; for a production service that means downtime for whoever uses those gateways. "
+        "Steps 1 and 2 back to back: the service keeps its original URL, so gateways need nothing, but "
+        "nothing is tested before the cut-over. Not sure? Test after Step 1. With several services, you "
+        "can choose a plan for each below.",
     )
     release = forms.ModelChoiceField(label="Release", queryset=Release.objects.all(), empty_label=None)
     contacts = forms.CharField(
@@ -63,12 +80,37 @@ class UpgradeRequestForm(forms.Form):
             self.fields["release"].initial = recommended.pk
         if requester_email:
             self.fields["contacts"].initial = requester_email
+        self.fields["service_urls"].widget.attrs["hx-post"] = reverse("request-new-plans")
 
     def clean_service_urls(self):
         services, problems = intake.parse_service_urls(self.cleaned_data["service_urls"])
         if problems:
             raise forms.ValidationError(_as_errors(problems))
         return services
+
+    def clean(self):
+        cleaned = super().clean()
+        services = cleaned.get("service_urls")
+        if services:
+            cleaned["service_urls"] = self._planned(services)
+        return cleaned
+
+    def _planned(self, services: list[intake.ParsedService]) -> list[intake.ParsedService]:
+        """Each service with the plan chosen in its row ("" = the plan above) and the index of the
+        service it waits for; rows name services by zone ID, so reordering lines keeps the choices."""
+        index = {service.zone_id: number for number, service in enumerate(services)}
+        planned = [
+            replace(
+                service,
+                plan=_choice(self.data.get(f"plan-{service.zone_id}", ""), PLAN_LABELS),
+                after=index.get(self.data.get(f"after-{service.zone_id}", "")),
+            )
+            for service in services
+        ]
+        zone_ids = [service.zone_id for service in services]
+        for problem in intake.check_order(zone_ids, [service.after for service in planned]):
+            self.add_error(None, str(problem))
+        return planned
 
     def clean_contacts(self):
         emails, problems = intake.parse_contacts(self.cleaned_data["contacts"])
@@ -87,6 +129,44 @@ class UpgradeRequestForm(forms.Form):
         for field, field_problems in problems.items():
             for error in _as_errors(field_problems):
                 self.add_error(field, error)
+
+
+def _choice(value: str, choices) -> str:
+    return value if value in choices else ""
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """The choices for one service of a new request: its plan and the service it waits for."""
+
+    zone_id: str
+    where: str  # its foundation's name, when the URL tells
+    plan: str  # "" = the request's plan
+    after: str  # the zone ID of the service it waits for, or ""
+    others: list[str]  # the zone IDs it may wait for
+
+
+def plan_rows(data) -> list[PlanRow]:
+    """A row per service named in `data`'s Service URLs (read from the text alone, nothing looked
+    up or fetched), with the choices `data` holds for it kept. None for a single service: the
+    request's plan is its plan."""
+    services = intake.zone_ids_in(data.get("service_urls", ""))
+    if len(services) < 2:
+        return []
+    zone_ids = [zone_id for zone_id, _ in services]
+    rows = []
+    for zone_id, where in services:
+        others = [other for other in zone_ids if other != zone_id]
+        rows.append(
+            PlanRow(
+                zone_id=zone_id,
+                where=where,
+                plan=_choice(data.get(f"plan-{zone_id}", ""), PLAN_LABELS),
+                after=_choice(data.get(f"after-{zone_id}", ""), others),
+                others=others,
+            )
+        )
+    return rows
 
 
 class ApproveForm(forms.Form):

@@ -7,7 +7,7 @@ of services, calls or events; views render them and decide nothing.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, QuerySet, Window
+from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from upgrades import contacts
@@ -35,16 +35,19 @@ from upgrades.selectors import (
 )
 from upgrades.web import topology
 from upgrades.workflow import (
+    CONFIRMED_STATES,
     FAILED_STATE,
     RECHECK_ROLES,
     RUNNING_STATES,
     SERVICE_ACTIONS,
     TERMINAL_STATES,
     Action,
+    Plan,
     Role,
     State,
     allowed_actions,
     describe,
+    plans_label,
     target_state,
 )
 
@@ -88,6 +91,7 @@ class Button:
     reason: bool = False  # asks for a reason (required)
     question: str = ""  # asks for confirmation first
     confirm_label: str = ""
+    target: str = ""  # the state a service's button moves it to
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class ServiceCard:
     rollback_gone: bool
     recheck: bool
     calls: list
+    waits_for: str  # why Step 1 may not start yet: it waits for another service's confirmation
 
     @property
     def uid(self) -> str:
@@ -127,9 +132,16 @@ class RequestPage:
     cards: list[ServiceCard]
     buttons: list[Button]
     approval_waits_for: str  # why Approve is not offered yet, for the EC team
+    start_all: list["StartAll"]  # "Start Step N for all", where several services may start it
+    plans: str  # the services' plans in words
     events: list[Event]
     is_ec_team: bool
     poll_seconds: int | None  # None once every service is terminal
+
+    @property
+    def any_test_first(self) -> bool:
+        """Whether "start Step 2 on confirmation" means anything here: some service stops to be tested."""
+        return any(card.service.plan == Plan.TEST_FIRST for card in self.cards)
 
 
 _STYLES = {
@@ -164,6 +176,7 @@ def _button(action: Action, target: State) -> Button:
         reason=action == Action.REPORT_PROBLEM,
         question=question,
         confirm_label=confirm_label,
+        target=target,
     )
 
 
@@ -215,6 +228,7 @@ def request_page(user, request_id: int) -> RequestPage:
             entered=entered.get(service.pk, ("", None)),
             reached_step2=service.pk in reached_step2,
             calls=calls.get(service.pk, []),
+            waits_for=service.waits_for(services),
         )
         for service in services
     ]
@@ -225,6 +239,8 @@ def request_page(user, request_id: int) -> RequestPage:
         cards=cards,
         buttons=buttons,
         approval_waits_for=waits_for,
+        start_all=_start_all(cards),
+        plans=plans_label([s.plan for s in services]),
         events=events,
         is_ec_team=team,
         poll_seconds=poll_seconds([s.state for s in services]),
@@ -268,10 +284,14 @@ def _service_card(
     entered: tuple,
     reached_step2: bool,
     calls: list[CallLog],
+    waits_for: str,
 ) -> ServiceCard:
     state = State(service.state)
     buttons = []
-    for action in allowed_actions(state, roles, is_own=is_own, blue_gone=service.blue_deleted):
+    allowed = allowed_actions(
+        state, roles, is_own=is_own, blue_gone=service.blue_deleted, waiting=bool(waits_for)
+    )
+    for action in allowed:
         # A single service is cancelled with its request; several can also be cancelled one by one.
         if action not in SERVICE_ACTIONS or (action == Action.CANCEL and not several):
             continue
@@ -293,7 +313,38 @@ def _service_card(
         and service.preflight == Preflight.FAILED
         and bool(roles & RECHECK_ROLES),
         calls=calls,
+        waits_for=waits_for,
     )
+
+
+@dataclass(frozen=True)
+class StartAll:
+    """One press that starts Step `step` of every service whose own Start Step `step` is offered."""
+
+    step: int
+    services: list[ServiceUpgrade]
+
+    @property
+    def label(self) -> str:
+        return f"Start Step {self.step} for all"
+
+
+_STEP_STATES = {1: State.STEP1_RUNNING, 2: State.STEP2_RUNNING}
+
+
+def _start_all(cards: list[ServiceCard]) -> list[StartAll]:
+    """A "Start Step N for all" button per step that at least two services may start now (for one,
+    its own button says it)."""
+    found = []
+    for step, target in _STEP_STATES.items():
+        ready = [
+            card.service
+            for card in cards
+            if any(b.action == Action.TRIGGER and b.target == target for b in card.buttons)
+        ]
+        if len(ready) > 1:
+            found.append(StartAll(step, ready))
+    return found
 
 
 def _request_buttons(
@@ -333,13 +384,15 @@ class Worklist:
 
 
 HOME_ROWS = 10
+# Services free to start Step 1: none they wait for, or it is confirmed.
+_NOT_WAITING = Q(after__isnull=True) | Q(after__state__in=sorted(CONFIRMED_STATES))
 FAILED_STATES = tuple(FAILED_STATE.values())
 
 
-def _services_in(requests: QuerySet[UpgradeRequest], states, **extra) -> list[ServiceUpgrade]:
+def _services_in(requests: QuerySet[UpgradeRequest], states, *conditions, **extra) -> list[ServiceUpgrade]:
     return list(
         ServiceUpgrade.objects.of(requests)
-        .filter(state__in=states, **extra)
+        .filter(*conditions, state__in=states, **extra)
         .select_related("request__requester", "request__release")
         .order_by("-updated_at", "-id")[:HOME_ROWS]
     )
@@ -354,7 +407,7 @@ def worklist(user, *, team: bool) -> Worklist:
         awaiting_approval=list(filter_requests(visible, QueueFilters(state=State.SUBMITTED))[:HOME_ROWS])
         if team
         else empty,
-        to_start=_services_in(visible, [State.APPROVED], trigger_at__isnull=True)
+        to_start=_services_in(visible, [State.APPROVED], _NOT_WAITING, trigger_at__isnull=True)
         + _services_in(visible, [State.VERIFIED])
         if team
         else empty,

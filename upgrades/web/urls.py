@@ -7,6 +7,7 @@ urlpatterns = [
     path("how-upgrades-work/", views.how_it_works, name="how-it-works"),
     path("requests/", views.my_requests, name="my-requests"),
     path("requests/new/", views.new_request, name="request-new"),
+    path("requests/new/plans/", views.new_request_plans, name="request-new-plans"),
     path("requests/<int:request_id>/", views.request_detail, name="request-detail"),
     path("requests/<int:request_id>/live/", views.request_live, name="request-live"),
     path("requests/<int:request_id>/comment/", views.comment, name="request-comment"),
@@ -20,6 +21,7 @@ urlpatterns = [
         views.service_action,
         name="service-action",
     ),
+    path("requests/<int:request_id>/start/<int:step>/", views.request_start_all, name="request-start"),
     path(
         "requests/<int:request_id>/<str:action>/",
         views.request_action,

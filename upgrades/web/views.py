@@ -20,8 +20,8 @@ from upgrades.models import ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
 from upgrades.web import pages, topology
 from upgrades.web.conditional import request_etag
-from upgrades.web.forms import ApproveForm, QueueFilterForm, UpgradeRequestForm
-from upgrades.workflow import STATE_LABELS, Action, State
+from upgrades.web.forms import ApproveForm, QueueFilterForm, UpgradeRequestForm, plan_rows
+from upgrades.workflow import PLAN_LABELS, STATE_LABELS, Action, State
 
 
 def _visible_request(user, request_id: int) -> UpgradeRequest:
@@ -65,7 +65,18 @@ def new_request(request):
         else:
             messages.success(request, f"Request {created.reference} submitted.")
             return redirect("request-detail", created.pk)
-    return render(request, "upgrades/request_form.html", {"form": form})
+    return render(request, "upgrades/request_form.html", {"form": form, **_plan_rows_context(form.data)})
+
+
+@login_required
+@require_POST
+def new_request_plans(request):
+    """The new-request form's rows of per-service plans for the Service URLs typed so far (htmx)."""
+    return render(request, "upgrades/_plan_rows.html", _plan_rows_context(request.POST))
+
+
+def _plan_rows_context(data) -> dict:
+    return {"plan_rows": plan_rows(data), "plan_choices": list(PLAN_LABELS.items())}
 
 
 def _list_response(request, queryset, template: str, **extra):
@@ -147,10 +158,18 @@ def request_action(request, request_id: int, action: str):
             reason=request.POST.get("reason", ""),
             **_approval_options(chosen, options.cleaned_data),
         )
-        if outcome.left:
-            done = ", ".join(service.display_name for service, _ in outcome.moved)
-            notes.append(f"{workflow.ACTION_DONE[chosen]}: {done}.")
-            notes.extend(f"Left as it was: {service.display_name} — {why}" for service, why in outcome.left)
+        _note_partial(notes, workflow.ACTION_DONE[chosen], outcome)
+    return redirect("request-detail", upgrade_request.pk)
+
+
+@login_required
+@require_POST
+def request_start_all(request, request_id: int, step: int):
+    """Start Step `step` of every service of the request that may start it now (EC team)."""
+    upgrade_request = _visible_request(request.user, request_id)
+    with _outcome(request, f"{upgrade_request.reference}: Step {step} started.") as notes:
+        outcome = actions.trigger_all(request=upgrade_request, step=step, actor=request.user)
+        _note_partial(notes, f"Step {step} started", outcome)
     return redirect("request-detail", upgrade_request.pk)
 
 
@@ -216,6 +235,13 @@ def _approval_options(action: Action, data: dict) -> dict:
         "trigger_at": data["trigger_at"],
         "start_step2_on_confirmation": data["start_step2_on_confirmation"],
     }
+
+
+def _note_partial(notes: list[str], done: str, outcome: actions.RequestOutcome) -> None:
+    """An action that left some services as they were says which it moved and why it left the rest."""
+    if outcome.left:
+        notes.append(f"{done}: {', '.join(service.display_name for service, _ in outcome.moved)}.")
+        notes.extend(f"Left as it was: {service.display_name} — {why}" for service, why in outcome.left)
 
 
 @contextmanager
