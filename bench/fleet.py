@@ -137,14 +137,16 @@ def main() -> None:
         sampled, sample_calls, sample_took = one_by_one(args.sample)
     per_service = calls / services
     alone = sample_calls / sampled
-    print(f"fleet: {services} EC services over 3 foundations, cfsim answering in {PER_CALL_LATENCY * 1000:.0f} ms a call")
+    latency_ms = PER_CALL_LATENCY * 1000
+    print(f"fleet: {services} EC services over 3 foundations, cfsim answering in {latency_ms:.0f} ms a call")
     print(f"{'sync':<34}{'CF calls':>10}{'calls/service':>15}{'s/service':>12}{'seconds':>10}")
     print(f"{'batched (the portal)':<34}{calls:>10}{per_service:>15.4f}{took / services:>12.5f}{took:>10.1f}")
     print(
         f"{f'one by one ({sampled} sampled)':<34}{sample_calls:>10}{alone:>15.4f}"
         f"{sample_took / sampled:>12.5f}{sample_took / sampled * services:>10.1f} (extrapolated)"
     )
-    print(f"batched makes {alone / per_service:.0f}x fewer calls and is {sample_took / sampled * services / took:.0f}x faster")
+    speedup = sample_took / sampled * services / took
+    print(f"batched makes {alone / per_service:.0f}x fewer calls and is {speedup:.0f}x faster")
     print()
 
     from upgrades.models import FleetService
@@ -157,7 +159,8 @@ def main() -> None:
     }
     rows = {name: render_times(path, args.renders) for name, path in pages.items()}
     trivial = rows["/healthz/ (trivial view)"][1]
-    print(f"{'page (' + str(FleetService.objects.count()) + ' services)':<36}{'p50 ms':>9}{'p95 ms':>9}{'x healthz p95':>15}{'queries':>9}")
+    heading = f"page ({FleetService.objects.count()} services)"
+    print(f"{heading:<36}{'p50 ms':>9}{'p95 ms':>9}{'x healthz p95':>15}{'queries':>9}")
     for name, (p50, p95, queries) in rows.items():
         print(f"{name:<36}{p50:>9.1f}{p95:>9.1f}{p95 / trivial:>15.1f}{queries:>9}")
     keep = set(FleetService.objects.order_by("id").values_list("id", flat=True)[: services // 10])

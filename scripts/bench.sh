@@ -15,3 +15,6 @@ $PY bench/mail_latency.py
 echo
 echo "== request page polls answered 304, and every page rendered, against a trivial view (gunicorn)"
 $PY bench/dashboard.py
+echo
+echo "== fleet inventory: CF calls per service of a sync, and the Fleet page at scale"
+$PY bench/fleet.py --services "${BENCH_FLEET:-5000}"
