@@ -214,6 +214,11 @@ PHASES: dict[State, tuple[tuple[str, str], ...]] = {
     ),
 }
 FIRST_STEP = {state: steps[0][0] for state, steps in PHASES.items()}
+# Sub-steps whose completion the timeline records as a milestone, with its words.
+MILESTONE_STEPS = {
+    "map_original": "2.1 done: the original route now sends traffic to the new app as well.",
+    "unmap_blue": "2.2 done: the old app no longer takes traffic on the original route.",
+}
 
 
 def step_names(state: State) -> list[str]:
