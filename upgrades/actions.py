@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from upgrades import dispatch, intake, workflow
@@ -132,7 +133,8 @@ def submit_request(
                 actor=requester,
                 actor_label=requester.get_username(),
                 to_state=State.SUBMITTED,
-                message=f"{len(services)} service(s), plan “{Plan(plan).label}”, release {release.name}.",
+                message=f"{len(services)} service{pluralize(len(services))}, "
+                f"plan “{Plan(plan).label}”, release {release.name}.",
             )
             outbox.on_submitted(request)
             for service in created:
