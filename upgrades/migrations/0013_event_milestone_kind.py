@@ -1,9 +1,11 @@
+"""The timeline's milestones (2.1: the original route on the new app; 2.2: the old app unmapped)."""
+
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("upgrades", "0011_service_plans_and_other_contacts"),
+        ("upgrades", "0012_fleet"),
     ]
 
     operations = [
