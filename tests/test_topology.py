@@ -29,7 +29,8 @@ def shape(picture: topology.Picture):
     "svc, expected",
     [
         (service("submitted"), (1, ["blue"], [("original", ("blue",))])),
-        (service("step1_running", "stage", **GREEN), (2, ["blue", "green"], [("original", ("blue",))])),
+        # Green is being prepared, its temporary route not made yet: still stage 1, not stage 2.
+        (service("step1_running", "stage", **GREEN), (1, ["blue", "green"], [("original", ("blue",))])),
         (
             service("step1_running", "create_temp_route", **GREEN, **TEMP),
             (2, ["blue", "green"], [("original", ("blue",)), ("temporary", ())]),
@@ -98,3 +99,42 @@ def test_green_counts_only_once_started():
     assert green.status == "not started yet", "the recorded count is still blue's"
     starting = service("step1_running", "wait_running", instances_running=1, **GREEN, **TEMP)
     assert topology.picture_for(starting, target_release="x").apps[1].status == "1 of 2 instances running"
+
+
+def test_stage_2_only_once_the_temporary_route_exists():
+    preparing = topology.picture_for(service("step1_running", "bind", **GREEN), target_release="okinawa.130")
+    assert preparing.title == "Stage 1 of 5: one app, one route"
+    assert "The new app is being prepared; its temporary route comes next." in preparing.description
+    routed = service("step1_running", "map_temp_route", **GREEN, **TEMP)
+    assert (
+        topology.picture_for(routed, target_release="okinawa.130").title
+        == "Stage 2 of 5: two apps, two routes"
+    )
+
+
+def test_before_step_1_the_old_app_shows_its_release():
+    svg = topology.render(topology.picture_for(service("approved"), target_release="okinawa.130"), "s1")
+    assert "old app · sendai.120" in svg and "current release" not in svg
+    unknown = topology.picture_for(service("submitted", blue_release=""), target_release="okinawa.130")
+    assert "current release" not in topology.render(unknown, "s2") and "(2 of 2 instances running)" in (
+        unknown.description
+    )
+
+
+def test_long_app_names_are_shown_whole_on_several_lines():
+    long_green = f"{ZONE}-okinawa.130"  # EC apps are named by their zone ID: 48 characters here
+    svc = service(
+        "awaiting_verification", **{**GREEN, "green_app_name": long_green, "blue_app_name": ZONE}, **TEMP
+    )
+    svg = str(topology.render(topology.picture_for(svc, target_release="okinawa.130"), "s1"))
+    boxes = svg.split('<g class="app ')[1:]
+    assert len(boxes) == 2 and not any("…" in box for box in boxes), "no app name cut off"
+    spans = [part.split(">", 1)[1] for part in svg.split("<tspan")[1:]]
+    lines = [span.split("</tspan>")[0] for span in spans]
+    assert "".join(lines) == ZONE + long_green and all(len(line) <= 27 for line in lines)
+    assert lines[-1] == "okinawa.130" or lines[-1].endswith("okinawa.130")
+
+
+def test_one_instance_is_one_instance():
+    one = service("awaiting_verification", instances_desired=1, instances_running=1, **GREEN, **TEMP)
+    assert topology.picture_for(one, target_release="x").apps[1].status == "1 of 1 instance running"

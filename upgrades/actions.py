@@ -251,6 +251,26 @@ def _check_person(service: ServiceUpgrade, source: State, target: State, actor: 
         )
 
 
+def record_milestone(service: ServiceUpgrade, step: str) -> None:
+    """Put the completion of `step` on the timeline if it is a milestone (`workflow.MILESTONE_STEPS`).
+
+    Once per service: a retried Step 2 runs 2.1 and 2.2 again (each a no-op on CF by then), and the
+    timeline must not say twice that traffic moved. Called by the engine in the transaction that
+    moves on from `step`, whose lease check lets only one worker get here per completion."""
+    words = workflow.MILESTONE_STEPS.get(step)
+    if words is None:
+        return
+    milestones = Event.objects.filter(service=service, kind=Event.Kind.MILESTONE, message=words)
+    if not milestones.exists():
+        Event.objects.create(
+            request_id=service.request_id,
+            service=service,
+            kind=Event.Kind.MILESTONE,
+            actor_label=SYSTEM.label,
+            message=words,
+        )
+
+
 def enqueue_step(service: ServiceUpgrade, countdown: float = 0) -> None:
     """Queue the service's current sub-step once the surrounding transaction commits. If the broker
     cannot take it, `enqueued_at` lets the reconciler find the service silent and send it again."""

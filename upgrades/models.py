@@ -282,6 +282,9 @@ class Event(models.Model):
         # What the portal records of a person's doing beside state changes (contacts changed, an
         # action that applied to only some services).
         NOTE = "note", "Note"
+        # A sub-step that changes who serves the service, recorded once when the engine completes it
+        # (2.1: the original route reaches the new app; 2.2: the old app leaves it).
+        MILESTONE = "milestone", "Milestone"
 
     request = models.ForeignKey(UpgradeRequest, on_delete=models.CASCADE, related_name="events")
     service = models.ForeignKey(

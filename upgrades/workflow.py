@@ -51,6 +51,21 @@ STATE_LABELS = {
     State.ROLLED_BACK: "Rolled back",
 }
 
+# What a state means for the service, where its label alone could be misread: how it ended (with the
+# new release or without it), or where a failure left it.
+STATE_MEANINGS = {
+    State.COMPLETED: "Completed: the new release serves the original URL.",
+    State.ROLLED_BACK: "Rolled back: the previous release serves the original URL; the new one was removed.",
+    State.CANCELLED: "Cancelled: not upgraded; the service runs its previous release as before.",
+    State.REJECTED: "Rejected: not upgraded; the service runs its previous release as before.",
+    State.STEP1_FAILED: "Step 1 failed: the previous release still serves the original URL; "
+    "the EC team retries or rolls back.",
+    State.STEP2_FAILED: "Step 2 failed: it stopped while moving the original URL to the new release; "
+    "the EC team retries or rolls back.",
+    State.ROLLBACK_FAILED: "Rollback failed: it stopped on the way back to the previous release; "
+    "the EC team retries.",
+}
+
 TERMINAL_STATES = frozenset({State.REJECTED, State.CANCELLED, State.COMPLETED, State.ROLLED_BACK})
 ACTIVE_STATES = frozenset(State) - TERMINAL_STATES
 
@@ -203,6 +218,10 @@ SYSTEM_TRANSITIONS = frozenset(
         (State.VERIFIED, State.STEP2_RUNNING),  # "start Step 2 on confirmation"
     }
 )
+# Services that ended without the new release and may be filed again in one press, and by whom (the
+# press only opens a prefilled new-request form; submitting it is the ordinary submission).
+FILE_AGAIN_STATES = frozenset({State.ROLLED_BACK, State.CANCELLED})
+FILE_AGAIN_ROLES = frozenset({Role.REQUESTER, Role.EC_TEAM})
 # Who may ask for preflight again on a submitted service.
 RECHECK_ROLES = frozenset({Role.REQUESTER, Role.EC_TEAM})
 RUNNING_STATES = frozenset({State.STEP1_RUNNING, State.STEP2_RUNNING, State.ROLLING_BACK})
@@ -248,6 +267,11 @@ PHASES: dict[State, tuple[tuple[str, str], ...]] = {
     ),
 }
 FIRST_STEP = {state: steps[0][0] for state, steps in PHASES.items()}
+# Sub-steps whose completion the timeline records as a milestone, with its words.
+MILESTONE_STEPS = {
+    "map_original": "2.1 done: the original route now sends traffic to the new app as well.",
+    "unmap_blue": "2.2 done: the old app no longer takes traffic on the original route.",
+}
 
 
 def step_names(state: State) -> list[str]:

@@ -132,6 +132,14 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "upgrades.permissions.PortalBackend",
 ]
+# Argon2id first, at OWASP's recommended cost (see ecportal/hashers.py): a sign-in spent nearly all
+# its time in PBKDF2. Hashes made with PBKDF2 still verify and are rehashed at their owner's next sign-in.
+PASSWORD_HASHERS = [
+    "ecportal.hashers.PortalArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -220,7 +228,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Served from our own static files: no CDN, and the strict CSP holds on the docs page too.
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "/favicon.ico",  # the portal's own, as on every page
 }
 
 # --- Celery (DESIGN §3: ids in messages, late acks, no result backend) --------------------------

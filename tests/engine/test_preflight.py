@@ -31,7 +31,7 @@ def test_preflight_passes_and_records_what_it_found(engine, cast):
     service = filed_and_checked(cast["alice"], [ACME_PROD]).services.get()
     assert service.name == demo.ACME_PROD_SERVICE, "the EC service's name is its service instance's"
     assert service.blue_app_name == "ec-service-acme-prod" and service.instances_running == 2
-    assert "ec-service-acme-prod serves the route with 2 instance(s) running" in service.preflight_message
+    assert "ec-service-acme-prod serves the route with 2 running instances" in service.preflight_message
 
 
 @pytest.mark.parametrize(

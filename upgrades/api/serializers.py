@@ -9,7 +9,9 @@ from rest_framework import serializers
 from upgrades import addresses, foundations, intake
 from upgrades.models import Release
 from upgrades.selectors import request_actions, service_actions
-from upgrades.workflow import PLAN_LABELS, STATE_LABELS, Plan
+from upgrades.workflow import FAILED_STATE, PLAN_LABELS, RUNNING_STATES, STATE_LABELS, Plan
+
+STEP_STATES = RUNNING_STATES | frozenset(FAILED_STATE.values())
 
 
 def _raise(problems: list[intake.Problem]):
@@ -33,7 +35,7 @@ class ServiceSerializer(serializers.Serializer):
     )
     state = serializers.CharField()
     state_label = serializers.CharField()
-    step = serializers.CharField()
+    step = serializers.SerializerMethodField()
     temporary_url = serializers.SerializerMethodField()
     error = serializers.CharField()
     progress = serializers.CharField()
@@ -45,6 +47,10 @@ class ServiceSerializer(serializers.Serializer):
     def get_name(self, service) -> str | None:
         """The CF service instance's name, or null until preflight learnt it."""
         return service.name or None
+
+    def get_step(self, service) -> str:
+        """The sub-step running now, or where a failed step stopped; empty in every other state."""
+        return service.step if service.state in STEP_STATES else ""
 
     def get_foundation_name(self, service) -> str:
         return foundations.name_of(service.foundation)

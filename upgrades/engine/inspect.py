@@ -6,6 +6,8 @@ instance running) and the service instance whose GUID is the zone ID (its name i
 
 from dataclasses import dataclass
 
+from django.template.defaultfilters import pluralize
+
 from upgrades.cloudfoundry import CFClient, NotFound
 from upgrades.cloudfoundry.types import Process, ProcessStats
 from upgrades.engine.context import StepFailed
@@ -22,6 +24,7 @@ class Standing:
     space_guid: str
     blue_app_guid: str
     blue_app_name: str
+    blue_release: str  # the release blue runs (its image's tag, e.g. `sendai.120`), "" if unknown
     instances_running: int
     instances_desired: int
 
@@ -59,7 +62,9 @@ def inspect(cf: CFClient, foundation: Foundation, zone_id: str, domain: str) -> 
         raise StepFailed(f"The app {app.name} behind the route is stopped.")
     running, stats = running_instances(cf, app.guid)
     if running == 0 or running < len(stats):
-        raise StepFailed(f"Only {running} of {len(stats)} instances of {app.name} are running.")
+        raise StepFailed(
+            f"Only {running} of {len(stats)} instance{pluralize(len(stats))} of {app.name} running."
+        )
     return Standing(
         name=instance.name[:255],
         domain_guid=domain_guid,
@@ -67,9 +72,20 @@ def inspect(cf: CFClient, foundation: Foundation, zone_id: str, domain: str) -> 
         space_guid=route.space_guid or app.space_guid or "",
         blue_app_guid=app.guid,
         blue_app_name=app.name,
+        blue_release=release_of(cf, app.guid),
         instances_running=running,
         instances_desired=len(stats),
     )
+
+
+def release_of(cf: CFClient, app_guid: str) -> str:
+    """The release an EC app runs: the tag of its current droplet's docker image (`…:sendai.120`),
+    or "" when it has no droplet or its image has no tag."""
+    try:
+        image = cf.get_current_droplet(app_guid).image or ""
+    except NotFound:
+        return ""
+    return image.rpartition(":")[2] if ":" in image else ""
 
 
 def running_instances(cf: CFClient, app_guid: str) -> tuple[int, list[ProcessStats]]:

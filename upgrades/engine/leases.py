@@ -153,6 +153,7 @@ def move_on(service: ServiceUpgrade, owner: str, next_step: str) -> None:
         }
         if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        actions.record_milestone(service, service.step)
         service.step = next_step
         actions.enqueue_step(service)
 

@@ -2,6 +2,8 @@
 
 from functools import partial
 
+from django.template.defaultfilters import pluralize
+
 from upgrades import actions
 from upgrades.cloudfoundry import CFError, RateLimited, Transient
 from upgrades.cloudfoundry.factory import client_for
@@ -41,6 +43,6 @@ def check(service_id: int, run: int | None) -> None:
         record(
             outcome=Preflight.PASSED,
             message=f"{standing.blue_app_name} serves the route with {standing.instances_running} "
-            f"instance(s) running.",
+            f"running instance{pluralize(standing.instances_running)}.",
             facts=standing.as_facts(),
         )

@@ -2,6 +2,7 @@
 route removed. Offered until blue is deleted; each sub-step is a no-op when there is nothing to undo."""
 
 from django.conf import settings
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from upgrades.cloudfoundry import NotFound, Unprocessable
@@ -25,7 +26,7 @@ def rb_start_blue(ctx: Context) -> Outcome:
         ctx.record(blue_stopped=False)
         return Done()
     return ctx.poll(
-        f"starting the old app again: {running} of {len(stats)} instances running",
+        f"starting the old app again: {running} of {len(stats)} instance{pluralize(len(stats))} running",
         deadline=settings.ENGINE_START_TIMEOUT,
         what="starting the old app again",
     )

@@ -8,12 +8,13 @@ import secrets
 import string
 
 from django.conf import settings
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from upgrades.cloudfoundry import NotFound, Uniqueness, Unprocessable
+from upgrades.cloudfoundry import Uniqueness, Unprocessable
 from upgrades.cloudfoundry.types import Job
 from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait, found
-from upgrades.engine.inspect import inspect, running_instances, web_process
+from upgrades.engine.inspect import inspect, release_of, running_instances, web_process
 
 _HOST_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -46,14 +47,10 @@ def read_blue(ctx: Context) -> Outcome:
         {"service_instance_guid": b.service_instance_guid, "name": b.name}
         for b in ctx.cf.list_credential_bindings(app_guids=[blue])
     ]
-    try:
-        image = ctx.cf.get_current_droplet(blue).image or ""
-    except NotFound:
-        image = ""
     web = next((p for p in processes if p["type"] == "web"), {"instances": 1})
     ctx.record(
         blue_snapshot={"processes": processes, "bindings": bindings},
-        blue_release=image.rpartition(":")[2] if ":" in image else "",
+        blue_release=release_of(ctx.cf, blue),
         instances_desired=web["instances"],
     )
     return Done()
@@ -264,12 +261,13 @@ def wait_running(ctx: Context) -> Outcome:
     if crashed:
         details = "; ".join(f"instance {i.index}: {i.details or 'crashed'}" for i in crashed)
         raise StepFailed(f"The new app's instances crashed ({details}).")
-    progress = f"{running} of {desired} instances running"
+    progress = f"{running} of {desired} instance{pluralize(desired)} running"
     ctx.record(instances_running=running, progress=progress)
     if running >= desired and len(stats) >= desired:
         return Done()
     if ctx.elapsed() > settings.ENGINE_START_TIMEOUT:
         raise StepFailed(
-            f"Only {running} of {desired} instances were running after {settings.ENGINE_START_TIMEOUT:g} s."
+            f"Only {running} of {desired} instance{pluralize(desired)} running "
+            f"after {settings.ENGINE_START_TIMEOUT:g} s."
         )
     return ctx.poll(progress, deadline=settings.ENGINE_START_TIMEOUT)

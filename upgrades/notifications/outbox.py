@@ -91,7 +91,7 @@ def on_submitted(request: UpgradeRequest) -> None:
 
 
 def on_transition(*, service: ServiceUpgrade, source: State, target: State, event: Event) -> None:
-    """A service changed state: record the milestone notification(s) it belongs to."""
+    """A service changed state: record the milestone notifications it belongs to."""
     names = _ON_ENTERING.get(State(target), ())
     if target == State.ROLLING_BACK and _reported_by_user(service, source, event):
         names = ("problem_reported",)

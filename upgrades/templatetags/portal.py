@@ -8,7 +8,7 @@ from django.utils.safestring import SafeString
 
 from upgrades import foundations
 from upgrades.web import topology
-from upgrades.workflow import STATE_LABELS, State, plans_label, request_status
+from upgrades.workflow import STATE_LABELS, STATE_MEANINGS, State, plans_label, request_status
 
 register = template.Library()
 
@@ -19,6 +19,12 @@ def state_label(value: str) -> str:
         return STATE_LABELS[State(value)]
     except ValueError:
         return value
+
+
+@register.filter
+def state_meaning(value: str) -> str:
+    """What a state means for the service ("Rolled back: the previous release serves …"), or ""."""
+    return STATE_MEANINGS.get(value, "")
 
 
 @register.filter

@@ -7,8 +7,7 @@ of services, calls or events; views render them and decide nothing.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from upgrades import contacts
 from upgrades.models import (
@@ -27,6 +26,7 @@ from upgrades.selectors import (
     QueueFilters,
     filter_requests,
     get_request,
+    get_service,
     my_requests,
     request_actions,
     request_rows_for,
@@ -37,6 +37,8 @@ from upgrades.web import topology
 from upgrades.workflow import (
     CONFIRMED_STATES,
     FAILED_STATE,
+    FILE_AGAIN_ROLES,
+    FILE_AGAIN_STATES,
     RECHECK_ROLES,
     RUNNING_STATES,
     SERVICE_ACTIONS,
@@ -80,7 +82,7 @@ PHASE_NAMES = {State.STEP1_RUNNING: "Step 1", State.STEP2_RUNNING: "Step 2", Sta
 FAILED_PHASES = {failed: running for running, failed in FAILED_STATE.items()}
 GATEWAY_TESTING = frozenset({State.AWAITING_VERIFICATION, State.VERIFIED})
 GATEWAY_BACK = frozenset({State.COMPLETED, State.ROLLED_BACK, State.CANCELLED})
-CALLS_PER_SERVICE = 100
+CALLS_SHOWN = 50  # on the request page; the rest on its own page
 
 
 @dataclass(frozen=True)
@@ -116,8 +118,8 @@ class ServiceCard:
     gateway_back: str
     rollback_gone: bool
     recheck: bool
-    calls: list
     waits_for: str  # why Step 1 may not start yet: it waits for another service's confirmation
+    file_again: bool  # offer "File again" (a new request prefilled from this service)
 
     @property
     def uid(self) -> str:
@@ -137,6 +139,15 @@ class RequestPage:
     events: list[Event]
     is_ec_team: bool
     poll_seconds: int | None  # None once every service is terminal
+    calls: list[CallLog]  # the latest CF calls, newest first (EC team only; see recent_calls)
+
+    @property
+    def calls_shown(self) -> list[CallLog]:
+        return self.calls[:CALLS_SHOWN]
+
+    @property
+    def more_calls(self) -> bool:
+        return len(self.calls) > CALLS_SHOWN
 
     @property
     def any_test_first(self) -> bool:
@@ -216,7 +227,7 @@ def request_page(user, request_id: int) -> RequestPage:
     roles = roles_for(user, req)
     events = timeline_of(req, services)
     team = Role.EC_TEAM in roles
-    calls = _recent_calls(req) if team and services else {}
+    calls = recent_calls(req, services) if team and services else []
     entered, reached_step2 = _phase_facts(events)
     cards = [
         _service_card(
@@ -227,7 +238,6 @@ def request_page(user, request_id: int) -> RequestPage:
             several=len(services) > 1,
             entered=entered.get(service.pk, ("", None)),
             reached_step2=service.pk in reached_step2,
-            calls=calls.get(service.pk, []),
             waits_for=service.waits_for(services),
         )
         for service in services
@@ -244,21 +254,25 @@ def request_page(user, request_id: int) -> RequestPage:
         events=events,
         is_ec_team=team,
         poll_seconds=poll_seconds([s.state for s in services]),
+        calls=calls,
     )
 
 
-def _recent_calls(req: UpgradeRequest) -> dict[int, list[CallLog]]:
-    """The latest CF calls of each service of `req` (one query, however many services)."""
-    latest = (
-        CallLog.objects.filter(service__request=req)
-        .annotate(n=Window(RowNumber(), partition_by=[F("service_id")], order_by=F("id").desc()))
-        .filter(n__lte=CALLS_PER_SERVICE)
-        .order_by("service_id", "id")
-    )
-    calls: dict[int, list[CallLog]] = {}
-    for call in latest:
-        calls.setdefault(call.service_id, []).append(call)
+def recent_calls(req: UpgradeRequest, services: list[ServiceUpgrade]) -> list[CallLog]:
+    """The request's latest CF calls, newest first: CALLS_SHOWN of them, and one more if there are
+    more. One query; each call's service is taken from `services` (the request's, already loaded)."""
+    by_id = {service.pk: service for service in services}
+    calls = list(CallLog.objects.filter(service__request=req).order_by("-id")[: CALLS_SHOWN + 1])
+    for call in calls:
+        call.service = by_id[call.service_id]
     return calls
+
+
+def all_calls(user, request_id: int) -> tuple[UpgradeRequest, QuerySet[CallLog]]:
+    """A visible request and every CF call made for it, newest first (for the EC team's page).
+    Raises UpgradeRequest.DoesNotExist for a request the user may not see."""
+    req = UpgradeRequest.objects.visible_to(user).get(pk=request_id)
+    return req, CallLog.objects.filter(service__request=req).select_related("service").order_by("-id")
 
 
 def _phase_facts(events: list[Event]) -> tuple[dict[int, tuple], set[int]]:
@@ -283,7 +297,6 @@ def _service_card(
     several: bool,
     entered: tuple,
     reached_step2: bool,
-    calls: list[CallLog],
     waits_for: str,
 ) -> ServiceCard:
     state = State(service.state)
@@ -312,8 +325,8 @@ def _service_card(
         recheck=state == State.SUBMITTED
         and service.preflight == Preflight.FAILED
         and bool(roles & RECHECK_ROLES),
-        calls=calls,
         waits_for=waits_for,
+        file_again=state in FILE_AGAIN_STATES and bool(roles & FILE_AGAIN_ROLES),
     )
 
 
@@ -370,6 +383,20 @@ def _request_buttons(
     return buttons, waits_for
 
 
+def file_again_initial(user, service_id: int) -> dict:
+    """What "File again" prefills in the new-request form: the service's URL, its plan, and its
+    request's points of contact (the release stays the recommended one). Raises
+    ServiceUpgrade.DoesNotExist for a service the user may not see."""
+    service = get_service(user, service_id)
+    contacts = Contact.objects.filter(request_id=service.request_id).order_by("id")
+    return {
+        "service_urls": service.url,
+        "plan": service.plan,
+        "contacts": "\n".join(str(contact) for contact in contacts),
+        "notes": f"Filed again after {service.request.reference} ({service.state_label.lower()}).",
+    }
+
+
 @dataclass
 class Worklist:
     """What needs the user now, for the home page; each list is one query, capped."""
@@ -398,6 +425,17 @@ def _services_in(requests: QuerySet[UpgradeRequest], states, *conditions, **extr
     )
 
 
+def _to_follow_up(requests: QuerySet[UpgradeRequest]) -> list[ServiceUpgrade]:
+    """Failed services, and rolled-back ones nobody has filed again yet (a newer upgrade of the same
+    zone ID ends the follow-up), newest first."""
+    filed_again = ServiceUpgrade.objects.filter(zone_id=OuterRef("zone_id"), pk__gt=OuterRef("pk"))
+    return _services_in(
+        requests,
+        [*FAILED_STATES, State.ROLLED_BACK],
+        Q(state__in=FAILED_STATES) | ~Exists(filed_again),
+    )
+
+
 def worklist(user, *, team: bool) -> Worklist:
     visible = request_rows_for(user)
     mine = my_requests(user, rows=True)
@@ -411,7 +449,7 @@ def worklist(user, *, team: bool) -> Worklist:
         + _services_in(visible, [State.VERIFIED])
         if team
         else empty,
-        failures=_services_in(visible, FAILED_STATES) if team else empty,
+        failures=_to_follow_up(visible) if team else empty,
         running=_services_in(visible if team else mine, list(PHASE_NAMES)),
         mine=list(mine[:HOME_ROWS]),
         counts=state_counts(visible),

@@ -8,6 +8,7 @@ without calling CF; `render` draws any picture, so the "How upgrades work" page 
 
 from dataclasses import dataclass, field
 
+from django.template.defaultfilters import pluralize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -59,15 +60,20 @@ class Picture:
         for route in self.routes:
             targets = [by_colour[c] for c in route.apps if c in by_colour]
             if targets:
-                names = " and ".join(f"{a.name} ({a.release}, {a.status})" for a in targets)
+                names = " and ".join(_app_words(a) for a in targets)
                 sentences.append(f"The {route.kind} route {route.url} sends traffic to {names}.")
             else:
                 sentences.append(f"The {route.kind} route {route.url} is not mapped to an app yet.")
         mapped = {c for route in self.routes for c in route.apps}
         for app in self.apps:
             if app.colour not in mapped:
-                sentences.append(f"{app.name} ({app.release}, {app.status}) takes no traffic.")
+                sentences.append(f"{_app_words(app)} takes no traffic.")
         return " ".join([*sentences, *self.notes])
+
+
+def _app_words(app: App) -> str:
+    """ "acme (sendai.120, 2 of 2 instances running)", without the release when it is not known."""
+    return f"{app.name} ({', '.join(part for part in (app.release, app.status) if part)})"
 
 
 def _index(state: State, step: str) -> int:
@@ -114,9 +120,9 @@ def picture_for(service: ServiceUpgrade, *, target_release: str, reached_step2: 
     state = State(service.state)
     original_url = f"https://{service.zone_id}.{service.domain}"
     blue_name = service.blue_app_name or "the current app"
-    blue_release = service.blue_release or "current release"
+    blue_release = service.blue_release  # known from preflight on; "" only if CF did not say
     desired = service.instances_desired
-    green_status = f"{service.instances_running} of {desired} instances running"
+    green_status = f"{service.instances_running} of {desired} instance{pluralize(desired)} running"
     if state in (State.STEP1_RUNNING, State.STEP1_FAILED) and not _after(
         State.STEP1_RUNNING, service.step, "map_temp_route"
     ):
@@ -125,7 +131,7 @@ def picture_for(service: ServiceUpgrade, *, target_release: str, reached_step2: 
     if service.blue_stopped:
         blue_status = "stopped"
     else:
-        blue_status = f"{desired} of {desired} instances running" if desired else "running"
+        blue_status = f"{desired} of {desired} instance{pluralize(desired)} running" if desired else "running"
 
     if state == State.COMPLETED:
         green = App(service.green_app_name or blue_name, target_release, "green", green_status)
@@ -142,7 +148,10 @@ def picture_for(service: ServiceUpgrade, *, target_release: str, reached_step2: 
         temporary = ("green",) if _temporary_mapped(service, state) else ()
         routes.append(Route("temporary", f"https://{service.temp_host}.{service.domain}", temporary))
 
-    if not has_green:
+    preparing = state in (State.STEP1_RUNNING, State.STEP1_FAILED) and len(routes) == 1
+    if not has_green or preparing:
+        # Stage 2 is two apps on two routes: until the temporary route exists, the service still
+        # stands as in stage 1 (the new app being prepared takes no traffic).
         stage = 1
     elif original == ("green",):
         stage = 5 if service.blue_deleted else 4
@@ -150,11 +159,11 @@ def picture_for(service: ServiceUpgrade, *, target_release: str, reached_step2: 
         stage = 3
     else:
         stage = 2
-    notes = (
-        ("The old app is deleted: this upgrade can no longer be rolled back.",)
-        if service.blue_deleted
-        else ()
-    )
+    notes: tuple[str, ...] = ()
+    if service.blue_deleted:
+        notes = ("The old app is deleted: this upgrade can no longer be rolled back.",)
+    elif has_green and preparing:
+        notes = ("The new app is being prepared; its temporary route comes next.",)
     return Picture(stage, tuple(apps), tuple(routes), rolling_back=rolling_back, notes=notes)
 
 
@@ -220,18 +229,37 @@ def _short(url: str) -> str:
     return f"{zone[:8]}…-upgrade-{suffix}" if suffix else f"{zone[:8]}…{zone[-4:]}"
 
 
+_NAME_CHARS = 27  # of a bold app name, per line of its box
+_LINE = 16  # px per extra line
+
+
 def _fit(text: str, limit: int = 27) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _lines(name: str, limit: int = _NAME_CHARS) -> list[str]:
+    """An app name in lines of at most `limit` characters, broken after a `-` or `.` where one is
+    near (`ec-acme-prod-` / `okinawa.130`), so a long name is shown whole, never cut off."""
+    lines = []
+    while len(name) > limit:
+        cut = max(name.rfind("-", 0, limit), name.rfind(".", 0, limit)) + 1
+        cut = cut if cut > limit // 2 else limit
+        lines.append(name[:cut])
+        name = name[cut:]
+    return [*lines, name]
+
+
 def render(picture: Picture, uid: str) -> SafeString:
     """The picture as an inline `<svg role="img">`; `uid` keeps ids unique on a page with several."""
+    names = {app.colour: _lines(app.name) for app in picture.apps}
+    extra = max((len(lines) - 1 for lines in names.values()), default=0) * _LINE
+    row = _ROW + extra  # every row as tall as the tallest box, so arrows stay level
     rows = max(len(picture.apps), len(picture.routes), 1)
-    height = rows * _ROW + 8
-    app_y = {app.colour: 12 + i * _ROW for i, app in enumerate(picture.apps)}
+    height = rows * row + 8
+    app_y = {app.colour: 12 + i * row for i, app in enumerate(picture.apps)}
     parts = []
     for i, route in enumerate(picture.routes):
-        y = 12 + i * _ROW + (_BOX_H - _PILL_H) // 2
+        y = 12 + i * row + (_BOX_H + extra - _PILL_H) // 2
         parts.append(
             format_html(
                 '<g class="route route-{}"><rect x="{}" y="{}" width="{}" height="{}" rx="20"/>'
@@ -243,7 +271,7 @@ def render(picture: Picture, uid: str) -> SafeString:
         for colour in route.apps:
             if colour not in app_y:
                 continue
-            start_y, end_y = y + _PILL_H // 2, app_y[colour] + _BOX_H // 2
+            start_y, end_y = y + _PILL_H // 2, app_y[colour] + (_BOX_H + extra) // 2
             parts.append(
                 format_html(
                     '<path class="map map-{}" d="M{} {} C{} {} {} {} {} {}" marker-end="url(#{}-arrow-{})"/>',
@@ -253,15 +281,23 @@ def render(picture: Picture, uid: str) -> SafeString:
             )  # fmt: skip
     for app in picture.apps:
         y = app_y[app.colour]
+        lines = names[app.colour]
+        below = y + (len(lines) - 1) * _LINE  # where the lines after the name start
+        name = format_html_join(
+            "",
+            '<tspan x="{}" dy="{}">{}</tspan>',
+            ((_BOX_X + 12, 0 if n == 0 else _LINE, line) for n, line in enumerate(lines)),
+        )
+        role = "old app" if app.colour == "blue" else "new app"
+        release = format_html("{} · {}", role, _fit(app.release, 18)) if app.release else role
         parts.append(
             format_html(
                 '<g class="app app-{}"><rect x="{}" y="{}" width="{}" height="{}" rx="8"/>'
-                '<text x="{}" y="{}" class="name">{}</text><text x="{}" y="{}">{} · {}</text>'
+                '<text x="{}" y="{}" class="name">{}</text><text x="{}" y="{}">{}</text>'
                 '<text x="{}" y="{}" class="status">{}</text></g>',
-                app.colour, _BOX_X, y, _BOX_W, _BOX_H,
-                _BOX_X + 12, y + 22, _fit(app.name), _BOX_X + 12, y + 42,
-                "old app" if app.colour == "blue" else "new app", _fit(app.release, 18),
-                _BOX_X + 12, y + 60, app.status,
+                app.colour, _BOX_X, y, _BOX_W, _BOX_H + extra,
+                _BOX_X + 12, y + 22, name, _BOX_X + 12, below + 42, release,
+                _BOX_X + 12, below + 60, app.status,
             )
         )  # fmt: skip
     markers = format_html_join(

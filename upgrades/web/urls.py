@@ -11,6 +11,7 @@ urlpatterns = [
     path("requests/<int:request_id>/", views.request_detail, name="request-detail"),
     path("requests/<int:request_id>/live/", views.request_live, name="request-live"),
     path("requests/<int:request_id>/comment/", views.comment, name="request-comment"),
+    path("requests/<int:request_id>/calls/", views.request_calls, name="request-calls"),
     path(
         "requests/<int:request_id>/services/<int:service_id>/recheck/",
         views.service_recheck,

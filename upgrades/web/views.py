@@ -48,7 +48,8 @@ def how_it_works(request):
 
 @login_required
 def new_request(request):
-    form = UpgradeRequestForm(request.POST or None, requester_email=request.user.email)
+    initial = _filed_again(request) if request.method == "GET" else None
+    form = UpgradeRequestForm(request.POST or None, initial=initial, requester_email=request.user.email)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -77,6 +78,18 @@ def new_request_plans(request):
 
 def _plan_rows_context(data) -> dict:
     return {"plan_rows": plan_rows(data), "plan_choices": list(PLAN_LABELS.items())}
+
+
+def _filed_again(request) -> dict | None:
+    """The new-request form's prefill for "File again" (`?again=<service id>`): that service's URL,
+    plan and contacts, read through the same visibility gate as its request page."""
+    again = request.GET.get("again", "")
+    if not again:
+        return None
+    try:
+        return pages.file_again_initial(request.user, int(again))
+    except (ValueError, ServiceUpgrade.DoesNotExist):
+        raise Http404("No such service.") from None
 
 
 def _list_response(request, queryset, template: str, **extra):
@@ -136,7 +149,20 @@ def request_live(request, request_id: int):
         response = HttpResponse(status=401)
         response["HX-Redirect"] = f"{reverse('login')}?next={reverse('request-detail', args=[request_id])}"
         return response
-    return render(request, "upgrades/_live.html", _page_context(request, request_id))
+    return render(request, "upgrades/_live.html", {**_page_context(request, request_id), "fragment": True})
+
+
+@login_required
+def request_calls(request, request_id: int):
+    """Every CF call of a request, newest first, paged (the EC team's; others who see it get 403)."""
+    try:
+        req, calls = pages.all_calls(request.user, request_id)
+    except UpgradeRequest.DoesNotExist:
+        raise Http404("No such request.") from None
+    if not is_ec_team(request.user):
+        raise PermissionDenied("The CF calls are for the EC team.")
+    page = Paginator(calls, 100).get_page(request.GET.get("page"))
+    return render(request, "upgrades/request_calls.html", {"req": req, "page": page})
 
 
 @login_required
