@@ -192,35 +192,39 @@ def test_unsubscribe_is_a_post_and_is_honoured_for_that_request_only(carol, awai
 
 
 def test_requester_and_ec_team_manage_contacts_others_may_not(awaiting, cast):
-    added = contacts.add_contact(request=awaiting, user=cast["alice"], email="Dave@Example.com")
+    added = contacts.add_contact(request=awaiting, user=cast["alice"], entry="Dave@Example.com")
     assert added.email == "dave@example.com"
-    contacts.add_contact(request=awaiting, user=cast["olga"], email="erin@example.com")
+    contacts.add_contact(request=awaiting, user=cast["olga"], entry="erin@example.com")
     with pytest.raises(contacts.ContactRefused, match="already a contact"):
-        contacts.add_contact(request=awaiting, user=cast["olga"], email="erin@example.com")
+        contacts.add_contact(request=awaiting, user=cast["olga"], entry="erin@example.com")
     with pytest.raises(contacts.ContactRefused, match="line breaks"):
         contacts.add_contact(
-            request=awaiting, user=cast["alice"], email="x@example.com\r\nBcc: y@example.com"
+            request=awaiting, user=cast["alice"], entry="x@example.com\r\nBcc: y@example.com"
         )
     with pytest.raises(NotAllowed):
-        contacts.add_contact(request=awaiting, user=cast["carol"], email="z@example.com")
+        contacts.add_contact(request=awaiting, user=cast["carol"], entry="z@example.com")
     contacts.remove_contact(request=awaiting, user=cast["olga"], contact_id=added.pk)
     assert set(awaiting.contacts.values_list("email", flat=True)) == {"carol@example.com", "erin@example.com"}
 
 
 def test_contact_pages_for_the_request_page(awaiting, cast, client):
     client.force_login(cast["alice"])
-    response = client.post(reverse("contact-add", args=[awaiting.pk]), {"email": "frank@example.com"})
+    response = client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "frank@example.com"})
     assert response.status_code == 302
     assert awaiting.contacts.filter(email="frank@example.com").exists()
     client.force_login(cast["bob"])
     assert (
-        client.post(reverse("contact-add", args=[awaiting.pk]), {"email": "g@example.com"}).status_code == 404
+        client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "g@example.com"}).status_code
+        == 404
     )
     client.force_login(cast["carol"])
     assert (
-        client.post(reverse("contact-add", args=[awaiting.pk]), {"email": "g@example.com"}).status_code == 403
+        client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "g@example.com"}).status_code
+        == 403
     )
-    anonymous_response = Client().post(reverse("contact-add", args=[awaiting.pk]), {"email": "g@example.com"})
+    anonymous_response = Client().post(
+        reverse("contact-add", args=[awaiting.pk]), {"contact": "g@example.com"}
+    )
     assert anonymous_response.status_code == 302 and "/accounts/login/" in anonymous_response.url
 
 
@@ -228,7 +232,7 @@ def test_contacts_are_frozen_once_the_request_ended(cast, releases):
     request = file_request(cast["alice"], [PROD])
     actions.apply_request_action(request=request, action=Action.CANCEL, actor=cast["alice"])
     with pytest.raises(contacts.ContactRefused, match="ended"):
-        contacts.add_contact(request=request, user=cast["alice"], email="late@example.com")
+        contacts.add_contact(request=request, user=cast["alice"], entry="late@example.com")
 
 
 def test_page_context_shows_the_mail_log_to_the_ec_team_only(awaiting, cast, smtp):

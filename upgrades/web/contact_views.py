@@ -104,14 +104,14 @@ def add_contact(request, request_id: int):
     upgrade_request = _visible(request.user, request_id)
     try:
         added = contacts.add_contact(
-            request=upgrade_request, user=request.user, email=request.POST.get("email", "")
+            request=upgrade_request, user=request.user, entry=request.POST.get("contact", "")
         )
     except workflow.NotAllowed as error:
         raise PermissionDenied(str(error)) from None
     except contacts.ContactRefused as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"{added.email} added as a contact.")
+        messages.success(request, f"{added} added as a contact.")
     return redirect(reverse("request-detail", args=[upgrade_request.pk]) + "#contacts")
 
 

@@ -381,8 +381,9 @@ def contacts_context(upgrade_request: UpgradeRequest, user) -> dict:
         {
             "id": contact.pk,
             "email": contact.email,
+            "other": contact.other,  # never mailed: shown so, with the addresses
             "unsubscribed": bool(links.get(contact.pk) and links[contact.pk].unsubscribed_at),
-            "undeliverable": contact.email.lower() in refused,
+            "undeliverable": bool(contact.email) and contact.email.lower() in refused,
         }
         for contact in Contact.objects.filter(request=upgrade_request).order_by("id")
     ]
