@@ -52,7 +52,11 @@ def add_contact(*, request: UpgradeRequest, user, entry: str) -> Contact:
                     f"{request.reference} has {settings.MAX_CONTACTS_PER_REQUEST} points of contact, "
                     "as many as it may; remove one first."
                 )
-            contact = Contact.objects.create(request=request, **intake.contact_columns(parsed[0]))
+            columns = intake.contact_columns(parsed[0])
+            # Other contact info is told apart as intake does, whatever its case ("@Dana" is "@dana").
+            if columns.get("other") and request.contacts.filter(other__iexact=columns["other"]).exists():
+                raise ContactRefused(f"{parsed[0]} is already a contact of {request.reference}.")
+            contact = Contact.objects.create(request=request, **columns)
             _audit(request, user, f"Added contact {contact}.")
     except IntegrityError:
         raise ContactRefused(f"{parsed[0]} is already a contact of {request.reference}.") from None

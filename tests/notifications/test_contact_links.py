@@ -273,3 +273,19 @@ def test_removed_contacts_get_no_queued_mail(awaiting, cast):
     send_all()
     assert "carol@example.com" not in {m.to[0] for m in mail.outbox}
     assert ServiceUpgrade.objects.filter(request=awaiting).exists()
+
+
+def test_other_contact_info_is_added_shown_as_not_mailed_and_removed(awaiting, cast, client):
+    client.force_login(cast["alice"])
+    client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "Slack:  @dana (on call)"})
+    added = awaiting.contacts.get(email="")
+    assert added.other == "Slack: @dana (on call)"
+    for user in ("alice", "olga"):
+        client.force_login(cast[user])
+        page = client.get(reverse("request-detail", args=[awaiting.pk])).content.decode()
+        assert "Slack: @dana (on call) <span class=\"badge not-mailed\">not mailed</span>" in page, user
+        assert "carol@example.com <span" not in page, "an address is mailed: no such mark"
+    response = client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "slack: @DANA (on call)"})
+    assert "already a contact" in client.get(response["Location"]).content.decode()
+    client.post(reverse("contact-remove", args=[awaiting.pk, added.pk]))
+    assert list(awaiting.contacts.values_list("email", flat=True)) == ["carol@example.com"]
