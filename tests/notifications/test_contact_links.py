@@ -283,7 +283,7 @@ def test_other_contact_info_is_added_shown_as_not_mailed_and_removed(awaiting, c
     for user in ("alice", "olga"):
         client.force_login(cast[user])
         page = client.get(reverse("request-detail", args=[awaiting.pk])).content.decode()
-        assert "Slack: @dana (on call) <span class=\"badge not-mailed\">not mailed</span>" in page, user
+        assert 'Slack: @dana (on call) <span class="badge not-mailed">not mailed</span>' in page, user
         assert "carol@example.com <span" not in page, "an address is mailed: no such mark"
     response = client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "slack: @DANA (on call)"})
     assert "already a contact" in client.get(response["Location"]).content.decode()

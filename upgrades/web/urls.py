@@ -1,6 +1,6 @@
 from django.urls import path
 
-from upgrades.web import views
+from upgrades.web import settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -26,4 +26,7 @@ urlpatterns = [
         name="request-action",
     ),
     path("queue/", views.queue, name="queue"),
+    path("settings/", settings_views.settings_page, name="settings"),
+    path("settings/token/", settings_views.create_token, name="settings-token-create"),
+    path("settings/token/revoke/", settings_views.revoke_token, name="settings-token-revoke"),
 ]
