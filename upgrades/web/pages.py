@@ -29,11 +29,13 @@ from upgrades.selectors import (
     get_request,
     my_requests,
     request_actions,
+    request_of_contact,
     request_rows_for,
     state_counts,
     timeline_of,
 )
 from upgrades.web import topology
+from upgrades.web.next_steps import what_happens_next
 from upgrades.workflow import (
     FAILED_STATE,
     RECHECK_ROLES,
@@ -78,6 +80,7 @@ FAILED_PHASES = {failed: running for running, failed in FAILED_STATE.items()}
 GATEWAY_TESTING = frozenset({State.AWAITING_VERIFICATION, State.VERIFIED})
 GATEWAY_BACK = frozenset({State.COMPLETED, State.ROLLED_BACK, State.CANCELLED})
 CALLS_PER_SERVICE = 100
+CONTACT_ROLES = frozenset({Role.CONTACT})
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class ServiceCard:
     rollback_gone: bool
     recheck: bool
     calls: list
+    next_words: str  # what happens next, in a sentence or two
 
     @property
     def uid(self) -> str:
@@ -201,6 +205,29 @@ def request_page(user, request_id: int) -> RequestPage:
     req = get_request(user, request_id)
     services = list(req.services.all())
     roles = roles_for(user, req)
+    buttons, waits_for = _request_buttons(user, req, services, roles)
+    return _page(
+        req, services, roles, is_own=req.requester_id == user.pk, buttons=buttons, waits_for=waits_for
+    )
+
+
+def contact_page(contact: Contact) -> RequestPage:
+    """What a contact's signed link shows: the request page as a contact sees it, without an account.
+    No CF calls and no request-wide buttons; a service's buttons are It works and Report a problem,
+    each opening its own page (`contact_views`)."""
+    req = request_of_contact(contact)
+    return _page(req, list(req.services.all()), CONTACT_ROLES, is_own=False, buttons=[], waits_for="")
+
+
+def _page(
+    req: UpgradeRequest,
+    services: list[ServiceUpgrade],
+    roles: frozenset[Role],
+    *,
+    is_own: bool,
+    buttons: list[Button],
+    waits_for: str,
+) -> RequestPage:
     events = timeline_of(req, services)
     team = Role.EC_TEAM in roles
     calls = _recent_calls(req) if team and services else {}
@@ -210,7 +237,7 @@ def request_page(user, request_id: int) -> RequestPage:
             service,
             req,
             roles,
-            is_own=req.requester_id == user.pk,
+            is_own=is_own,
             several=len(services) > 1,
             entered=entered.get(service.pk, ("", None)),
             reached_step2=service.pk in reached_step2,
@@ -218,7 +245,6 @@ def request_page(user, request_id: int) -> RequestPage:
         )
         for service in services
     ]
-    buttons, waits_for = _request_buttons(user, req, services, roles)
     return RequestPage(
         req=req,
         status=req.status_from(services),
@@ -293,6 +319,7 @@ def _service_card(
         and service.preflight == Preflight.FAILED
         and bool(roles & RECHECK_ROLES),
         calls=calls,
+        next_words=what_happens_next(service),
     )
 
 
