@@ -114,7 +114,9 @@ def submit_request(
             request = UpgradeRequest.objects.create(
                 requester=requester, plan=plan, release=release, notes=notes
             )
-            Contact.objects.bulk_create([Contact(request=request, email=email) for email in contacts])
+            Contact.objects.bulk_create(
+                [Contact(request=request, **intake.contact_columns(contact)) for contact in contacts]
+            )
             created = ServiceUpgrade.objects.bulk_create(
                 [
                     ServiceUpgrade(

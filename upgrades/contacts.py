@@ -10,7 +10,8 @@ from upgrades.workflow import NotAllowed, State
 
 
 class ContactRefused(ValueError):
-    """The change cannot be made (bad address, duplicate, request closed); the message says why."""
+    """The change cannot be made (bad address or contact info, duplicate, request closed); the message
+    says why."""
 
 
 def may_manage(request: UpgradeRequest, user) -> bool:
@@ -31,12 +32,17 @@ def _check(request: UpgradeRequest, user) -> None:
         raise ContactRefused(f"{request.reference} has ended; its contacts can no longer change.")
 
 
-def add_contact(*, request: UpgradeRequest, user, email: str) -> Contact:
-    """Add one contact (validated as at intake: CR/LF and other header injection refused)."""
+def add_contact(*, request: UpgradeRequest, user, entry: str) -> Contact:
+    """Add one contact, an email address or other contact info, validated as at intake (CR/LF and
+    other header injection refused)."""
     _check(request, user)
-    emails, problems = intake.parse_contacts([email])
-    if problems or len(emails) != 1:
-        raise ContactRefused(problems[0].message.replace("Line 1: ", "") if problems else "Give one address.")
+    parsed, problems = intake.parse_contacts([entry])
+    if problems or len(parsed) != 1:
+        raise ContactRefused(
+            problems[0].message.replace("Line 1: ", "")
+            if problems
+            else "Enter an email address or other contact info."
+        )
     try:
         with transaction.atomic():
             # Counted under the request's row lock, so two additions at once cannot pass the limit.
@@ -46,10 +52,14 @@ def add_contact(*, request: UpgradeRequest, user, email: str) -> Contact:
                     f"{request.reference} has {settings.MAX_CONTACTS_PER_REQUEST} points of contact, "
                     "as many as it may; remove one first."
                 )
-            contact = Contact.objects.create(request=request, email=emails[0])
-            _audit(request, user, f"Added contact {contact.email}.")
+            columns = intake.contact_columns(parsed[0])
+            # Other contact info is told apart as intake does, whatever its case ("@Dana" is "@dana").
+            if columns.get("other") and request.contacts.filter(other__iexact=columns["other"]).exists():
+                raise ContactRefused(f"{parsed[0]} is already a contact of {request.reference}.")
+            contact = Contact.objects.create(request=request, **columns)
+            _audit(request, user, f"Added contact {contact}.")
     except IntegrityError:
-        raise ContactRefused(f"{emails[0]} is already a contact of {request.reference}.") from None
+        raise ContactRefused(f"{parsed[0]} is already a contact of {request.reference}.") from None
     return contact
 
 
@@ -61,7 +71,7 @@ def remove_contact(*, request: UpgradeRequest, user, contact_id: int) -> None:
         if contact is None:
             raise ContactRefused("No such contact on this request.")
         contact.delete()
-        _audit(request, user, f"Removed contact {contact.email}.")
+        _audit(request, user, f"Removed contact {contact}.")
 
 
 def _audit(request: UpgradeRequest, user, message: str) -> None:

@@ -1,4 +1,5 @@
-"""Parsing what a requester types: service URLs and contacts. Shared by the form and the API.
+"""Parsing what a requester types: service URLs and contacts. Shared by the form, the API and
+the contact management on the request page.
 
 User-supplied URLs are parsed, never fetched. Each problem names the line it was found on.
 """
@@ -210,26 +211,84 @@ def active_conflicts(services: list[ParsedService], lines: dict[str, int]) -> li
     ]
 
 
+MAX_OTHER_CONTACT_LENGTH = 200  # the `Contact.other` column
+# An address inside other words ("Dana <dana@acme.com>", "Teams: dana@acme.com"): a person meant it
+# to be mailed, so it is refused with a hint rather than kept, unmailed, as other contact info.
+_ADDRESS_INSIDE = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\s@<>()\[\],;:\"']+")
+
+
+def is_email_entry(text: str) -> bool:
+    """The rule that decides what a contact entry is. An entry without spaces that has an @ after its
+    first character is meant as an email address (and must be a valid one: "alice@" is a typo, never
+    a chat handle); anything else ("@alice", "Slack: @alice", "+1 555 0100") is other contact info."""
+    return "@" in text[1:] and not any(char.isspace() for char in text)
+
+
+def contact_columns(entry: str) -> dict[str, str]:
+    """The `Contact` columns for an entry `parse_contacts` accepted: its email or its other text."""
+    return {"email": entry} if is_email_entry(entry) else {"other": entry}
+
+
+def _contact_entries(value: str | list) -> list[tuple[int, str]]:
+    """(line number, entry) pairs. In typed text each line is one contact, except that a line of
+    email addresses alone may separate them with commas ("+1 555 0100 (Dana, on call)" stays whole)."""
+    if isinstance(value, list):
+        return split_entries(value)
+    entries = []
+    for number, line in enumerate(value.splitlines(), start=1):
+        parts = [part.strip() for part in line.split(",") if part.strip()]
+        whole = not all(is_email_entry(part) for part in parts)
+        entries.extend([(number, line.strip())] if whole and line.strip() else [(number, p) for p in parts])
+    return entries
+
+
+def _read_contact(text: str) -> tuple[str, str]:
+    """The contact an entry stands for (an address lower-cased, other text with its spaces tidied),
+    and what is wrong with it ("" when nothing is)."""
+    if not text:
+        return "", "empty; enter an email address or other contact info, or remove the line."
+    if is_email_entry(text) or _CONTROL_CHARS.search(text):
+        refused = addresses.problem(text)
+        if refused == "not a valid email address":
+            return "", f"“{text[:100]}” is not a valid email address."
+        return text.lower(), f"{refused}." if refused else ""
+    other = " ".join(text.split())
+    if len(other) > MAX_OTHER_CONTACT_LENGTH:
+        return "", f"contact info may be at most {MAX_OTHER_CONTACT_LENGTH} characters; this is {len(other)}."
+    if not other.isprintable():
+        return "", "contact info may not contain invisible or control characters."
+    inside = _ADDRESS_INSIDE.search(other)
+    if inside:
+        return "", (
+            f"“{other[:100]}” has an email address inside other text; enter {inside.group()} "
+            "on a line of its own to have it mailed."
+        )
+    return other, ""
+
+
 def parse_contacts(value: str | list) -> tuple[list[str], list[Problem]]:
-    """Contact emails (lower-cased, duplicates dropped, order kept) and the problems found. An address
-    is accepted only if the sender will mail it (`addresses.problem`)."""
-    entries = split_entries(value)
+    """Contacts (addresses lower-cased, duplicates dropped, order kept) and the problems found.
+
+    An entry meant as an email address (`is_email_entry`) is accepted only if the sender will mail it
+    (`addresses.problem`); any other printable text of up to 200 characters is kept as other contact
+    info, shown to the EC team and never mailed (`contact_columns` tells the two apart)."""
+    entries = _contact_entries(value)
     limit = settings.MAX_CONTACTS_PER_REQUEST
     if len(entries) > limit:
         return [], [
             Problem(f"A request may have at most {limit} points of contact; this one has {len(entries)}.")
         ]
-    emails: list[str] = []
+    contacts: list[str] = []
+    seen: set[str] = set()
     problems: list[Problem] = []
     for number, text in entries:
-        refused = addresses.problem(text)
-        if refused == "not a valid email address":
-            problems.append(Problem(f"Line {number}: “{text[:100]}” is not a valid email address."))
-        elif refused:
-            problems.append(Problem(f"Line {number}: {refused}."))
-        elif text.lower() not in emails:
-            emails.append(text.lower())
-    return emails, problems
+        contact, refused = _read_contact(text)
+        if refused:
+            problems.append(Problem(f"Line {number}: {refused}"))
+        elif contact.casefold() not in seen:
+            seen.add(contact.casefold())
+            contacts.append(contact)
+    return contacts, problems
 
 
 def check_notes(notes: str) -> list[Problem]:

@@ -38,16 +38,22 @@ SORTS = {
 }
 
 
+def _with_details(requests: QuerySet[UpgradeRequest]) -> QuerySet[UpgradeRequest]:
+    return requests.select_related("requester", "release").prefetch_related(
+        Prefetch("services", queryset=ServiceUpgrade.objects.order_by("id")),
+        Prefetch("contacts", queryset=Contact.objects.order_by("id")),
+    )
+
+
 def requests_for(user) -> QuerySet[UpgradeRequest]:
     """Visible requests with everything a list row or an API object needs, prefetched."""
-    return (
-        UpgradeRequest.objects.visible_to(user)
-        .select_related("requester", "release")
-        .prefetch_related(
-            Prefetch("services", queryset=ServiceUpgrade.objects.order_by("id")),
-            Prefetch("contacts", queryset=Contact.objects.order_by("id")),
-        )
-    )
+    return _with_details(UpgradeRequest.objects.visible_to(user))
+
+
+def request_of_contact(contact: Contact) -> UpgradeRequest:
+    """The request a contact's signed link opens (the link, resolved, is what makes it visible),
+    loaded as `get_request` loads one."""
+    return _with_details(UpgradeRequest.objects.filter(pk=contact.request_id)).get()
 
 
 ROW_FIELDS = ("id", "request_id", "zone_id", "name", "domain", "foundation", "state", "plan")

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import PASSWORD
 from tests.engine.conftest import engine, sim, stack  # noqa: F401 (fixtures)
+from tests.notifications.conftest import smtp  # noqa: F401 (fixture: a real SMTP listener)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -68,9 +68,7 @@ def test_the_contact_pages_name_the_service_and_its_foundation_then_its_zone_id(
         return " ".join(strip_tags(html).split())
 
     status = words(reverse("contact-status", args=[token]))
-    assert (
-        f"ec-acme-prod Awaiting verification Foundation Predix West / Basic Zone ID {service.zone_id}"
-    ) in status
+    assert f"ec-acme-prod Awaiting verification Predix West / Basic · zone ID {service.zone_id}" in status
     for name in ("contact-confirm", "contact-report"):
         page = words(reverse(name, args=[token, service.pk]))
         assert f"service ec-acme-prod on Predix West / Basic (zone ID {service.zone_id})" in page, name
@@ -192,35 +190,39 @@ def test_unsubscribe_is_a_post_and_is_honoured_for_that_request_only(carol, awai
 
 
 def test_requester_and_ec_team_manage_contacts_others_may_not(awaiting, cast):
-    added = contacts.add_contact(request=awaiting, user=cast["alice"], email="Dave@Example.com")
+    added = contacts.add_contact(request=awaiting, user=cast["alice"], entry="Dave@Example.com")
     assert added.email == "dave@example.com"
-    contacts.add_contact(request=awaiting, user=cast["olga"], email="erin@example.com")
+    contacts.add_contact(request=awaiting, user=cast["olga"], entry="erin@example.com")
     with pytest.raises(contacts.ContactRefused, match="already a contact"):
-        contacts.add_contact(request=awaiting, user=cast["olga"], email="erin@example.com")
+        contacts.add_contact(request=awaiting, user=cast["olga"], entry="erin@example.com")
     with pytest.raises(contacts.ContactRefused, match="line breaks"):
         contacts.add_contact(
-            request=awaiting, user=cast["alice"], email="x@example.com\r\nBcc: y@example.com"
+            request=awaiting, user=cast["alice"], entry="x@example.com\r\nBcc: y@example.com"
         )
     with pytest.raises(NotAllowed):
-        contacts.add_contact(request=awaiting, user=cast["carol"], email="z@example.com")
+        contacts.add_contact(request=awaiting, user=cast["carol"], entry="z@example.com")
     contacts.remove_contact(request=awaiting, user=cast["olga"], contact_id=added.pk)
     assert set(awaiting.contacts.values_list("email", flat=True)) == {"carol@example.com", "erin@example.com"}
 
 
 def test_contact_pages_for_the_request_page(awaiting, cast, client):
     client.force_login(cast["alice"])
-    response = client.post(reverse("contact-add", args=[awaiting.pk]), {"email": "frank@example.com"})
+    response = client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "frank@example.com"})
     assert response.status_code == 302
     assert awaiting.contacts.filter(email="frank@example.com").exists()
     client.force_login(cast["bob"])
     assert (
-        client.post(reverse("contact-add", args=[awaiting.pk]), {"email": "g@example.com"}).status_code == 404
+        client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "g@example.com"}).status_code
+        == 404
     )
     client.force_login(cast["carol"])
     assert (
-        client.post(reverse("contact-add", args=[awaiting.pk]), {"email": "g@example.com"}).status_code == 403
+        client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "g@example.com"}).status_code
+        == 403
     )
-    anonymous_response = Client().post(reverse("contact-add", args=[awaiting.pk]), {"email": "g@example.com"})
+    anonymous_response = Client().post(
+        reverse("contact-add", args=[awaiting.pk]), {"contact": "g@example.com"}
+    )
     assert anonymous_response.status_code == 302 and "/accounts/login/" in anonymous_response.url
 
 
@@ -228,7 +230,7 @@ def test_contacts_are_frozen_once_the_request_ended(cast, releases):
     request = file_request(cast["alice"], [PROD])
     actions.apply_request_action(request=request, action=Action.CANCEL, actor=cast["alice"])
     with pytest.raises(contacts.ContactRefused, match="ended"):
-        contacts.add_contact(request=request, user=cast["alice"], email="late@example.com")
+        contacts.add_contact(request=request, user=cast["alice"], entry="late@example.com")
 
 
 def test_page_context_shows_the_mail_log_to_the_ec_team_only(awaiting, cast, smtp):
@@ -269,3 +271,113 @@ def test_removed_contacts_get_no_queued_mail(awaiting, cast):
     send_all()
     assert "carol@example.com" not in {m.to[0] for m in mail.outbox}
     assert ServiceUpgrade.objects.filter(request=awaiting).exists()
+
+
+def test_other_contact_info_is_added_shown_as_not_mailed_and_removed(awaiting, cast, client):
+    client.force_login(cast["alice"])
+    client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "Slack:  @dana (on call)"})
+    added = awaiting.contacts.get(email="")
+    assert added.other == "Slack: @dana (on call)"
+    for user in ("alice", "olga"):
+        client.force_login(cast[user])
+        page = client.get(reverse("request-detail", args=[awaiting.pk])).content.decode()
+        assert 'Slack: @dana (on call) <span class="badge not-mailed">not mailed</span>' in page, user
+        assert "carol@example.com <span" not in page, "an address is mailed: no such mark"
+    response = client.post(reverse("contact-add", args=[awaiting.pk]), {"contact": "slack: @DANA (on call)"})
+    assert "already a contact" in client.get(response["Location"]).content.decode()
+    client.post(reverse("contact-remove", args=[awaiting.pk, added.pk]))
+    assert list(awaiting.contacts.values_list("email", flat=True)) == ["carol@example.com"]
+
+
+def test_the_status_page_shows_what_the_request_page_shows_a_contact(carol, awaiting, cast):
+    awaiting.contacts.create(other="Slack: @dana")
+    dave = awaiting.contacts.create(email="dave@example.com")
+    dave_token = contact_links.token_for(dave)
+    service = awaiting.services.get()
+    ServiceUpgrade.objects.filter(pk=service.pk).update(name="ec-acme-prod")
+    service.calls.create(step="stage", method="POST", path="/v3/builds/secret-build-guid", status=201)
+    actions.add_comment(request=awaiting, actor=cast["alice"], text="Testing with gateway gw-7.")
+    token = contact_links.token_for(carol)
+    response = anonymous().get(reverse("contact-status", args=[token]))
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    words = " ".join(strip_tags(html).split())
+    service.refresh_from_db()
+    assert "ec-acme-prod Awaiting verification Predix West / Basic · zone ID" in words, "names first"
+    alice = Client()
+    alice.force_login(cast["alice"])
+    request_page = alice.get(reverse("request-detail", args=[awaiting.pk])).content.decode()
+    picture = re.search(r"<svg class=\"topology\".*?</svg>", request_page, re.S).group()
+    assert picture in html, "the picture of apps and routes, as on the request page"
+    assert f"-zon {service.zone_id} -sst {service.temporary_url_live}" in words, "the gateway line to test"
+    assert "What happens next: Point a test gateway at the temporary URL" in words
+    assert "Testing with gateway gw-7." in words and "Awaiting verification" in words, "the timeline"
+    live = reverse("contact-live", args=[token])
+    assert f'hx-get="{live}" hx-trigger="every 10s"' in html, "refreshes itself as the request page does"
+    # Its buttons open the contact's own pages (whose buttons POST); none posts from here.
+    assert f'href="{reverse("contact-confirm", args=[token, service.pk])}">It works</a>' in html
+    assert f'href="{reverse("contact-report", args=[token, service.pk])}">Report a problem</a>' in html
+    assert 'method="post"' not in html
+    # Never the EC team's things, nor another contact's link or the other contacts at all.
+    for hidden in (
+        "secret-build-guid",
+        "CF calls",
+        "Retry runs the step again",
+        dave_token,
+        "dave@",
+        "@dana",
+    ):
+        assert hidden not in html, hidden
+    fragment = anonymous().get(live)
+    assert fragment.status_code == 200 and "no-store" in fragment["Cache-Control"]
+    part = fragment.content.decode()
+    assert 'id="live"' in part and "<html" not in part, "the live part alone"
+    assert reverse("contact-confirm", args=[token, service.pk]) in part and dave_token not in part
+
+
+def test_after_a_rollback_the_status_page_gives_the_line_to_point_back_to(carol, awaiting, cast):
+    service = awaiting.services.get()
+    actions.apply_service_action(
+        service=service, action=Action.REPORT_PROBLEM, actor=cast["alice"], reason="502 on the temporary URL"
+    )
+    service.refresh_from_db()
+    actions.transition(service, target=State.ROLLED_BACK, actor=actions.SYSTEM)
+    html = anonymous().get(reverse("contact-status", args=[contact_links.token_for(carol)])).content.decode()
+    words = " ".join(strip_tags(html).split())
+    original = f"-zon {service.zone_id} -sst https://{service.zone_id}.{service.domain}"
+    assert f"Gateways you pointed at the temporary URL go back to {original}" in words
+    assert (
+        "The previous release serves the original URL again" in words and "502 on the temporary URL" in words
+    )
+    assert "hx-get" not in html and ">It works<" not in html, "a request that ended stops polling; no buttons"
+
+
+def test_an_expired_or_replaced_link_gets_a_page_that_says_so(carol, awaiting, settings, time_machine):
+    token = contact_links.token_for(carol)
+    contact_links.revoke(carol)
+    for path in (
+        reverse("contact-status", args=[token]),
+        reverse("contact-live", args=[token]),
+        reverse("contact-confirm", args=[token, awaiting.services.get().pk]),
+    ):
+        response = anonymous().get(path)
+        assert response.status_code == 404, path
+        assert (
+            "This link no longer works" in response.content.decode()
+            and "/accounts/login/" not in response.get("Location", "")
+        )
+    assert (
+        "replaced by a newer link"
+        in anonymous().get(reverse("contact-status", args=[token])).content.decode()
+    )
+    fresh = contact_links.token_for(carol)
+    service = awaiting.services.get()
+    actions.apply_service_action(
+        service=service, action=Action.REPORT_PROBLEM, contact_email=carol.email, reason="x"
+    )
+    service.refresh_from_db()
+    actions.transition(service, target=State.ROLLED_BACK, actor=actions.SYSTEM)
+    time_machine.move_to(timezone.now() + timedelta(days=settings.CONTACT_LINK_DAYS, minutes=1))
+    response = anonymous().get(reverse("contact-status", args=[fresh]))
+    assert response.status_code == 404
+    assert f"ended more than {settings.CONTACT_LINK_DAYS} days ago" in response.content.decode()

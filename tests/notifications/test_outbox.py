@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from tests.conftest import NONPROD, PROD, file_request
 from tests.notifications.conftest import SITE, TEAM, make_ready, send_all, walk
-from upgrades import actions, dispatch
+from upgrades import actions, contacts, dispatch
 from upgrades.models import Contact, Delivery, Notification
 from upgrades.notifications import outbox, rendering, sender
 from upgrades.workflow import Action, State
@@ -243,3 +243,18 @@ def test_every_send_of_a_delivery_carries_its_id_in_message_id(filed, smtp):
     send_all()
     ids = [m["Message-ID"] for m in smtp.messages()]
     assert first in ids and len(set(ids)) == len(ids) == Delivery.objects.count()
+
+
+def test_contacts_that_are_not_email_addresses_are_never_mailed(cast, releases, smtp):
+    smtp.start()
+    request = file_request(
+        cast["alice"], [PROD], contacts=("carol@example.com", "Slack: @dana", "+1 555 0100")
+    )
+    contacts.add_contact(request=request, user=cast["alice"], entry="Teams channel ec-acme")
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    walk(request.services.get(), State.AWAITING_VERIFICATION)
+    assert send_all().sent
+    recipients = {m["To"] for m in smtp.messages()}
+    assert recipients == USERS | set(TEAM), "the requester, the one mailed contact and the EC team"
+    assert set(Delivery.objects.values_list("recipient", flat=True)) == USERS | set(TEAM)
+    assert request.contacts.filter(email="").count() == 3, "kept, all the same"

@@ -84,7 +84,7 @@ class RequestSerializer(serializers.Serializer):
         return str(request.status_from(request.services.all()))
 
     def get_contacts(self, request) -> list[str]:
-        return [contact.email for contact in request.contacts.all()]
+        return [str(contact) for contact in request.contacts.all()]
 
     @extend_schema_field(ServiceSerializer(many=True))
     def get_services(self, request) -> list[dict]:
@@ -138,6 +138,8 @@ class RequestCreateSerializer(serializers.Serializer):
         child=serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=addresses.MAX_LENGTH),
         default=list,
         max_length=settings.MAX_CONTACTS_PER_REQUEST,
+        help_text="Each an email address (mailed every update) or other contact info such as a chat handle "
+        "or a phone number (up to 200 characters; shown to the EC team, never mailed).",
         error_messages={"max_length": "A request may have at most {max_length} points of contact."},
     )
     notes = serializers.CharField(
@@ -179,9 +181,9 @@ class RequestCreateSerializer(serializers.Serializer):
         return attrs
 
     def validate_contacts(self, value):
-        emails, problems = intake.parse_contacts(value)
+        contacts, problems = intake.parse_contacts(value)
         _raise(problems)
-        return emails
+        return contacts
 
     def validate_notes(self, value):
         _raise(intake.check_notes(value))

@@ -23,6 +23,7 @@ _SALT = "ecportal.contact-link"
 
 
 _ID = re.compile(r"[0-9]{1,18}")
+EXPIRED = "This link has expired."
 
 
 class LinkInvalid(Exception):
@@ -94,7 +95,7 @@ def resolve(token: str, *, now: datetime | None = None) -> Contact:
         raise LinkInvalid("Bad signature.") from None
     ended = ended_at(link.contact.request_id)
     if ended and (now or timezone.now()) > ended + timedelta(days=settings.CONTACT_LINK_DAYS):
-        raise LinkInvalid("This link has expired.")
+        raise LinkInvalid(EXPIRED)
     return link.contact
 
 

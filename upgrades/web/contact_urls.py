@@ -12,6 +12,7 @@ urlpatterns = [
         name="contact-remove",
     ),
     path("<str:token>/", contact_views.status, name="contact-status"),
+    path("<str:token>/live/", contact_views.status_live, name="contact-live"),
     path("<str:token>/confirm/<int:service_id>/", contact_views.confirm, name="contact-confirm"),
     path("<str:token>/report/<int:service_id>/", contact_views.report_problem, name="contact-report"),
     path("<str:token>/unsubscribe/", contact_views.unsubscribe, name="contact-unsubscribe"),

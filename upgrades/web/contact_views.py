@@ -1,25 +1,48 @@
 """Thin views: contact pages behind a signed link (no login; GET shows, POST acts) and the requester's
 and EC team's add/remove of contacts (login; POST-redirect-GET)."""
 
+from functools import wraps
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from upgrades import actions, contacts, selectors, workflow
 from upgrades.models import ServiceUpgrade, UpgradeRequest
 from upgrades.notifications import links as contact_links
-from upgrades.workflow import Action, State
+from upgrades.web import pages
+from upgrades.workflow import Action
+
+
+class _LinkRefused(Http404):
+    """A contact link that no longer works (expired, replaced, removed, forged): a page saying so."""
 
 
 def _contact_or_404(token: str):
     try:
         return contact_links.resolve(token)
     except contact_links.LinkInvalid as error:
-        raise Http404(str(error)) from None
+        raise _LinkRefused(str(error)) from None
+
+
+def link_refused(view):
+    """Answer a link that does not work with a page that says why and what to do, never a login page."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except _LinkRefused as refused:
+            context = {"expired": str(refused) == contact_links.EXPIRED, "days": settings.CONTACT_LINK_DAYS}
+            return render(request, "contact/link_refused.html", context, status=404)
+
+    return wrapper
 
 
 def _service_or_404(contact, service_id: int) -> ServiceUpgrade:
@@ -29,21 +52,26 @@ def _service_or_404(contact, service_id: int) -> ServiceUpgrade:
     return service
 
 
+def _status_context(contact, token: str) -> dict:
+    page = pages.contact_page(contact)
+    return {"page": page, "req": page.req, "contact": contact, "token": token}
+
+
+@link_refused
+@never_cache
 def status(request, token: str):
-    """Read-only status of the contact's request."""
+    """The request as the contact may see it: services, pictures, gateway lines, timeline (GET only)."""
     contact = _contact_or_404(token)
-    upgrade_request = contact.request
-    services_list = list(upgrade_request.services.order_by("id"))
-    context = {
-        "contact": contact,
-        "token": token,
-        "req": upgrade_request,
-        "status": upgrade_request.status_from(services_list),
-        "services": services_list,
-        "awaiting": State.AWAITING_VERIFICATION,
-        "unsubscribed": contact_links.is_unsubscribed(contact),
-    }
+    context = _status_context(contact, token)
+    context["unsubscribed"] = contact_links.is_unsubscribed(contact)
     return render(request, "contact/status.html", context)
+
+
+@link_refused
+@never_cache
+def status_live(request, token: str):
+    """The live part of the status page, polled by htmx as the request page's is."""
+    return render(request, "upgrades/_live.html", _status_context(_contact_or_404(token), token))
 
 
 def _act(request, token: str, service_id: int, action: Action, template: str):
@@ -72,14 +100,17 @@ def _act(request, token: str, service_id: int, action: Action, template: str):
     return render(request, template, context)
 
 
+@link_refused
 def confirm(request, token: str, service_id: int):
     return _act(request, token, service_id, Action.CONFIRM, "contact/confirm.html")
 
 
+@link_refused
 def report_problem(request, token: str, service_id: int):
     return _act(request, token, service_id, Action.REPORT_PROBLEM, "contact/report.html")
 
 
+@link_refused
 def unsubscribe(request, token: str):
     contact = _contact_or_404(token)
     if request.method == "POST":
@@ -104,14 +135,14 @@ def add_contact(request, request_id: int):
     upgrade_request = _visible(request.user, request_id)
     try:
         added = contacts.add_contact(
-            request=upgrade_request, user=request.user, email=request.POST.get("email", "")
+            request=upgrade_request, user=request.user, entry=request.POST.get("contact", "")
         )
     except workflow.NotAllowed as error:
         raise PermissionDenied(str(error)) from None
     except contacts.ContactRefused as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"{added.email} added as a contact.")
+        messages.success(request, f"{added} added as a contact.")
     return redirect(reverse("request-detail", args=[upgrade_request.pk]) + "#contacts")
 
 

@@ -55,8 +55,9 @@ class UpgradeRequestForm(forms.Form):
         label="Points of contact",
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-        help_text="Email addresses, one per line or separated by commas; at most {contacts}. Each gets every "
-        "update.",
+        help_text="One per line; at most {contacts}. An email address (name@example.com) gets every update "
+        "by mail; several on one line may be separated by commas. Anything else, such as “Slack: @alice” "
+        "or “+1 555 0100 (Dana, on call)”, is shown to the EC team and never mailed.",
     )
     notes = forms.CharField(
         label="Notes",
@@ -113,10 +114,10 @@ class UpgradeRequestForm(forms.Form):
         return planned
 
     def clean_contacts(self):
-        emails, problems = intake.parse_contacts(self.cleaned_data["contacts"])
+        contacts, problems = intake.parse_contacts(self.cleaned_data["contacts"])
         if problems:
             raise forms.ValidationError(_as_errors(problems))
-        return emails
+        return contacts
 
     def clean_notes(self):
         notes = self.cleaned_data["notes"]

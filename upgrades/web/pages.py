@@ -29,11 +29,13 @@ from upgrades.selectors import (
     get_service,
     my_requests,
     request_actions,
+    request_of_contact,
     request_rows_for,
     state_counts,
     timeline_of,
 )
 from upgrades.web import topology
+from upgrades.web.next_steps import what_happens_next
 from upgrades.workflow import (
     CONFIRMED_STATES,
     FAILED_STATE,
@@ -83,6 +85,7 @@ FAILED_PHASES = {failed: running for running, failed in FAILED_STATE.items()}
 GATEWAY_TESTING = frozenset({State.AWAITING_VERIFICATION, State.VERIFIED})
 GATEWAY_BACK = frozenset({State.COMPLETED, State.ROLLED_BACK, State.CANCELLED})
 CALLS_SHOWN = 50  # on the request page; the rest on its own page
+CONTACT_ROLES = frozenset({Role.CONTACT})
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class ServiceCard:
     recheck: bool
     waits_for: str  # why Step 1 may not start yet: it waits for another service's confirmation
     file_again: bool  # offer "File again" (a new request prefilled from this service)
+    next_words: str  # what happens next, in a sentence or two
 
     @property
     def uid(self) -> str:
@@ -225,6 +229,29 @@ def request_page(user, request_id: int) -> RequestPage:
     req = get_request(user, request_id)
     services = list(req.services.all())
     roles = roles_for(user, req)
+    buttons, waits_for = _request_buttons(user, req, services, roles)
+    return _page(
+        req, services, roles, is_own=req.requester_id == user.pk, buttons=buttons, waits_for=waits_for
+    )
+
+
+def contact_page(contact: Contact) -> RequestPage:
+    """What a contact's signed link shows: the request page as a contact sees it, without an account.
+    No CF calls and no request-wide buttons; a service's buttons are It works and Report a problem,
+    each opening its own page (`contact_views`)."""
+    req = request_of_contact(contact)
+    return _page(req, list(req.services.all()), CONTACT_ROLES, is_own=False, buttons=[], waits_for="")
+
+
+def _page(
+    req: UpgradeRequest,
+    services: list[ServiceUpgrade],
+    roles: frozenset[Role],
+    *,
+    is_own: bool,
+    buttons: list[Button],
+    waits_for: str,
+) -> RequestPage:
     events = timeline_of(req, services)
     team = Role.EC_TEAM in roles
     calls = recent_calls(req, services) if team and services else []
@@ -234,7 +261,7 @@ def request_page(user, request_id: int) -> RequestPage:
             service,
             req,
             roles,
-            is_own=req.requester_id == user.pk,
+            is_own=is_own,
             several=len(services) > 1,
             entered=entered.get(service.pk, ("", None)),
             reached_step2=service.pk in reached_step2,
@@ -242,7 +269,6 @@ def request_page(user, request_id: int) -> RequestPage:
         )
         for service in services
     ]
-    buttons, waits_for = _request_buttons(user, req, services, roles)
     return RequestPage(
         req=req,
         status=req.status_from(services),
@@ -327,6 +353,7 @@ def _service_card(
         and bool(roles & RECHECK_ROLES),
         waits_for=waits_for,
         file_again=state in FILE_AGAIN_STATES and bool(roles & FILE_AGAIN_ROLES),
+        next_words=what_happens_next(service),
     )
 
 
@@ -472,8 +499,9 @@ def contacts_context(upgrade_request: UpgradeRequest, user) -> dict:
         {
             "id": contact.pk,
             "email": contact.email,
+            "other": contact.other,  # never mailed: shown so, with the addresses
             "unsubscribed": bool(links.get(contact.pk) and links[contact.pk].unsubscribed_at),
-            "undeliverable": contact.email.lower() in refused,
+            "undeliverable": bool(contact.email) and contact.email.lower() in refused,
         }
         for contact in Contact.objects.filter(request=upgrade_request).order_by("id")
     ]

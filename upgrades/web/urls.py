@@ -1,6 +1,6 @@
 from django.urls import path
 
-from upgrades.web import fleet_views, views
+from upgrades.web import fleet_views, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -31,4 +31,7 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("fleet/", fleet_views.fleet_page, name="fleet"),
     path("fleet/refresh/", fleet_views.fleet_refresh, name="fleet-refresh"),
+    path("settings/", settings_views.settings_page, name="settings"),
+    path("settings/token/", settings_views.create_token, name="settings-token-create"),
+    path("settings/token/revoke/", settings_views.revoke_token, name="settings-token-revoke"),
 ]
