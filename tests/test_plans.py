@@ -318,7 +318,7 @@ def test_the_form_keeps_every_choice_after_an_error(client, cast, releases):
         "service_urls": f"{NONPROD}\n{PROD}",
         "plan": "back_to_back",
         "release": releases["okinawa"].pk,
-        "contacts": "not-an-address",
+        "contacts": "alice@",
         f"plan-{NONPROD_ZONE}": "test_first",
         f"after-{PROD_ZONE}": NONPROD_ZONE,
         f"after-{NONPROD_ZONE}": PROD_ZONE,
