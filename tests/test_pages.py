@@ -12,7 +12,7 @@ from django.utils.html import strip_tags
 from tests.conftest import NONPROD, PASSWORD, PROD, file_request
 from upgrades import actions
 from upgrades.models import Event, Preflight, ServiceUpgrade
-from upgrades.workflow import Action
+from upgrades.workflow import Action, Plan, State
 
 
 def test_anonymous_visitors_reach_only_the_login_page(client, filed):
@@ -604,3 +604,14 @@ def test_a_page_with_a_message_to_show_is_rendered_even_if_unchanged(client, cas
     assert (
         refused.status_code == 200 and "Cannot approve a service that is approved" in refused.content.decode()
     )
+
+
+@pytest.mark.parametrize(("plan", "shown"), [(Plan.TEST_FIRST, True), (Plan.BACK_TO_BACK, False)])
+def test_only_a_plan_that_gave_out_the_temporary_url_asks_to_point_gateways_back(
+    client, cast, releases, plan, shown
+):
+    request = file_request(cast["alice"], plan=plan)
+    request.services.update(state=State.COMPLETED, temp_host="ec-tmp", temp_route_guid="r-1")
+    client.force_login(cast["alice"])
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert ("Gateways you pointed at the temporary URL go back to" in page) is shown

@@ -346,7 +346,10 @@ def _service_card(
         picture=topology.picture_for(service, target_release=req.release.name, reached_step2=reached_step2),
         gateway_before=original if testing else "",
         gateway_after=f"-zon {service.zone_id} -sst {service.temporary_url_live}" if testing else "",
-        gateway_back=original if state in GATEWAY_BACK and service.temp_host else "",
+        # Only those who were given the temporary URL (a plan that stops to test) moved gateways to it.
+        gateway_back=original
+        if state in GATEWAY_BACK and service.temp_host and service.plan == Plan.TEST_FIRST
+        else "",
         rollback_gone=service.blue_deleted and not state.is_terminal,
         recheck=state == State.SUBMITTED
         and service.preflight == Preflight.FAILED
