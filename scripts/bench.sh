@@ -18,3 +18,6 @@ $PY bench/dashboard.py
 echo
 echo "== fleet inventory: CF calls per service of a sync, and the Fleet page at scale"
 $PY bench/fleet.py --services "${BENCH_FLEET:-5000}"
+echo
+echo "== sign-in: the password check of the portal's hasher beside Django's defaults"
+$PY bench/login.py
