@@ -1,7 +1,6 @@
 """The EC team's view of endings that are not success: their colours and words, following them up,
 filing again in one press, a readable CF calls panel; and the small things seen on the way."""
 
-
 import pytest
 from django.conf import settings as configured
 from django.contrib.auth.hashers import make_password

@@ -8,7 +8,8 @@ from playwright.sync_api import expect
 from tests.browser.test_journeys import ACME, card
 from tests.engine.conftest import ACME_PROD, approve_and_trigger, filed_and_checked, wait_for, wait_state
 from tests.notifications.conftest import send_all
-from upgrades.workflow import State
+from upgrades import actions
+from upgrades.workflow import Action, State
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -82,3 +83,62 @@ def test_a_contact_opens_the_status_page_from_a_real_mail_and_confirms(
     expect(page.locator(".msg.success")).to_contain_text("Thank you")
     expect(card(page, ACME).locator(".badge")).to_have_text("Verified")
     expect(card(page, ACME).locator(".next")).to_contain_text("waiting for the EC team to start Step 2")
+
+    # The requester is told in a mail of its own, with what happens next.
+    def alices_confirmed_mail():
+        send_all()
+        return next(
+            (m for m in smtp.messages() if m["To"] == "alice@example.com" and "Confirmed" in m["Subject"]),
+            None,
+        )
+
+    told = wait_for(alices_confirmed_mail, 30, "alice's mail that carol confirmed").get_body(("plain",))
+    assert "carol@example.com" in told.get_content() and ACME in told.get_content()
+    assert "Waiting for the EC team to start Step 2" in told.get_content()
+
+
+def mail_to(smtp, address: str, subject: str):
+    def found():
+        send_all()
+        return next((m for m in smtp.messages() if m["To"] == address and subject in m["Subject"]), None)
+
+    return wait_for(found, 30, f"the “{subject}” mail to {address}")
+
+
+def test_a_contact_who_did_not_report_the_problem_learns_of_the_rollback(
+    engine, people, cast, settings, smtp, live_server
+):
+    settings.SITE_URL = live_server.url
+    smtp.start()
+    request = filed_and_checked(cast["alice"], [ACME_PROD])
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.AWAITING_VERIFICATION)
+    temporary_url = service.temporary_url
+    actions.apply_service_action(
+        service=service,
+        action=Action.REPORT_PROBLEM,
+        actor=cast["alice"],
+        reason="Our gateway gets 502 from the temporary URL.",
+    )
+    wait_state(service.pk, State.ROLLED_BACK)
+
+    mail = mail_to(smtp, "carol@example.com", "Rolled back")
+    text = mail.get_body(("plain",)).get_content()
+    assert "alice reported a problem: “Our gateway gets 502 from the temporary URL.”" in text
+    assert "serves the original URL again" in text
+    assert f"-sst {ACME_PROD}" in text and temporary_url in text
+    assert "File a new request" in text
+
+    carol = people("carol", log_in=False)
+    page = carol.page
+    page.set_content(mail.get_body(("html",)).get_content())
+    expect(page.get_by_role("link", name="Open the status page")).to_be_visible()
+    carol.screenshot("mail-rolled-back")
+
+    page.goto(status_link(mail, live_server.url))
+    acme = card(page, ACME)
+    expect(acme.locator(".badge")).to_have_text("Rolled back")
+    expect(acme.locator("svg.topology")).to_have_attribute("aria-label", "Stage 1 of 5: one app, one route")
+    expect(acme.locator(".gateway")).to_contain_text(f"-sst {ACME_PROD}")
+    expect(page.locator(".timeline")).to_contain_text("Our gateway gets 502 from the temporary URL.")
+    expect(acme.get_by_role("link", name="It works")).to_have_count(0)
