@@ -15,7 +15,7 @@ from itertools import groupby
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from upgrades import actions, dispatch, intake, workflow
@@ -87,6 +87,11 @@ class Waves:
     max_parallel: int
     pause_seconds: int | None
     failure_budget: int
+
+    @classmethod
+    def of(cls, data: dict) -> "Waves":
+        """The shape from parsed input (a form's or the API's) that holds these fields and more."""
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -528,9 +533,11 @@ def get_campaign(user, campaign_id: int) -> Campaign:
 
 def services_of(campaign: Campaign) -> QuerySet[ServiceUpgrade]:
     """The campaign's services (those left out at approval excluded), in wave order."""
+    release = FleetService.objects.filter(zone_id=OuterRef("zone_id")).values("release")[:1]
     return (
         campaign.services.filter(wave__isnull=False)
         .select_related("request__release", "request__requester")
+        .annotate(fleet_release=Subquery(release))
         .order_by("wave", "id")
     )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from upgrades.web import fleet_views, views
+from upgrades.web import campaign_views, fleet_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -28,4 +28,9 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("fleet/", fleet_views.fleet_page, name="fleet"),
     path("fleet/refresh/", fleet_views.fleet_refresh, name="fleet-refresh"),
+    path("campaigns/", campaign_views.campaign_list, name="campaign-list"),
+    path("campaigns/new/", campaign_views.campaign_new, name="campaign-new"),
+    path("campaigns/<int:campaign_id>/", campaign_views.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/live/", campaign_views.campaign_live, name="campaign-live"),
+    path("campaigns/<int:campaign_id>/<str:action>/", campaign_views.campaign_action, name="campaign-action"),
 ]
