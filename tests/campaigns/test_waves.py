@@ -1,8 +1,10 @@
 """Campaigns driven end to end by a real worker and beat against the fleet cfsim over HTTP."""
 
+from tests.engine.conftest import wait_for
 from upgrades import campaigns
-from upgrades.models import Campaign, Event
-from upgrades.workflow import State
+from upgrades.campaigns import CampaignAction as Action
+from upgrades.models import Campaign, Event, ServiceUpgrade
+from upgrades.workflow import ACTIVE_STATES, RUNNING_STATES, State
 
 from .conftest import BROKEN, TARGET, approved_and_started, behind, create, wait_campaign
 
@@ -52,3 +54,44 @@ def test_a_spent_failure_budget_stops_the_campaign_and_says_why(fleet, cast):
     assert states == [State.APPROVED] * 3 + [State.STEP1_FAILED] * 2
     assert "failure budget of 2 is spent" in campaign.reason and "2 step 1 failed" in campaign.reason
     assert campaigns.drive(campaign.pk) == 0  # a stopped campaign starts nothing more
+
+
+def test_pause_holds_new_starts_continue_opens_the_next_wave_and_abort_lets_running_ones_finish(fleet, cast):
+    campaign = create(cast["olga"], behind(6), canary_size=2, wave_size=2, max_parallel=2, pause_seconds=None)
+    oscar = cast["oscar"]
+    approved_and_started(campaign, oscar)
+    campaigns.apply(campaign=campaign, action=Action.PAUSE, actor=oscar)
+
+    # Paused: whatever had started finishes, and the driver starts nothing more.
+    wait_for(lambda: not in_states(campaign, *RUNNING_STATES), 60, "started services to finish")
+    waiting = in_states(campaign, State.APPROVED)
+    assert campaigns.drive(campaign.pk) == 0 and in_states(campaign, State.APPROVED) == waiting
+    assert len(waiting) >= 4
+
+    # Resumed: wave 1 ends, and with no pause set the next waits for a person.
+    campaigns.apply(campaign=campaign, action=Action.RESUME, actor=oscar)
+    wait_for(lambda: waits_for_continue(campaign), 60, "wave 1 to end")
+    assert campaigns.drive(campaign.pk) == 0
+    assert {s.wave for s in in_states(campaign, State.APPROVED)} == {2, 3}
+
+    # Continue: wave 2 starts; aborted while it runs, it finishes and wave 3 never starts.
+    fleet.configure(start_delay=2)
+    campaigns.apply(campaign=campaign, action=Action.CONTINUE, actor=oscar)
+    wait_for(lambda: in_states(campaign, State.STEP1_RUNNING), 30, "wave 2 to start")
+    aborted = campaigns.apply(campaign=campaign, action=Action.ABORT, actor=oscar)
+    assert aborted.state == Campaign.State.ABORTED and "aborted by oscar" in aborted.reason
+    wait_for(lambda: not in_states(campaign, *ACTIVE_STATES), 60, "wave 2 to finish")
+    states = {s.wave: set() for s in campaign.services.all()}
+    for service in campaign.services.all():
+        states[service.wave].add(service.state)
+    assert states == {1: {State.COMPLETED}, 2: {State.COMPLETED}, 3: {State.CANCELLED}}
+    wait_campaign(campaign, Campaign.State.ABORTED)
+
+
+def in_states(campaign: Campaign, *states: State) -> list[ServiceUpgrade]:
+    return list(campaign.services.filter(state__in=states))
+
+
+def waits_for_continue(campaign: Campaign) -> bool:
+    campaign.refresh_from_db()
+    return campaigns.progress(campaign, list(campaigns.services_of(campaign))).waits_for_continue
