@@ -55,6 +55,13 @@ def test_a_spent_failure_budget_stops_the_campaign_and_says_why(fleet, cast):
     assert "failure budget of 2 is spent" in campaign.reason and "2 step 1 failed" in campaign.reason
     assert campaigns.drive(campaign.pk) == 0  # a stopped campaign starts nothing more
 
+    # Once CF builds the image again, Retry runs the failed steps again and the campaign goes on.
+    fleet.configure(failing_images=[])
+    retried = campaigns.apply(campaign=campaign, action=Action.RETRY, actor=cast["oscar"])
+    assert retried.state == Campaign.State.RUNNING and retried.reason == ""
+    wait_campaign(campaign, Campaign.State.COMPLETED)
+    assert set(campaign.services.values_list("state", flat=True)) == {State.COMPLETED}
+
 
 def test_pause_holds_new_starts_continue_opens_the_next_wave_and_abort_lets_running_ones_finish(fleet, cast):
     campaign = create(cast["olga"], behind(6), canary_size=2, wave_size=2, max_parallel=2, pause_seconds=None)
