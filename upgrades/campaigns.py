@@ -304,15 +304,18 @@ def _check_team(user) -> None:
         raise workflow.NotAllowed("Campaigns are for the EC team.")
 
 
-def allowed(campaign: Campaign, user) -> list[CampaignAction]:
-    """The buttons `user` may press now (the driver's own conditions are checked when pressed)."""
+def allowed(campaign: Campaign, user, progress: "Progress | None" = None) -> list[CampaignAction]:
+    """The buttons `user` may press now; with the campaign's `progress`, Continue only between waves
+    (the driver's own conditions are checked again when pressed)."""
     if not is_ec_team(user):
         return []
+    between = progress is None or progress.waits_for_continue or progress.next_wave_at is not None
     return [
         action
         for action, (sources, _) in RULES.items()
         if campaign.state in sources
         and not (action == CampaignAction.APPROVE and user.pk == campaign.creator_id)
+        and not (action == CampaignAction.CONTINUE and not between)
     ]
 
 

@@ -68,6 +68,8 @@ def test_campaign_pages_are_the_ec_teams_and_their_controls_post(client, cast, i
     assert "Campaigns under way" not in client.get("/").content.decode()
     client.post(f"/campaigns/{campaign_id}/start/")
     assert "Campaigns under way" in client.get("/").content.decode()
+    running = client.get(f"/campaigns/{campaign_id}/live/").content.decode()
+    assert "Pause" in running and "Continue to the next wave" not in running  # only between waves
     wrong = client.post(f"/campaigns/{campaign_id}/continue/", follow=True).content.decode()
     assert "Continue starts the next wave once it has" in wrong
 

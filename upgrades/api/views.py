@@ -260,11 +260,12 @@ class FleetRefresh(APIView):
 
 def campaign_body(request, campaign) -> dict:
     services = list(campaigns.services_of(campaign).prefetch_related("request__contacts"))
+    progress = campaigns.progress(campaign, services)
     context = {
         "request": request,
         "services": services,
-        "progress": campaigns.progress(campaign, services),
-        "allowed": campaigns.allowed(campaign, request.user),
+        "progress": progress,
+        "allowed": campaigns.allowed(campaign, request.user, progress),
     }
     return CampaignSerializer(campaign, context=context).data
 

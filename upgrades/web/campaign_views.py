@@ -112,7 +112,7 @@ def _context(request, campaign_id: int) -> dict:
     services = list(campaigns.services_of(campaign))
     page = Paginator(services, PAGE_SIZE).get_page(request.GET.get("page"))
     progress = campaigns.progress(campaign, services)
-    allowed = campaigns.allowed(campaign, request.user)
+    allowed = campaigns.allowed(campaign, request.user, progress)
     buttons = [_BUTTONS.get(a) or Button(a, campaigns.ACTION_LABELS[a]) for a in allowed]
     return {
         "campaign": campaign,
