@@ -17,6 +17,7 @@ from django.db import close_old_connections, transaction
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.test import Client
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
@@ -30,8 +31,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import NONPROD, PROD, file_request
-from upgrades.models import ServiceUpgrade
-from upgrades.workflow import State
+from upgrades import actions, campaigns
+from upgrades.models import FleetService, Preflight, Release, ServiceUpgrade
+from upgrades.workflow import Plan, State
 
 SEED = 20_151
 FOUNDATION_DOMAIN = "run.aws-usw02-pr.ice.predix.io"
@@ -139,7 +141,37 @@ def world(cast, releases):
     return {
         "request_id": [r.pk for r in (fresh, unchecked, testing, failed)],
         "service_id": list(ServiceUpgrade.objects.order_by("id").values_list("id", flat=True)),
+        "campaign_id": campaign_world(cast),
     }
+
+
+def campaign_world(cast) -> list[int]:
+    """A draft campaign of two fleet services, and a running one (olga's, approved by oscar)."""
+    now = timezone.now()
+    zones = [f"5e6f7081-92a3-4b44-8d5e-6f708192a3b{n}" for n in range(4)]
+    FleetService.objects.bulk_create(
+        FleetService(zone_id=zone_id, foundation="predix-west", domain=FOUNDATION_DOMAIN,
+                     release="sendai.120", first_seen_at=now, last_seen_at=now)
+        for zone_id in zones
+    )  # fmt: skip
+    shape = campaigns.Waves(canary_size=1, wave_size=1, max_parallel=1, pause_seconds=None, failure_budget=1)
+    made = []
+    for part in (zones[:2], zones[2:]):
+        made.append(
+            campaigns.create_campaign(
+                creator=cast["olga"],
+                name="fuzz",
+                release=Release.objects.get(name="okinawa.130"),
+                plan=Plan.BACK_TO_BACK,
+                named=campaigns.named_services(part, "zone_ids"),
+                waves=shape,
+            )
+        )
+    for service in ServiceUpgrade.objects.filter(campaign=made[1]):
+        actions.record_preflight(service_id=service.pk, outcome=Preflight.PASSED, message="ok")
+    for action in (campaigns.CampaignAction.APPROVE, campaigns.CampaignAction.START):
+        campaigns.apply(campaign=made[1], action=action, actor=cast["oscar"])
+    return [campaign.pk for campaign in made]
 
 
 @pytest.fixture

@@ -99,6 +99,11 @@ def _parse_url(text: str, located: dict) -> tuple[ParsedService | None, str]:
     return ParsedService(url=url, zone_id=zone_id, domain=domain, foundation=foundation.slug), ""
 
 
+def parse_url(text: str) -> tuple[ParsedService | None, str]:
+    """One service URL (not a bare zone ID) by the form's rules: the service, or None and what is wrong."""
+    return _parse_url(text, {})
+
+
 def _located_zone(zone_id: str, found, looked: list[str]) -> tuple[ParsedService | None, str]:
     """A bare zone ID, as the lookup on the configured foundations found it (CF's API, never a URL
     the user gave)."""

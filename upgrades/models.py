@@ -219,6 +219,12 @@ class ServiceUpgrade(models.Model):
     instances_running = models.PositiveIntegerField(default=0)
     instances_desired = models.PositiveIntegerField(default=0)
 
+    # A service moved by a campaign, and the wave it belongs to (null: left out at approval).
+    campaign = models.ForeignKey(
+        "Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="services"
+    )
+    wave = models.PositiveIntegerField(null=True, blank=True)
+
     objects = ServiceUpgradeQuerySet.as_manager()
 
     class Meta:
@@ -494,3 +500,71 @@ class FleetSync(models.Model):
 
     def __str__(self) -> str:
         return f"{self.foundation} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class CampaignQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CampaignQuerySet":
+        """Campaigns are the EC team's: everyone else sees none."""
+        if user.is_authenticated and user.has_perm("upgrades.operate"):
+            return self.all()
+        return self.none()
+
+
+class Campaign(models.Model):
+    """Many EC services moved to one release in waves: a canary wave, then waves of `wave_size`,
+    at most `max_parallel` running at once, a pause between waves, and a failure budget.
+
+    Each of its services is an ordinary service upgrade (one request each); the campaign only
+    decides when each one starts (`upgrades.campaigns.drive`).
+    """
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        APPROVED = "approved", "Approved"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        STOPPED = "stopped", "Stopped"
+        ABORTED = "aborted", "Aborted"
+
+    name = models.CharField(max_length=200)
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="campaigns")
+    plan = models.CharField(max_length=16, choices=list(PLAN_LABELS.items()), default=Plan.BACK_TO_BACK)
+    creator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
+    canary_size = models.PositiveIntegerField(default=1)
+    wave_size = models.PositiveIntegerField(default=10)
+    max_parallel = models.PositiveIntegerField(default=10)
+    # Seconds between waves; null: wait for a person to press Continue.
+    pause_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Stop starting services once this many are failed or rolled back.
+    failure_budget = models.PositiveIntegerField(default=1)
+    # The wave whose services are being started (0 before the first); when it ended, if it has;
+    # and whether a person said to go on to the next without waiting.
+    current_wave = models.PositiveIntegerField(default=0)
+    wave_ended_at = models.DateTimeField(null=True, blank=True)
+    continue_now = models.BooleanField(default=False)
+    # Services named but not taken, each {zone_id, name, foundation, release, reason}.
+    left_out = models.JSONField(default=list, blank=True)
+    # Why the campaign stopped or was aborted, in words.
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        return f"CA-{self.pk}"

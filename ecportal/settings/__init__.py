@@ -361,8 +361,13 @@ CF_WEB_TIMEOUT = env.float("CF_WEB_TIMEOUT", default=3.0)
 # The fleet inventory (every EC service on every foundation) is read again this often.
 FLEET_SYNC_SECONDS = env.int("FLEET_SYNC_SECONDS", default=15 * 60)
 
+# Campaigns: how often beat moves running campaigns on, and how many services one may name.
+CAMPAIGN_DRIVE_SECONDS = env.float("CAMPAIGN_DRIVE_SECONDS", default=5.0)
+MAX_SERVICES_PER_CAMPAIGN = env.int("MAX_SERVICES_PER_CAMPAIGN", default=5000)
+
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},
     "send-mail": {"task": "upgrades.tasks.send_pending", "schedule": NOTIFY_SEND_SECONDS},
     "fleet-sync": {"task": "upgrades.tasks.sync_fleet", "schedule": FLEET_SYNC_SECONDS},
+    "campaigns": {"task": "upgrades.tasks.drive_campaigns", "schedule": CAMPAIGN_DRIVE_SECONDS},
 }

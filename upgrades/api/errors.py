@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from upgrades import actions, workflow
-from upgrades.models import ServiceUpgrade, UpgradeRequest
+from upgrades.models import Campaign, ServiceUpgrade, UpgradeRequest
 
 
 def exception_handler(exc, context):
@@ -23,7 +23,7 @@ def exception_handler(exc, context):
     if isinstance(exc, actions.IntakeRejected):
         body = {field: [str(p) for p in problems] for field, problems in exc.problems.items()}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, UpgradeRequest.DoesNotExist | ServiceUpgrade.DoesNotExist):
+    if isinstance(exc, UpgradeRequest.DoesNotExist | ServiceUpgrade.DoesNotExist | Campaign.DoesNotExist):
         return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -318,3 +318,112 @@ class FleetServiceSerializer(serializers.Serializer):
     state = serializers.CharField(
         source="upgrade_state", allow_null=True, help_text="The state of its latest upgrade; null if none."
     )
+
+
+# --- Campaigns (DESIGN §6) ----------------------------------------------------------------------
+
+
+class CampaignCreateSerializer(serializers.Serializer):
+    """A campaign's services come as `zone_ids` or `service_urls` (exactly one of them)."""
+
+    name = serializers.CharField(max_length=200)
+    release = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    zone_ids = serializers.ListField(
+        child=serializers.CharField(max_length=intake.MAX_URL_LENGTH),
+        required=False,
+        max_length=settings.MAX_SERVICES_PER_CAMPAIGN,
+    )
+    service_urls = serializers.ListField(
+        child=serializers.CharField(max_length=intake.MAX_URL_LENGTH),
+        required=False,
+        max_length=settings.MAX_SERVICES_PER_CAMPAIGN,
+    )
+    plan = serializers.ChoiceField(choices=list(PLAN_LABELS.items()), default=Plan.BACK_TO_BACK)
+    canary_size = serializers.IntegerField(
+        min_value=1, max_value=settings.MAX_SERVICES_PER_CAMPAIGN, default=1
+    )
+    wave_size = serializers.IntegerField(
+        min_value=1, max_value=settings.MAX_SERVICES_PER_CAMPAIGN, default=10
+    )
+    max_parallel = serializers.IntegerField(min_value=1, max_value=1000, default=10)
+    pause_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=7 * 24 * 3600,
+        allow_null=True,
+        default=None,
+        help_text="Seconds between waves; null: wait for a person to continue.",
+    )
+    failure_budget = serializers.IntegerField(
+        min_value=1,
+        max_value=settings.MAX_SERVICES_PER_CAMPAIGN,
+        default=1,
+        help_text="Stop starting services once this many failed or were rolled back.",
+    )
+
+    validate_release = RequestCreateSerializer.validate_release
+
+    def validate(self, attrs):
+        given = [name for name in ("zone_ids", "service_urls") if name in attrs]
+        if len(given) != 1:
+            raise serializers.ValidationError("Give the services as either zone_ids or service_urls.")
+        return attrs
+
+
+class WaveSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["waiting", "running", "done"])
+    services = serializers.SerializerMethodField()
+
+    def get_services(self, wave) -> list[int]:
+        return [service.pk for service in wave.services]
+
+
+class LeftOutSerializer(serializers.Serializer):
+    zone_id = serializers.CharField()
+    name = serializers.CharField()
+    foundation = serializers.CharField()
+    release = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class CampaignSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    name = serializers.CharField()
+    release = serializers.CharField(source="release.name")
+    plan = serializers.CharField()
+    state = serializers.CharField()
+    creator = serializers.CharField(source="creator.username")
+    approved_by = serializers.CharField(source="approved_by.username", allow_null=True, default=None)
+    canary_size = serializers.IntegerField()
+    wave_size = serializers.IntegerField()
+    max_parallel = serializers.IntegerField()
+    pause_seconds = serializers.IntegerField(allow_null=True)
+    failure_budget = serializers.IntegerField()
+    current_wave = serializers.IntegerField()
+    reason = serializers.CharField(help_text="Why it stopped or was aborted.")
+    created_at = serializers.DateTimeField()
+
+
+class CampaignSerializer(CampaignSummarySerializer):
+    """A campaign with its progress; the view passes `progress` and `services` in the context."""
+
+    counts = serializers.SerializerMethodField()
+    waves = serializers.SerializerMethodField()
+    left_out = LeftOutSerializer(many=True)
+    allowed_actions = serializers.SerializerMethodField()
+    services = serializers.SerializerMethodField()
+
+    def get_counts(self, campaign) -> dict[str, int]:
+        return self.context["progress"].counts
+
+    @extend_schema_field(WaveSerializer(many=True))
+    def get_waves(self, campaign) -> list[dict]:
+        return WaveSerializer(self.context["progress"].waves, many=True).data
+
+    def get_allowed_actions(self, campaign) -> list[str]:
+        return [str(action) for action in self.context["allowed"]]
+
+    @extend_schema_field(ServiceSerializer(many=True))
+    def get_services(self, campaign) -> list[dict]:
+        return ServiceSerializer(self.context["services"], many=True, context=self.context).data

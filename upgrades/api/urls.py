@@ -2,6 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from upgrades.api import views
+from upgrades.campaigns import CampaignAction
 from upgrades.workflow import REQUEST_ACTIONS, SERVICE_ACTIONS
 
 urlpatterns = [
@@ -27,6 +28,16 @@ urlpatterns = [
     ],
     path("fleet/", views.FleetList.as_view(), name="api-fleet"),
     path("fleet/refresh/", views.FleetRefresh.as_view(), name="api-fleet-refresh"),
+    path("campaigns/", views.CampaignListCreate.as_view(), name="api-campaigns"),
+    path("campaigns/<int:campaign_id>/", views.CampaignDetail.as_view(), name="api-campaign"),
+    *[
+        path(
+            f"campaigns/<int:campaign_id>/{action}/",
+            views.CampaignAction.as_view(campaign_action=action),
+            name=f"api-campaign-{action}",
+        )
+        for action in CampaignAction
+    ],
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Last: whatever else ends in a slash (paths without one are first redirected to it, as elsewhere).

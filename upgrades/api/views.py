@@ -6,9 +6,12 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from upgrades import actions, fleet, selectors
+from upgrades import actions, campaigns, fleet, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
+    CampaignCreateSerializer,
+    CampaignSerializer,
+    CampaignSummarySerializer,
     ErrorSerializer,
     EventSerializer,
     FleetFilterSerializer,
@@ -242,7 +245,7 @@ class NoSuchEndpoint(APIView):
 
 def _ec_team_only(request) -> None:
     if not is_ec_team(request.user):
-        raise PermissionDenied("The fleet is for the EC team.")
+        raise PermissionDenied("The fleet and its campaigns are for the EC team.")
 
 
 class FleetList(generics.GenericAPIView):
@@ -281,3 +284,94 @@ class FleetRefresh(APIView):
         _ec_team_only(request)
         fleet.refresh()
         return Response({"detail": "Every foundation is read again."}, status=status.HTTP_202_ACCEPTED)
+
+
+# --- Campaigns (EC team only) --------------------------------------------------------------------
+
+
+def campaign_body(request, campaign) -> dict:
+    services = list(campaigns.services_of(campaign).prefetch_related("request__contacts"))
+    progress = campaigns.progress(campaign, services)
+    context = {
+        "request": request,
+        "services": services,
+        "progress": progress,
+        "allowed": campaigns.allowed(campaign, request.user, progress),
+    }
+    return CampaignSerializer(campaign, context=context).data
+
+
+class CampaignListCreate(generics.GenericAPIView):
+    serializer_class = CampaignSummarySerializer
+
+    @extend_schema(
+        operation_id="campaigns_list",
+        responses=responses(
+            {200: CampaignSummarySerializer(many=True)},
+            401,
+            (403, "Not in the EC team."),
+            (404, "No such page."),
+        ),
+    )
+    def get(self, request):
+        _ec_team_only(request)
+        page = self.paginate_queryset(campaigns.campaigns_for(request.user))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        request=CampaignCreateSerializer,
+        responses=responses(
+            {201: CampaignSerializer},
+            401,
+            (403, "Not in the EC team."),
+            (409, "A service got an upgrade of its own while the campaign was being created."),
+            413,
+            415,
+            bad_input=field_errors("CampaignCreateError", CampaignCreateSerializer),
+        ),
+    )
+    def post(self, request):
+        _ec_team_only(request)
+        incoming = CampaignCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        source = "zone_ids" if "zone_ids" in data else "service_urls"
+        created = campaigns.create_campaign(
+            creator=request.user,
+            name=data["name"],
+            release=data["release"],
+            plan=Plan(data["plan"]),
+            named=campaigns.named_services(data[source], source),
+            waves=campaigns.Waves.of(data),
+        )
+        found = campaigns.get_campaign(request.user, created.pk)
+        return Response(campaign_body(request, found), status=status.HTTP_201_CREATED)
+
+
+class CampaignDetail(APIView):
+    @extend_schema(responses=responses({200: CampaignSerializer}, 401, (403, "Not in the EC team."), 404))
+    def get(self, request, campaign_id: int):
+        _ec_team_only(request)
+        return Response(campaign_body(request, campaigns.get_campaign(request.user, campaign_id)))
+
+
+class CampaignAction(APIView):
+    """POST /api/campaigns/{id}/{approve|start|pause|resume|continue|abort|retry}/ (no body)."""
+
+    campaign_action: campaigns.CampaignAction | None = None
+
+    @extend_schema(
+        request=None,
+        responses=responses(
+            {200: CampaignSerializer},
+            401,
+            (403, "Not in the EC team, or approving one's own campaign."),
+            404,
+            409,
+        ),
+    )
+    def post(self, request, campaign_id: int):
+        _ec_team_only(request)
+        found = campaigns.get_campaign(request.user, campaign_id)
+        campaigns.apply(campaign=found, action=self.campaign_action, actor=request.user)
+        return Response(campaign_body(request, campaigns.get_campaign(request.user, campaign_id)))

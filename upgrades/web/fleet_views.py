@@ -55,7 +55,7 @@ def _chart(counts: list[dict]) -> tuple[list[Bar], int]:
     return bars, max(y - GROUP_GAP, 0)
 
 
-def _filters(request) -> tuple[FleetFilterForm, fleet.FleetFilters]:
+def fleet_filters(request) -> tuple[FleetFilterForm, fleet.FleetFilters]:
     form = FleetFilterForm(
         request.GET or None,
         foundation_choices=foundations.choices(),
@@ -72,7 +72,7 @@ def _filters(request) -> tuple[FleetFilterForm, fleet.FleetFilters]:
 def fleet_page(request):
     if not is_ec_team(request.user):
         raise PermissionDenied("The fleet is for the EC team.")
-    form, filters = _filters(request)
+    form, filters = fleet_filters(request)
     page = Paginator(fleet.services_for(request.user, filters), PAGE_SIZE).get_page(request.GET.get("page"))
     counts = fleet.release_counts(request.user)
     bars, height = _chart(counts)
@@ -92,9 +92,18 @@ def fleet_page(request):
             "bar_height": BAR_HEIGHT,
             "syncs": fleet.last_syncs(),
             "query": query.urlencode(),
+            "campaign_query": _campaign_query(request),
             "total": sum(n for group in counts for _, n in group["releases"]),
         },
     )
+
+
+def _campaign_query(request) -> str:
+    """The filters as the new-campaign page reads them (the services they show become its list)."""
+    chosen = {
+        name: request.GET[name] for name in ("foundation", "release", "state", "q") if request.GET.get(name)
+    }
+    return urlencode(chosen or {"all": "1"})
 
 
 @login_required

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from upgrades.web import fleet_views, settings_views, views
+from upgrades.web import campaign_views, fleet_views, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -34,4 +34,9 @@ urlpatterns = [
     path("settings/", settings_views.settings_page, name="settings"),
     path("settings/token/", settings_views.create_token, name="settings-token-create"),
     path("settings/token/revoke/", settings_views.revoke_token, name="settings-token-revoke"),
+    path("campaigns/", campaign_views.campaign_list, name="campaign-list"),
+    path("campaigns/new/", campaign_views.campaign_new, name="campaign-new"),
+    path("campaigns/<int:campaign_id>/", campaign_views.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/live/", campaign_views.campaign_live, name="campaign-live"),
+    path("campaigns/<int:campaign_id>/<str:action>/", campaign_views.campaign_action, name="campaign-action"),
 ]

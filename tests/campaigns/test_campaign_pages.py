@@ -1,0 +1,85 @@
+"""The campaign pages: from the Fleet page's filters to a draft, what the draft shows, the controls."""
+
+from upgrades.models import Campaign
+
+from .test_campaign_api import body, inventory, preflight_passed, zone  # noqa: F401 (fixture)
+
+
+def test_a_campaign_is_drafted_from_the_fleet_pages_filters(client, cast, inventory):  # noqa: F811
+    client.force_login(cast["olga"])
+    fleet = client.get("/fleet/?release=sendai.120")
+    assert "Create a campaign from these 6 services" in fleet.content.decode()
+    assert 'href="/campaigns/new/?release=sendai.120"' in fleet.content.decode()
+
+    form = client.get("/campaigns/new/?release=sendai.120")
+    assert form.status_code == 200
+    assert form.context["form"].initial["services"].splitlines() == [zone(n) for n in range(1, 7)]
+
+    created = client.post(
+        "/campaigns/new/",
+        {
+            "name": "West first",
+            "release": form.context["form"].initial["release"].pk,
+            "services": form.context["form"].initial["services"],
+            "plan": "back_to_back",
+            "canary_size": 1,
+            "wave_size": 5,
+            "max_parallel": 5,
+            "pause_seconds": "",
+            "failure_budget": 1,
+        },
+    )
+    campaign = Campaign.objects.get()
+    assert created.status_code == 302 and created["Location"] == f"/campaigns/{campaign.pk}/"
+    assert campaign.pause_seconds is None and campaign.canary_size == 1
+
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert "Draft" in page and "ec-svc-1" in page and "sendai.120" in page
+    assert "nobody approves their own" in page and f'action="/campaigns/{campaign.pk}/approve/"' not in page
+    assert "after each wave, wait for a person to continue" in page
+
+
+def test_bad_services_are_named_next_to_the_field(client, cast, inventory):  # noqa: F811
+    client.force_login(cast["olga"])
+    fields = body(services="https://nope.example.com\n" + zone(1), release="", pause_seconds="")
+    fields["release"] = Campaign._meta.get_field("release").related_model.objects.get(name="okinawa.130").pk
+    refused = client.post("/campaigns/new/", fields)
+    assert refused.status_code == 200
+    assert "Line 1: the host must start with the zone ID" in refused.content.decode()
+    assert not Campaign.objects.exists()
+
+
+def test_campaign_pages_are_the_ec_teams_and_their_controls_post(client, cast, inventory):  # noqa: F811
+    client.force_login(cast["olga"])
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(cast["olga"])
+    campaign_id = api.post("/api/campaigns/", body(), format="json").data["id"]
+    preflight_passed(campaign_id)
+
+    assert client.post(f"/campaigns/{campaign_id}/approve/").status_code == 403  # her own
+    client.force_login(cast["oscar"])
+    assert client.get(f"/campaigns/{campaign_id}/approve/").status_code == 405
+    approved = client.post(f"/campaigns/{campaign_id}/approve/", follow=True)
+    assert f"CA-{campaign_id}: approved." in approved.content.decode()
+    live = client.get(f"/campaigns/{campaign_id}/live/").content.decode()
+    assert "Start now" in live and "Wave" in live
+    assert "Campaigns under way" not in client.get("/").content.decode()
+    client.post(f"/campaigns/{campaign_id}/start/")
+    assert "Campaigns under way" in client.get("/").content.decode()
+    running = client.get(f"/campaigns/{campaign_id}/live/").content.decode()
+    assert "Pause" in running and "Continue to the next wave" not in running  # only between waves
+    wrong = client.post(f"/campaigns/{campaign_id}/continue/", follow=True).content.decode()
+    assert "Continue starts the next wave once it has" in wrong
+
+    client.force_login(cast["alice"])
+    for path in (
+        "/campaigns/",
+        "/campaigns/new/",
+        f"/campaigns/{campaign_id}/",
+        f"/campaigns/{campaign_id}/live/",
+    ):
+        assert client.get(path).status_code == 403, path
+    assert client.post(f"/campaigns/{campaign_id}/abort/").status_code == 403
+    assert "Campaigns" not in client.get("/").content.decode().split("<main")[0]

@@ -1,0 +1,104 @@
+"""Campaigns driven end to end by a real worker and beat against the fleet cfsim over HTTP."""
+
+from tests.engine.conftest import wait_for
+from upgrades import campaigns
+from upgrades.campaigns import CampaignAction as Action
+from upgrades.models import Campaign, Event, ServiceUpgrade
+from upgrades.workflow import ACTIVE_STATES, RUNNING_STATES, State
+
+from .conftest import BROKEN, TARGET, approved_and_started, behind, create, wait_campaign
+
+
+def served_release(sim, zone_id: str) -> str:
+    """The release of the app cfsim's route for `zone_id` sends traffic to."""
+    state = sim.state()
+    apps = {app["guid"]: app for app in state["apps"]}
+    route = next(r for r in state["routes"] if r["url"].startswith(zone_id + "."))
+    return ",".join(apps[d["app_guid"]]["image"].rsplit(":", 1)[1] for d in route["destinations"])
+
+
+def test_a_30_service_campaign_in_3_waves_moves_every_service_to_the_release(fleet, cast):
+    services = behind(30)
+    campaign = create(cast["olga"], services, canary_size=6, wave_size=12, max_parallel=12)
+    waves = sorted(set(campaign.services.values_list("wave", flat=True)))
+    assert waves == [1, 2, 3]
+
+    approved_and_started(campaign, cast["oscar"])
+    wait_campaign(campaign, Campaign.State.COMPLETED, timeout=240)
+
+    assert set(campaign.services.values_list("state", flat=True)) == {State.COMPLETED}
+    assert {served_release(fleet, s.zone_id) for s in services} == {TARGET}
+    # The waves went in order: no service of a wave started before every one of the wave before ended.
+    for wave in (2, 3):
+        assert (
+            moments(campaign, wave, State.STEP1_RUNNING)[0]
+            >= moments(campaign, wave - 1, State.COMPLETED)[-1]
+        )
+
+
+def moments(campaign: Campaign, wave: int, state: State) -> list:
+    """When the services of `wave` entered `state`, earliest first."""
+    events = Event.objects.filter(service__campaign=campaign, service__wave=wave, to_state=state)
+    return sorted(events.values_list("created_at", flat=True))
+
+
+def test_a_spent_failure_budget_stops_the_campaign_and_says_why(fleet, cast):
+    campaign = create(
+        cast["olga"], behind(5), release=BROKEN, canary_size=5, max_parallel=2, failure_budget=2
+    )
+
+    approved_and_started(campaign, cast["oscar"])
+    wait_campaign(campaign, Campaign.State.STOPPED)
+
+    states = sorted(campaign.services.values_list("state", flat=True))
+    assert states == [State.APPROVED] * 3 + [State.STEP1_FAILED] * 2
+    assert "failure budget of 2 is spent" in campaign.reason and "2 step 1 failed" in campaign.reason
+    assert campaigns.drive(campaign.pk) == 0  # a stopped campaign starts nothing more
+
+    # Once CF builds the image again, Retry runs the failed steps again and the campaign goes on.
+    fleet.configure(failing_images=[])
+    retried = campaigns.apply(campaign=campaign, action=Action.RETRY, actor=cast["oscar"])
+    assert retried.state == Campaign.State.RUNNING and retried.reason == ""
+    wait_campaign(campaign, Campaign.State.COMPLETED)
+    assert set(campaign.services.values_list("state", flat=True)) == {State.COMPLETED}
+
+
+def test_pause_holds_new_starts_continue_opens_the_next_wave_and_abort_lets_running_ones_finish(fleet, cast):
+    campaign = create(cast["olga"], behind(6), canary_size=2, wave_size=2, max_parallel=2, pause_seconds=None)
+    oscar = cast["oscar"]
+    approved_and_started(campaign, oscar)
+    campaigns.apply(campaign=campaign, action=Action.PAUSE, actor=oscar)
+
+    # Paused: whatever had started finishes, and the driver starts nothing more.
+    wait_for(lambda: not in_states(campaign, *RUNNING_STATES), 60, "started services to finish")
+    waiting = in_states(campaign, State.APPROVED)
+    assert campaigns.drive(campaign.pk) == 0 and in_states(campaign, State.APPROVED) == waiting
+    assert len(waiting) >= 4
+
+    # Resumed: wave 1 ends, and with no pause set the next waits for a person.
+    campaigns.apply(campaign=campaign, action=Action.RESUME, actor=oscar)
+    wait_for(lambda: waits_for_continue(campaign), 60, "wave 1 to end")
+    assert campaigns.drive(campaign.pk) == 0
+    assert {s.wave for s in in_states(campaign, State.APPROVED)} == {2, 3}
+
+    # Continue: wave 2 starts; aborted while it runs, it finishes and wave 3 never starts.
+    fleet.configure(start_delay=2)
+    campaigns.apply(campaign=campaign, action=Action.CONTINUE, actor=oscar)
+    wait_for(lambda: in_states(campaign, State.STEP1_RUNNING), 30, "wave 2 to start")
+    aborted = campaigns.apply(campaign=campaign, action=Action.ABORT, actor=oscar)
+    assert aborted.state == Campaign.State.ABORTED and "aborted by oscar" in aborted.reason
+    wait_for(lambda: not in_states(campaign, *ACTIVE_STATES), 60, "wave 2 to finish")
+    states = {s.wave: set() for s in campaign.services.all()}
+    for service in campaign.services.all():
+        states[service.wave].add(service.state)
+    assert states == {1: {State.COMPLETED}, 2: {State.COMPLETED}, 3: {State.CANCELLED}}
+    wait_campaign(campaign, Campaign.State.ABORTED)
+
+
+def in_states(campaign: Campaign, *states: State) -> list[ServiceUpgrade]:
+    return list(campaign.services.filter(state__in=states))
+
+
+def waits_for_continue(campaign: Campaign) -> bool:
+    campaign.refresh_from_db()
+    return campaigns.progress(campaign, list(campaigns.services_of(campaign))).waits_for_continue
