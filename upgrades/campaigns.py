@@ -1,21 +1,18 @@
-"""Campaigns: many EC services moved to one release in safe waves. Their writes and reads.
+"""Campaigns: many EC services moved to one release in safe waves. Their rules and writes.
 
 Each service of a campaign is an ordinary service upgrade, with a request of its own filed by the
 campaign's creator: the same engine, request page, events, CF call log and rollback. The campaign
-only decides when each service starts (`drive`). Service states change through `actions` alone;
-the campaign's own state changes here, each under the campaign's row lock, so a second driver, a
-person's button and a beat tick take turns and nothing is started twice.
+only decides when each service starts (`campaign_driver.drive`). Service states change through
+`actions` alone; the campaign's own state changes here and in the driver, each under the campaign's
+row lock, so a second driver, a person's button and a beat tick take turns and nothing is started
+twice. Reads for pages and the API are in `campaign_reads`.
 """
 
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import StrEnum
-from itertools import groupby
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from upgrades import actions, dispatch, intake, workflow
@@ -30,7 +27,7 @@ from upgrades.models import (
     UpgradeRequest,
 )
 from upgrades.permissions import is_ec_team
-from upgrades.workflow import ACTIVE_STATES, RUNNING_STATES, TERMINAL_STATES, Action, Plan, State
+from upgrades.workflow import ACTIVE_STATES, TERMINAL_STATES, Action, Plan, State
 
 CampaignState = Campaign.State
 # A service in one of these counts against the failure budget.
@@ -304,21 +301,6 @@ def _check_team(user) -> None:
         raise workflow.NotAllowed("Campaigns are for the EC team.")
 
 
-def allowed(campaign: Campaign, user, progress: "Progress | None" = None) -> list[CampaignAction]:
-    """The buttons `user` may press now; with the campaign's `progress`, Continue only between waves
-    (the driver's own conditions are checked again when pressed)."""
-    if not is_ec_team(user):
-        return []
-    between = progress is None or progress.waits_for_continue or progress.next_wave_at is not None
-    return [
-        action
-        for action, (sources, _) in RULES.items()
-        if campaign.state in sources
-        and not (action == CampaignAction.APPROVE and user.pk == campaign.creator_id)
-        and not (action == CampaignAction.CONTINUE and not between)
-    ]
-
-
 def apply(*, campaign: Campaign, action: CampaignAction, actor) -> Campaign:
     """Fire a campaign action as `actor`. Raises workflow.NotAllowed (403: not the EC team, or
     approving one's own), workflow.InvalidTransition (409: not from the current state)."""
@@ -425,190 +407,8 @@ _DOING = {
 }
 
 
-# --- Driving the waves --------------------------------------------------------------------------------
-
-
 def between_waves(campaign: Campaign, services: list[ServiceUpgrade]) -> bool:
     """The current wave has ended and a later one waits to start."""
     current = [s for s in services if s.wave == campaign.current_wave]
     later = any(s.wave > campaign.current_wave for s in services)
     return campaign.current_wave > 0 and later and all(s.state in ENDED_STATES for s in current)
-
-
-def drive_running() -> int:
-    """Beat, every CAMPAIGN_DRIVE_SECONDS: drive every running campaign; how many services started."""
-    running = Campaign.objects.filter(state=CampaignState.RUNNING).values_list("pk", flat=True)
-    return sum(drive(pk) for pk in list(running))
-
-
-def drive(campaign_id: int) -> int:
-    """Move a running campaign on, in one transaction under its row lock: stop it when the failure
-    budget is spent, complete it when every service ended, wait between waves as told, and start
-    the current wave's services up to `max_parallel` running at once. Returns how many it started.
-
-    Idempotent: a second driver skips the locked row; a driver killed midway commits nothing; a
-    service starts only by the compare-and-set from `approved`."""
-    with transaction.atomic():
-        campaign = (
-            Campaign.objects.select_for_update(skip_locked=True)
-            .filter(pk=campaign_id, state=CampaignState.RUNNING)
-            .first()
-        )
-        if campaign is None:
-            return 0
-        services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id"))
-        failed = [s for s in services if s.state in FAILED_STATES]
-        if len(failed) >= campaign.failure_budget:
-            _end(campaign, CampaignState.STOPPED, _budget_spent(campaign, failed))
-            return 0
-        if all(s.state in ENDED_STATES for s in services):
-            _end(campaign, CampaignState.COMPLETED, "")
-            return 0
-        if not _next_wave_due(campaign, services):
-            return 0
-        return _start_services(campaign, services)
-
-
-def _next_wave_due(campaign: Campaign, services: list[ServiceUpgrade]) -> bool:
-    """Whether the current wave may start services: it has not ended, or the next one is due now
-    (then it becomes current). The end of a wave is recorded once; the pause runs from there."""
-    if campaign.current_wave > 0 and not between_waves(campaign, services):
-        return True
-    now = timezone.now()
-    if campaign.current_wave > 0:
-        if campaign.wave_ended_at is None:
-            campaign.wave_ended_at = now
-            campaign.save(update_fields=["wave_ended_at", "updated_at"])
-        pause = campaign.pause_seconds
-        due = pause is not None and now >= campaign.wave_ended_at + timedelta(seconds=pause)
-        if not (campaign.continue_now or due):
-            return False
-    campaign.current_wave = min(s.wave for s in services if s.wave > campaign.current_wave)
-    campaign.wave_ended_at, campaign.continue_now = None, False
-    campaign.save(update_fields=["current_wave", "wave_ended_at", "continue_now", "updated_at"])
-    return True
-
-
-def _start_services(campaign: Campaign, services: list[ServiceUpgrade]) -> int:
-    running = sum(s.state in RUNNING_STATES for s in services)
-    waiting = [s for s in services if s.wave == campaign.current_wave and s.state == State.APPROVED]
-    started = 0
-    for service in waiting[: max(campaign.max_parallel - running, 0)]:
-        try:
-            actions.transition(
-                service,
-                target=State.STEP1_RUNNING,
-                actor=actions.SYSTEM,
-                message=f"Started by campaign {campaign.reference}, wave {campaign.current_wave}.",
-                updates={"trigger_at": None, "error": ""},
-            )
-        except actions.StaleState:
-            continue  # cancelled or triggered by a person meanwhile
-        started += 1
-    return started
-
-
-def _budget_spent(campaign: Campaign, failed: list[ServiceUpgrade]) -> str:
-    states = Counter(State(s.state).label.lower() for s in failed)
-    which = ", ".join(f"{n} {label}" for label, n in sorted(states.items()))
-    return (
-        f"The failure budget of {campaign.failure_budget} is spent: {len(failed)} service(s) failed "
-        f"({which}). No further service is started; retry the failed ones or abort."
-    )
-
-
-def _end(campaign: Campaign, state: str, reason: str) -> None:
-    campaign.state, campaign.reason, campaign.ended_at = state, reason, timezone.now()
-    campaign.save(update_fields=["state", "reason", "ended_at", "updated_at"])
-
-
-# --- Reads ---------------------------------------------------------------------------------------------
-
-
-def campaigns_for(user) -> QuerySet[Campaign]:
-    return Campaign.objects.visible_to(user).select_related("release", "creator", "approved_by")
-
-
-def get_campaign(user, campaign_id: int) -> Campaign:
-    """One visible campaign (raises Campaign.DoesNotExist otherwise, shown as 404)."""
-    return campaigns_for(user).get(pk=campaign_id)
-
-
-def services_of(campaign: Campaign) -> QuerySet[ServiceUpgrade]:
-    """The campaign's services (those left out at approval excluded), in wave order."""
-    release = FleetService.objects.filter(zone_id=OuterRef("zone_id")).values("release")[:1]
-    return (
-        campaign.services.filter(wave__isnull=False)
-        .select_related("request__release", "request__requester")
-        .annotate(fleet_release=Subquery(release))
-        .order_by("wave", "id")
-    )
-
-
-@dataclass(frozen=True)
-class Wave:
-    number: int
-    state: str  # waiting, running, done
-    services: list[ServiceUpgrade]
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return dict(Counter(s.state for s in self.services))
-
-
-@dataclass(frozen=True)
-class Failure:
-    reason: str
-    services: list[ServiceUpgrade]
-
-
-@dataclass(frozen=True)
-class Progress:
-    """What the campaign page and the API show of a campaign's services."""
-
-    counts: dict[str, int]
-    waves: list[Wave]
-    failures: list[Failure]
-    total: int
-    ended: int
-    next_wave_at: object = None  # when the next wave starts by itself, if it waits for a pause
-    waits_for_continue: bool = False
-
-
-def progress(campaign: Campaign, services: list[ServiceUpgrade]) -> Progress:
-    waves = []
-    for number, members in groupby(services, key=lambda s: s.wave):
-        members = list(members)
-        if all(s.state in ENDED_STATES for s in members):
-            state = "done"
-        elif all(s.state in (State.SUBMITTED, State.APPROVED) for s in members):
-            state = "waiting"
-        else:
-            state = "running"
-        waves.append(Wave(number, state, members))
-    failed = sorted((s for s in services if s.state in FAILED_STATES), key=_failure_reason)
-    failures = [Failure(reason, list(group)) for reason, group in groupby(failed, key=_failure_reason)]
-    between = campaign.state == CampaignState.RUNNING and between_waves(campaign, services)
-    next_at = None
-    if between and campaign.pause_seconds is not None and campaign.wave_ended_at:
-        next_at = campaign.wave_ended_at + timedelta(seconds=campaign.pause_seconds)
-    return Progress(
-        counts=dict(Counter(s.state for s in services)),
-        waves=waves,
-        failures=failures,
-        total=len(services),
-        ended=sum(s.state in ENDED_STATES for s in services),
-        next_wave_at=next_at,
-        waits_for_continue=between and campaign.pause_seconds is None,
-    )
-
-
-def _failure_reason(service: ServiceUpgrade) -> str:
-    first_line = (service.error or "").strip().splitlines()[:1]
-    return f"{State(service.state).label}: {first_line[0]}" if first_line else State(service.state).label
-
-
-def running_campaigns(user) -> list[Campaign]:
-    """Home's block: the running and paused campaigns (the EC team's only)."""
-    live = [CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.STOPPED]
-    return list(campaigns_for(user).filter(state__in=live)[:10])

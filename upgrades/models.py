@@ -515,7 +515,7 @@ class Campaign(models.Model):
     at most `max_parallel` running at once, a pause between waves, and a failure budget.
 
     Each of its services is an ordinary service upgrade (one request each); the campaign only
-    decides when each one starts (`upgrades.campaigns.drive`).
+    decides when each one starts (`upgrades.campaign_driver.drive`).
     """
 
     class State(models.TextChoices):

@@ -9,7 +9,7 @@ from django.db import connection
 from ecportal.embedded import demo_foundations, demo_secrets
 from testkit.cfsim import CfSim
 from tests.engine.conftest import start_stack, wait_for
-from upgrades import campaigns, foundations, inventory
+from upgrades import campaign_reads, campaigns, foundations, inventory
 from upgrades.models import Campaign, FleetService, Preflight, Release
 from upgrades.workflow import Plan
 
@@ -94,5 +94,5 @@ def wait_campaign(campaign: Campaign, *states: str, timeout: float = 120) -> Cam
     try:
         return wait_for(reached, timeout, f"campaign {campaign.pk} to reach {states}")
     except AssertionError:
-        counts = campaigns.progress(campaign, list(campaigns.services_of(campaign))).counts
+        counts = campaign_reads.progress(campaign, list(campaign_reads.services_of(campaign))).counts
         raise AssertionError(f"campaign {campaign.pk} is {campaign.state} with {counts}") from None

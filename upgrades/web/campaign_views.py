@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from upgrades import actions, campaigns, fleet, workflow
+from upgrades import actions, campaign_reads, campaigns, fleet, workflow
 from upgrades.models import Campaign, Release
 from upgrades.permissions import is_ec_team
 from upgrades.web.campaign_forms import CampaignForm
@@ -55,7 +55,7 @@ def _team_only(user) -> None:
 
 def _campaign(user, campaign_id: int) -> Campaign:
     try:
-        return campaigns.get_campaign(user, campaign_id)
+        return campaign_reads.get_campaign(user, campaign_id)
     except Campaign.DoesNotExist:
         raise Http404("No such campaign.") from None
 
@@ -63,7 +63,7 @@ def _campaign(user, campaign_id: int) -> Campaign:
 @login_required
 def campaign_list(request):
     _team_only(request.user)
-    page = Paginator(campaigns.campaigns_for(request.user), 25).get_page(request.GET.get("page"))
+    page = Paginator(campaign_reads.campaigns_for(request.user), 25).get_page(request.GET.get("page"))
     return render(request, "upgrades/campaign_list.html", {"page": page})
 
 
@@ -109,10 +109,10 @@ def _from_fleet(request) -> dict:
 
 def _context(request, campaign_id: int) -> dict:
     campaign = _campaign(request.user, campaign_id)
-    services = list(campaigns.services_of(campaign))
+    services = list(campaign_reads.services_of(campaign))
     page = Paginator(services, PAGE_SIZE).get_page(request.GET.get("page"))
-    progress = campaigns.progress(campaign, services)
-    allowed = campaigns.allowed(campaign, request.user, progress)
+    progress = campaign_reads.progress(campaign, services)
+    allowed = campaign_reads.allowed(campaign, request.user, progress)
     buttons = [_BUTTONS.get(a) or Button(a, campaigns.ACTION_LABELS[a]) for a in allowed]
     return {
         "campaign": campaign,
@@ -125,7 +125,7 @@ def _context(request, campaign_id: int) -> dict:
     }
 
 
-def _bar(progress: campaigns.Progress) -> list[tuple[State, int, float, float]]:
+def _bar(progress: campaign_reads.Progress) -> list[tuple[State, int, float, float]]:
     """The progress bar: (state, count, percent of all services, where its segment begins in
     percent) for each state present, in the workflow's order."""
     total, start, segments = progress.total or 1, 0.0, []
