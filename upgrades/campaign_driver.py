@@ -17,9 +17,20 @@ from upgrades.workflow import RUNNING_STATES, State
 
 
 def drive_running() -> int:
-    """Beat, every CAMPAIGN_DRIVE_SECONDS: drive every running campaign; how many services started."""
+    """Beat, every CAMPAIGN_DRIVE_SECONDS: start the campaigns scheduled for now or earlier, then drive
+    every running campaign; how many services started."""
+    start_scheduled()
     running = Campaign.objects.filter(state=CampaignState.RUNNING).values_list("pk", flat=True)
     return sum(drive(pk) for pk in list(running))
+
+
+def start_scheduled() -> int:
+    """Approved campaigns whose start time has come run now (one conditional UPDATE: a campaign
+    aborted or started by a person meanwhile is left as it is). How many started."""
+    now = timezone.now()
+    return Campaign.objects.filter(state=CampaignState.APPROVED, start_at__lte=now).update(
+        state=CampaignState.RUNNING, started_at=now, start_at=None, updated_at=now
+    )
 
 
 def drive(campaign_id: int) -> int:
@@ -39,8 +50,8 @@ def drive(campaign_id: int) -> int:
             return 0
         services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id"))
         failed = [s for s in services if s.state in FAILED_STATES]
-        if len(failed) >= campaign.failure_budget:
-            _end(campaign, CampaignState.STOPPED, _budget_spent(campaign, failed))
+        if spent := _budget_spent(campaign, services, failed):
+            _end(campaign, CampaignState.STOPPED, spent)
             return 0
         if all(s.state in ENDED_STATES for s in services):
             _end(campaign, CampaignState.COMPLETED, "")
@@ -89,12 +100,26 @@ def _start_services(campaign: Campaign, services: list[ServiceUpgrade]) -> int:
     return started
 
 
-def _budget_spent(campaign: Campaign, failed: list[ServiceUpgrade]) -> str:
-    states = Counter(State(s.state).label.lower() for s in failed)
-    which = ", ".join(f"{n} {label}" for label, n in sorted(states.items()))
+def _budget_spent(campaign: Campaign, services: list[ServiceUpgrade], failed: list[ServiceUpgrade]) -> str:
+    """Why the failure budget is spent (K failures in all, or X % of the current wave), or ""."""
+    wave = [s for s in services if s.wave == campaign.current_wave]
+    failed_in_wave = [s for s in failed if s.wave == campaign.current_wave]
+    percent = campaign.failure_budget_percent
+    if len(failed) >= campaign.failure_budget:
+        spent, which = f"the failure budget of {campaign.failure_budget} is spent", failed
+    elif percent and wave and 100 * len(failed_in_wave) >= percent * len(wave):
+        spent = (
+            f"the failure budget of {percent} % of a wave is spent in wave {campaign.current_wave} "
+            f"({len(failed_in_wave)} of {len(wave)})"
+        )
+        which = failed_in_wave
+    else:
+        return ""
+    states = Counter(State(s.state).label.lower() for s in which)
+    kinds = ", ".join(f"{n} {label}" for label, n in sorted(states.items()))
     return (
-        f"The failure budget of {campaign.failure_budget} is spent: {len(failed)} service(s) failed "
-        f"({which}). No further service is started; retry the failed ones or abort."
+        f"{spent[0].upper()}{spent[1:]}: {len(which)} service(s) failed ({kinds}). "
+        "No further service is started; retry the failed ones or abort."
     )
 
 

@@ -1,22 +1,25 @@
 """Reads of campaigns for pages and the API: lists, one campaign, its services, its progress and
 the buttons a person may press."""
 
+import math
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import groupby
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from upgrades.campaigns import (
     ENDED_STATES,
     FAILED_STATES,
+    FINISHED,
     RULES,
     CampaignAction,
     CampaignState,
     between_waves,
 )
-from upgrades.models import Campaign, FleetService, ServiceUpgrade
+from upgrades.models import Campaign, Event, FleetService, ServiceUpgrade
 from upgrades.permissions import is_ec_team
 from upgrades.workflow import State
 
@@ -59,6 +62,16 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Eta:
+    """When the campaign should end: `at` (UTC), `seconds` from now; `waits` when it counts no time
+    for the waits for a person to continue."""
+
+    at: datetime
+    seconds: int
+    waits: bool
+
+
+@dataclass(frozen=True)
 class Progress:
     """What the campaign page and the API show of a campaign's services."""
 
@@ -69,6 +82,7 @@ class Progress:
     ended: int
     next_wave_at: object = None  # when the next wave starts by itself, if it waits for a pause
     waits_for_continue: bool = False
+    eta: Eta | None = None  # None: unknown (no service finished yet) or nothing left to do
 
 
 def progress(campaign: Campaign, services: list[ServiceUpgrade]) -> Progress:
@@ -96,7 +110,46 @@ def progress(campaign: Campaign, services: list[ServiceUpgrade]) -> Progress:
         ended=sum(s.state in ENDED_STATES for s in services),
         next_wave_at=next_at,
         waits_for_continue=between and campaign.pause_seconds is None,
+        eta=eta(campaign, services),
     )
+
+
+def eta(campaign: Campaign, services: list[ServiceUpgrade]) -> Eta | None:
+    """The expected end: each wave's services not yet ended, `max_parallel` at a time, each taking
+    the mean time (Step 1 started to completed) of this campaign's services completed so far, plus
+    the pauses between waves; from the scheduled start if it is later than now. None until a service
+    completed, and once the campaign has finished."""
+    left = Counter(s.wave for s in services if s.state not in ENDED_STATES)
+    if campaign.state in FINISHED or not left:
+        return None
+    mean = _mean_duration(campaign)
+    if mean is None:
+        return None
+    seconds = sum(math.ceil(n / campaign.max_parallel) * mean for n in left.values())
+    seconds += (len(left) - 1) * (campaign.pause_seconds or 0)
+    now = timezone.now()
+    begin = max(now, campaign.start_at or now)
+    at = begin + timedelta(seconds=seconds)
+    return Eta(at=at, seconds=round((at - now).total_seconds()), waits=campaign.pause_seconds is None)
+
+
+def _mean_duration(campaign: Campaign) -> float | None:
+    """Mean seconds from Step 1 started to completed over the campaign's completed services."""
+    spans = (
+        Event.objects.filter(
+            service__campaign=campaign,
+            service__state=State.COMPLETED,
+            to_state__in=[State.STEP1_RUNNING, State.COMPLETED],
+        )
+        .values("service_id")
+        .annotate(
+            begin=Min("created_at", filter=Q(to_state=State.STEP1_RUNNING)),
+            end=Max("created_at", filter=Q(to_state=State.COMPLETED)),
+        )
+        .values_list("begin", "end")
+    )
+    durations = [(end - begin).total_seconds() for begin, end in spans if begin and end]
+    return sum(durations) / len(durations) if durations else None
 
 
 def _failure_reason(service: ServiceUpgrade) -> str:

@@ -9,13 +9,14 @@ twice. Reads for pages and the API are in `campaign_reads`.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from upgrades import actions, dispatch, intake, workflow
+from upgrades import actions, dispatch, foundations, intake, workflow
 from upgrades.models import (
     Campaign,
     Contact,
@@ -84,11 +85,14 @@ class Waves:
     max_parallel: int
     pause_seconds: int | None
     failure_budget: int
+    failure_budget_percent: int | None = None
+    foundation_order: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, data: dict) -> "Waves":
         """The shape from parsed input (a form's or the API's) that holds these fields and more."""
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        given = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**given | {"foundation_order": tuple(given.get("foundation_order") or ())})
 
 
 @dataclass
@@ -167,6 +171,7 @@ def create_campaign(
     that service's latest request), each `submitted` with its wave and preflight queued. Services
     already on `release` or with an upgrade under way are left out, saying why."""
     _check_team(creator)
+    _check_order(waves.foundation_order)
     name = name.strip()
     if not name or not name.isprintable():
         raise actions.InputRefused("name", "Give the campaign a name, in printable characters.")
@@ -182,8 +187,11 @@ def create_campaign(
                 max_parallel=waves.max_parallel,
                 pause_seconds=waves.pause_seconds,
                 failure_budget=waves.failure_budget,
+                failure_budget_percent=waves.failure_budget_percent,
+                foundation_order=list(waves.foundation_order),
             )
             taken, left_out = _sorted_out(named, release)
+            taken = in_foundation_order(taken, waves.foundation_order)
             _file(campaign, taken, waves)
             campaign.left_out = left_out
             campaign.save(update_fields=["left_out"])
@@ -212,6 +220,24 @@ def _sorted_out(named: Named, release: Release) -> tuple[list[FleetService], lis
         else:
             taken.append(service)
     return taken, left_out
+
+
+def _check_order(order: tuple[str, ...]) -> None:
+    known = {f.slug for f in foundations.all_foundations()}
+    if unknown := [slug for slug in order if slug not in known]:
+        raise actions.InputRefused(
+            "foundation_order",
+            f"Unknown foundation(s): {', '.join(unknown)}; use one of {', '.join(sorted(known))}.",
+        )
+    if len(set(order)) != len(order):
+        raise actions.InputRefused("foundation_order", "Name each foundation once.")
+
+
+def in_foundation_order(services: list[FleetService], order: tuple[str, ...]) -> list[FleetService]:
+    """The services of the foundations in `order` first, in that order; the others after. Otherwise
+    as named (a stable sort)."""
+    rank = {slug: number for number, slug in enumerate(order)}
+    return sorted(services, key=lambda service: rank.get(service.foundation, len(order)))
 
 
 def wave_of(index: int, waves: Waves) -> int:
@@ -301,10 +327,14 @@ def _check_team(user) -> None:
         raise workflow.NotAllowed("Campaigns are for the EC team.")
 
 
-def apply(*, campaign: Campaign, action: CampaignAction, actor) -> Campaign:
-    """Fire a campaign action as `actor`. Raises workflow.NotAllowed (403: not the EC team, or
-    approving one's own), workflow.InvalidTransition (409: not from the current state)."""
+def apply(*, campaign: Campaign, action: CampaignAction, actor, start_at: datetime | None = None) -> Campaign:
+    """Fire a campaign action as `actor`; Start with `start_at` schedules the start instead (the
+    driver starts it then). Raises workflow.NotAllowed (403: not the EC team, or approving one's own),
+    workflow.InvalidTransition (409: not from the current state), actions.InputRefused (400: a
+    start time in the past or more than MAX_SCHEDULE_DAYS ahead)."""
     _check_team(actor)
+    if start_at is not None:
+        _check_start_at(start_at)
     if action == CampaignAction.APPROVE and actor.pk == campaign.creator_id:
         raise workflow.NotAllowed("Nobody approves their own campaign: another EC team member must.")
     with transaction.atomic():
@@ -316,6 +346,9 @@ def apply(*, campaign: Campaign, action: CampaignAction, actor) -> Campaign:
             )
         services = list(locked.services.filter(wave__isnull=False).select_related("request").order_by("id"))
         _DOING[action](locked, services, actor)
+        if action == CampaignAction.START and start_at is not None:
+            # Scheduled: it stays approved until the driver starts it at `start_at`.
+            locked.start_at, locked.started_at, target = start_at, None, None
         if target is not None:
             locked.state = target
         locked.save()
@@ -349,8 +382,20 @@ def _approve(campaign: Campaign, services: list[ServiceUpgrade], actor) -> None:
     campaign.approved_by = actor
 
 
+def _check_start_at(start_at: datetime) -> None:
+    if timezone.is_naive(start_at):
+        raise actions.InputRefused(
+            "start_at", "Give the start time with its time zone (e.g. 2030-01-31T06:00Z)."
+        )
+    now, days = timezone.now(), settings.MAX_SCHEDULE_DAYS
+    if start_at < now:
+        raise actions.InputRefused("start_at", "The start time has passed; give a later one, or start now.")
+    if start_at > now + timedelta(days=days):
+        raise actions.InputRefused("start_at", f"A campaign may be scheduled at most {days} days ahead.")
+
+
 def _start(campaign: Campaign, services, actor) -> None:
-    campaign.started_at = timezone.now()
+    campaign.started_at, campaign.start_at = timezone.now(), None
 
 
 def _nothing(campaign: Campaign, services, actor) -> None:

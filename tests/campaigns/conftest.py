@@ -30,7 +30,14 @@ def campaign_stack(django_db_setup, django_db_blocker, fleet_sim, tmp_path_facto
     """A worker and beat on the fleet cfsim; beat drives campaigns every second."""
     assert connection.vendor == "postgresql", "campaign tests run on PostgreSQL (make test sets DATABASE_URL)"
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    running = start_stack(fleet_sim, tmp_path_factory.mktemp("celery"), CAMPAIGN_DRIVE_SECONDS="1")
+    # Short leases and a quick reconciler: work a killed worker held is taken up again within seconds.
+    running = start_stack(
+        fleet_sim,
+        tmp_path_factory.mktemp("celery"),
+        CAMPAIGN_DRIVE_SECONDS="1",
+        ENGINE_LEASE_SECONDS="6",
+        ENGINE_RECONCILE_SECONDS="2",
+    )
     yield running
     running.stop()
 

@@ -11,6 +11,7 @@ from upgrades.api.serializers import (
     ActionSerializer,
     CampaignCreateSerializer,
     CampaignSerializer,
+    CampaignStartSerializer,
     CampaignSummarySerializer,
     ErrorSerializer,
     EventSerializer,
@@ -356,22 +357,29 @@ class CampaignDetail(APIView):
 
 
 class CampaignAction(APIView):
-    """POST /api/campaigns/{id}/{approve|start|pause|resume|continue|abort|retry}/ (no body)."""
+    """POST /api/campaigns/{id}/{approve|start|pause|resume|continue|abort|retry}/ (no body; start
+    may carry `start_at`)."""
 
     campaign_action: campaigns.CampaignAction | None = None
 
     @extend_schema(
-        request=None,
+        request=CampaignStartSerializer,
         responses=responses(
             {200: CampaignSerializer},
             401,
             (403, "Not in the EC team, or approving one's own campaign."),
             404,
             409,
+            bad_input=field_errors("CampaignStartError", CampaignStartSerializer),
         ),
     )
     def post(self, request, campaign_id: int):
         _ec_team_only(request)
         found = campaign_reads.get_campaign(request.user, campaign_id)
-        campaigns.apply(campaign=found, action=self.campaign_action, actor=request.user)
+        start_at = None
+        if self.campaign_action == campaigns.CampaignAction.START:
+            incoming = CampaignStartSerializer(data=request.data)
+            incoming.is_valid(raise_exception=True)
+            start_at = incoming.validated_data["start_at"]
+        campaigns.apply(campaign=found, action=self.campaign_action, actor=request.user, start_at=start_at)
         return Response(campaign_body(request, campaign_reads.get_campaign(request.user, campaign_id)))
