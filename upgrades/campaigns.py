@@ -1,24 +1,22 @@
-"""Campaigns: many EC services moved to one release in safe waves. Their writes and reads.
+"""Campaigns: many EC services moved to one release in safe waves. Their rules and writes.
 
 Each service of a campaign is an ordinary service upgrade, with a request of its own filed by the
 campaign's creator: the same engine, request page, events, CF call log and rollback. The campaign
-only decides when each service starts (`drive`). Service states change through `actions` alone;
-the campaign's own state changes here, each under the campaign's row lock, so a second driver, a
-person's button and a beat tick take turns and nothing is started twice.
+only decides when each service starts (`campaign_driver.drive`). Service states change through
+`actions` alone; the campaign's own state changes here and in the driver, each under the campaign's
+row lock, so a second driver, a person's button and a beat tick take turns and nothing is started
+twice. Reads for pages and the API are in `campaign_reads`.
 """
 
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from itertools import groupby
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from upgrades import actions, dispatch, intake, workflow
+from upgrades import actions, dispatch, foundations, intake, workflow
 from upgrades.models import (
     Campaign,
     Contact,
@@ -30,7 +28,7 @@ from upgrades.models import (
     UpgradeRequest,
 )
 from upgrades.permissions import is_ec_team
-from upgrades.workflow import ACTIVE_STATES, RUNNING_STATES, TERMINAL_STATES, Action, Plan, State
+from upgrades.workflow import ACTIVE_STATES, TERMINAL_STATES, Action, Plan, State
 
 CampaignState = Campaign.State
 # A service in one of these counts against the failure budget.
@@ -87,11 +85,14 @@ class Waves:
     max_parallel: int
     pause_seconds: int | None
     failure_budget: int
+    failure_budget_percent: int | None = None
+    foundation_order: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, data: dict) -> "Waves":
         """The shape from parsed input (a form's or the API's) that holds these fields and more."""
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        given = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**given | {"foundation_order": tuple(given.get("foundation_order") or ())})
 
 
 @dataclass
@@ -170,6 +171,7 @@ def create_campaign(
     that service's latest request), each `submitted` with its wave and preflight queued. Services
     already on `release` or with an upgrade under way are left out, saying why."""
     _check_team(creator)
+    _check_order(waves.foundation_order)
     name = name.strip()
     if not name or not name.isprintable():
         raise actions.InputRefused("name", "Give the campaign a name, in printable characters.")
@@ -185,8 +187,11 @@ def create_campaign(
                 max_parallel=waves.max_parallel,
                 pause_seconds=waves.pause_seconds,
                 failure_budget=waves.failure_budget,
+                failure_budget_percent=waves.failure_budget_percent,
+                foundation_order=list(waves.foundation_order),
             )
             taken, left_out = _sorted_out(named, release)
+            taken = in_foundation_order(taken, waves.foundation_order)
             _file(campaign, taken, waves)
             campaign.left_out = left_out
             campaign.save(update_fields=["left_out"])
@@ -215,6 +220,24 @@ def _sorted_out(named: Named, release: Release) -> tuple[list[FleetService], lis
         else:
             taken.append(service)
     return taken, left_out
+
+
+def _check_order(order: tuple[str, ...]) -> None:
+    known = {f.slug for f in foundations.all_foundations()}
+    if unknown := [slug for slug in order if slug not in known]:
+        raise actions.InputRefused(
+            "foundation_order",
+            f"Unknown foundation(s): {', '.join(unknown)}; use one of {', '.join(sorted(known))}.",
+        )
+    if len(set(order)) != len(order):
+        raise actions.InputRefused("foundation_order", "Name each foundation once.")
+
+
+def in_foundation_order(services: list[FleetService], order: tuple[str, ...]) -> list[FleetService]:
+    """The services of the foundations in `order` first, in that order; the others after. Otherwise
+    as named (a stable sort)."""
+    rank = {slug: number for number, slug in enumerate(order)}
+    return sorted(services, key=lambda service: rank.get(service.foundation, len(order)))
 
 
 def wave_of(index: int, waves: Waves) -> int:
@@ -304,25 +327,14 @@ def _check_team(user) -> None:
         raise workflow.NotAllowed("Campaigns are for the EC team.")
 
 
-def allowed(campaign: Campaign, user, progress: "Progress | None" = None) -> list[CampaignAction]:
-    """The buttons `user` may press now; with the campaign's `progress`, Continue only between waves
-    (the driver's own conditions are checked again when pressed)."""
-    if not is_ec_team(user):
-        return []
-    between = progress is None or progress.waits_for_continue or progress.next_wave_at is not None
-    return [
-        action
-        for action, (sources, _) in RULES.items()
-        if campaign.state in sources
-        and not (action == CampaignAction.APPROVE and user.pk == campaign.creator_id)
-        and not (action == CampaignAction.CONTINUE and not between)
-    ]
-
-
-def apply(*, campaign: Campaign, action: CampaignAction, actor) -> Campaign:
-    """Fire a campaign action as `actor`. Raises workflow.NotAllowed (403: not the EC team, or
-    approving one's own), workflow.InvalidTransition (409: not from the current state)."""
+def apply(*, campaign: Campaign, action: CampaignAction, actor, start_at: datetime | None = None) -> Campaign:
+    """Fire a campaign action as `actor`; Start with `start_at` schedules the start instead (the
+    driver starts it then). Raises workflow.NotAllowed (403: not the EC team, or approving one's own),
+    workflow.InvalidTransition (409: not from the current state), actions.InputRefused (400: a
+    start time in the past or more than MAX_SCHEDULE_DAYS ahead)."""
     _check_team(actor)
+    if start_at is not None:
+        _check_start_at(start_at)
     if action == CampaignAction.APPROVE and actor.pk == campaign.creator_id:
         raise workflow.NotAllowed("Nobody approves their own campaign: another EC team member must.")
     with transaction.atomic():
@@ -334,6 +346,9 @@ def apply(*, campaign: Campaign, action: CampaignAction, actor) -> Campaign:
             )
         services = list(locked.services.filter(wave__isnull=False).select_related("request").order_by("id"))
         _DOING[action](locked, services, actor)
+        if action == CampaignAction.START and start_at is not None:
+            # Scheduled: it stays approved until the driver starts it at `start_at`.
+            locked.start_at, locked.started_at, target = start_at, None, None
         if target is not None:
             locked.state = target
         locked.save()
@@ -367,8 +382,20 @@ def _approve(campaign: Campaign, services: list[ServiceUpgrade], actor) -> None:
     campaign.approved_by = actor
 
 
+def _check_start_at(start_at: datetime) -> None:
+    if timezone.is_naive(start_at):
+        raise actions.InputRefused(
+            "start_at", "Give the start time with its time zone (e.g. 2030-01-31T06:00Z)."
+        )
+    now, days = timezone.now(), settings.MAX_SCHEDULE_DAYS
+    if start_at < now:
+        raise actions.InputRefused("start_at", "The start time has passed; give a later one, or start now.")
+    if start_at > now + timedelta(days=days):
+        raise actions.InputRefused("start_at", f"A campaign may be scheduled at most {days} days ahead.")
+
+
 def _start(campaign: Campaign, services, actor) -> None:
-    campaign.started_at = timezone.now()
+    campaign.started_at, campaign.start_at = timezone.now(), None
 
 
 def _nothing(campaign: Campaign, services, actor) -> None:
@@ -425,190 +452,8 @@ _DOING = {
 }
 
 
-# --- Driving the waves --------------------------------------------------------------------------------
-
-
 def between_waves(campaign: Campaign, services: list[ServiceUpgrade]) -> bool:
     """The current wave has ended and a later one waits to start."""
     current = [s for s in services if s.wave == campaign.current_wave]
     later = any(s.wave > campaign.current_wave for s in services)
     return campaign.current_wave > 0 and later and all(s.state in ENDED_STATES for s in current)
-
-
-def drive_running() -> int:
-    """Beat, every CAMPAIGN_DRIVE_SECONDS: drive every running campaign; how many services started."""
-    running = Campaign.objects.filter(state=CampaignState.RUNNING).values_list("pk", flat=True)
-    return sum(drive(pk) for pk in list(running))
-
-
-def drive(campaign_id: int) -> int:
-    """Move a running campaign on, in one transaction under its row lock: stop it when the failure
-    budget is spent, complete it when every service ended, wait between waves as told, and start
-    the current wave's services up to `max_parallel` running at once. Returns how many it started.
-
-    Idempotent: a second driver skips the locked row; a driver killed midway commits nothing; a
-    service starts only by the compare-and-set from `approved`."""
-    with transaction.atomic():
-        campaign = (
-            Campaign.objects.select_for_update(skip_locked=True)
-            .filter(pk=campaign_id, state=CampaignState.RUNNING)
-            .first()
-        )
-        if campaign is None:
-            return 0
-        services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id"))
-        failed = [s for s in services if s.state in FAILED_STATES]
-        if len(failed) >= campaign.failure_budget:
-            _end(campaign, CampaignState.STOPPED, _budget_spent(campaign, failed))
-            return 0
-        if all(s.state in ENDED_STATES for s in services):
-            _end(campaign, CampaignState.COMPLETED, "")
-            return 0
-        if not _next_wave_due(campaign, services):
-            return 0
-        return _start_services(campaign, services)
-
-
-def _next_wave_due(campaign: Campaign, services: list[ServiceUpgrade]) -> bool:
-    """Whether the current wave may start services: it has not ended, or the next one is due now
-    (then it becomes current). The end of a wave is recorded once; the pause runs from there."""
-    if campaign.current_wave > 0 and not between_waves(campaign, services):
-        return True
-    now = timezone.now()
-    if campaign.current_wave > 0:
-        if campaign.wave_ended_at is None:
-            campaign.wave_ended_at = now
-            campaign.save(update_fields=["wave_ended_at", "updated_at"])
-        pause = campaign.pause_seconds
-        due = pause is not None and now >= campaign.wave_ended_at + timedelta(seconds=pause)
-        if not (campaign.continue_now or due):
-            return False
-    campaign.current_wave = min(s.wave for s in services if s.wave > campaign.current_wave)
-    campaign.wave_ended_at, campaign.continue_now = None, False
-    campaign.save(update_fields=["current_wave", "wave_ended_at", "continue_now", "updated_at"])
-    return True
-
-
-def _start_services(campaign: Campaign, services: list[ServiceUpgrade]) -> int:
-    running = sum(s.state in RUNNING_STATES for s in services)
-    waiting = [s for s in services if s.wave == campaign.current_wave and s.state == State.APPROVED]
-    started = 0
-    for service in waiting[: max(campaign.max_parallel - running, 0)]:
-        try:
-            actions.transition(
-                service,
-                target=State.STEP1_RUNNING,
-                actor=actions.SYSTEM,
-                message=f"Started by campaign {campaign.reference}, wave {campaign.current_wave}.",
-                updates={"trigger_at": None, "error": ""},
-            )
-        except actions.StaleState:
-            continue  # cancelled or triggered by a person meanwhile
-        started += 1
-    return started
-
-
-def _budget_spent(campaign: Campaign, failed: list[ServiceUpgrade]) -> str:
-    states = Counter(State(s.state).label.lower() for s in failed)
-    which = ", ".join(f"{n} {label}" for label, n in sorted(states.items()))
-    return (
-        f"The failure budget of {campaign.failure_budget} is spent: {len(failed)} service(s) failed "
-        f"({which}). No further service is started; retry the failed ones or abort."
-    )
-
-
-def _end(campaign: Campaign, state: str, reason: str) -> None:
-    campaign.state, campaign.reason, campaign.ended_at = state, reason, timezone.now()
-    campaign.save(update_fields=["state", "reason", "ended_at", "updated_at"])
-
-
-# --- Reads ---------------------------------------------------------------------------------------------
-
-
-def campaigns_for(user) -> QuerySet[Campaign]:
-    return Campaign.objects.visible_to(user).select_related("release", "creator", "approved_by")
-
-
-def get_campaign(user, campaign_id: int) -> Campaign:
-    """One visible campaign (raises Campaign.DoesNotExist otherwise, shown as 404)."""
-    return campaigns_for(user).get(pk=campaign_id)
-
-
-def services_of(campaign: Campaign) -> QuerySet[ServiceUpgrade]:
-    """The campaign's services (those left out at approval excluded), in wave order."""
-    release = FleetService.objects.filter(zone_id=OuterRef("zone_id")).values("release")[:1]
-    return (
-        campaign.services.filter(wave__isnull=False)
-        .select_related("request__release", "request__requester")
-        .annotate(fleet_release=Subquery(release))
-        .order_by("wave", "id")
-    )
-
-
-@dataclass(frozen=True)
-class Wave:
-    number: int
-    state: str  # waiting, running, done
-    services: list[ServiceUpgrade]
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return dict(Counter(s.state for s in self.services))
-
-
-@dataclass(frozen=True)
-class Failure:
-    reason: str
-    services: list[ServiceUpgrade]
-
-
-@dataclass(frozen=True)
-class Progress:
-    """What the campaign page and the API show of a campaign's services."""
-
-    counts: dict[str, int]
-    waves: list[Wave]
-    failures: list[Failure]
-    total: int
-    ended: int
-    next_wave_at: object = None  # when the next wave starts by itself, if it waits for a pause
-    waits_for_continue: bool = False
-
-
-def progress(campaign: Campaign, services: list[ServiceUpgrade]) -> Progress:
-    waves = []
-    for number, members in groupby(services, key=lambda s: s.wave):
-        members = list(members)
-        if all(s.state in ENDED_STATES for s in members):
-            state = "done"
-        elif all(s.state in (State.SUBMITTED, State.APPROVED) for s in members):
-            state = "waiting"
-        else:
-            state = "running"
-        waves.append(Wave(number, state, members))
-    failed = sorted((s for s in services if s.state in FAILED_STATES), key=_failure_reason)
-    failures = [Failure(reason, list(group)) for reason, group in groupby(failed, key=_failure_reason)]
-    between = campaign.state == CampaignState.RUNNING and between_waves(campaign, services)
-    next_at = None
-    if between and campaign.pause_seconds is not None and campaign.wave_ended_at:
-        next_at = campaign.wave_ended_at + timedelta(seconds=campaign.pause_seconds)
-    return Progress(
-        counts=dict(Counter(s.state for s in services)),
-        waves=waves,
-        failures=failures,
-        total=len(services),
-        ended=sum(s.state in ENDED_STATES for s in services),
-        next_wave_at=next_at,
-        waits_for_continue=between and campaign.pause_seconds is None,
-    )
-
-
-def _failure_reason(service: ServiceUpgrade) -> str:
-    first_line = (service.error or "").strip().splitlines()[:1]
-    return f"{State(service.state).label}: {first_line[0]}" if first_line else State(service.state).label
-
-
-def running_campaigns(user) -> list[Campaign]:
-    """Home's block: the running and paused campaigns (the EC team's only)."""
-    live = [CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.STOPPED]
-    return list(campaigns_for(user).filter(state__in=live)[:10])

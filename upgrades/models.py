@@ -515,7 +515,7 @@ class Campaign(models.Model):
     at most `max_parallel` running at once, a pause between waves, and a failure budget.
 
     Each of its services is an ordinary service upgrade (one request each); the campaign only
-    decides when each one starts (`upgrades.campaigns.drive`).
+    decides when each one starts (`upgrades.campaign_driver.drive`).
     """
 
     class State(models.TextChoices):
@@ -542,6 +542,12 @@ class Campaign(models.Model):
     pause_seconds = models.PositiveIntegerField(null=True, blank=True)
     # Stop starting services once this many are failed or rolled back.
     failure_budget = models.PositiveIntegerField(default=1)
+    # ... or once this percentage of the current wave failed, whichever comes first (null: no such limit).
+    failure_budget_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Foundation slugs whose services go first, in this order (the others after, as named).
+    foundation_order = models.JSONField(default=list, blank=True)
+    # When an approved campaign starts by itself (set by Start with a time; null: not scheduled).
+    start_at = models.DateTimeField(null=True, blank=True)
     # The wave whose services are being started (0 before the first); when it ended, if it has;
     # and whether a person said to go on to the next without waiting.
     current_wave = models.PositiveIntegerField(default=0)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from upgrades import campaigns, inventory
+from upgrades import campaign_driver, inventory
 from upgrades.engine import preflight as preflight_check
 from upgrades.engine import reconciler, runner
 from upgrades.models import Notification
@@ -71,10 +71,10 @@ def sync_fleet() -> list[int]:
 @shared_task(ignore_result=True)
 def drive_campaign(campaign_id: int) -> int:
     """A nudge (a campaign started, resumed or continued): start what its waves allow now."""
-    return campaigns.drive(campaign_id)
+    return campaign_driver.drive(campaign_id)
 
 
 @shared_task(ignore_result=True)
 def drive_campaigns() -> int:
     """Beat, every CAMPAIGN_DRIVE_SECONDS: move every running campaign on (waves, pauses, budget)."""
-    return campaigns.drive_running()
+    return campaign_driver.drive_running()

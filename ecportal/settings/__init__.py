@@ -364,6 +364,8 @@ FLEET_SYNC_SECONDS = env.int("FLEET_SYNC_SECONDS", default=15 * 60)
 # Campaigns: how often beat moves running campaigns on, and how many services one may name.
 CAMPAIGN_DRIVE_SECONDS = env.float("CAMPAIGN_DRIVE_SECONDS", default=5.0)
 MAX_SERVICES_PER_CAMPAIGN = env.int("MAX_SERVICES_PER_CAMPAIGN", default=5000)
+# How far ahead a campaign may be scheduled to start.
+MAX_SCHEDULE_DAYS = env.int("MAX_SCHEDULE_DAYS", default=30)
 
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},

@@ -9,7 +9,7 @@ from django.db import connection
 from ecportal.embedded import demo_foundations, demo_secrets
 from testkit.cfsim import CfSim
 from tests.engine.conftest import start_stack, wait_for
-from upgrades import campaigns, foundations, inventory
+from upgrades import campaign_reads, campaigns, foundations, inventory
 from upgrades.models import Campaign, FleetService, Preflight, Release
 from upgrades.workflow import Plan
 
@@ -30,7 +30,14 @@ def campaign_stack(django_db_setup, django_db_blocker, fleet_sim, tmp_path_facto
     """A worker and beat on the fleet cfsim; beat drives campaigns every second."""
     assert connection.vendor == "postgresql", "campaign tests run on PostgreSQL (make test sets DATABASE_URL)"
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    running = start_stack(fleet_sim, tmp_path_factory.mktemp("celery"), CAMPAIGN_DRIVE_SECONDS="1")
+    # Short leases and a quick reconciler: work a killed worker held is taken up again within seconds.
+    running = start_stack(
+        fleet_sim,
+        tmp_path_factory.mktemp("celery"),
+        CAMPAIGN_DRIVE_SECONDS="1",
+        ENGINE_LEASE_SECONDS="6",
+        ENGINE_RECONCILE_SECONDS="2",
+    )
     yield running
     running.stop()
 
@@ -94,5 +101,5 @@ def wait_campaign(campaign: Campaign, *states: str, timeout: float = 120) -> Cam
     try:
         return wait_for(reached, timeout, f"campaign {campaign.pk} to reach {states}")
     except AssertionError:
-        counts = campaigns.progress(campaign, list(campaigns.services_of(campaign))).counts
+        counts = campaign_reads.progress(campaign, list(campaign_reads.services_of(campaign))).counts
         raise AssertionError(f"campaign {campaign.pk} is {campaign.state} with {counts}") from None

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from tests.conftest import PROD, file_request
-from upgrades import actions, campaigns
+from upgrades import actions, campaign_driver
 from upgrades.models import Campaign, FleetService, Preflight, ServiceUpgrade
 from upgrades.workflow import State
 
@@ -162,4 +162,4 @@ def test_controls_answer_409_from_the_wrong_state_and_404_for_no_campaign(api, c
     aborted = oscar.post(f"/api/campaigns/{campaign_id}/abort/")
     assert aborted.status_code == 200 and aborted.data["state"] == "aborted"
     assert aborted.data["counts"] == {"cancelled": 6}
-    assert campaigns.drive(campaign_id) == 0
+    assert campaign_driver.drive(campaign_id) == 0

@@ -1,7 +1,7 @@
 """Campaigns driven end to end by a real worker and beat against the fleet cfsim over HTTP."""
 
 from tests.engine.conftest import wait_for
-from upgrades import campaigns
+from upgrades import campaign_driver, campaign_reads, campaigns
 from upgrades.campaigns import CampaignAction as Action
 from upgrades.models import Campaign, Event, ServiceUpgrade
 from upgrades.workflow import ACTIVE_STATES, RUNNING_STATES, State
@@ -53,7 +53,7 @@ def test_a_spent_failure_budget_stops_the_campaign_and_says_why(fleet, cast):
     states = sorted(campaign.services.values_list("state", flat=True))
     assert states == [State.APPROVED] * 3 + [State.STEP1_FAILED] * 2
     assert "failure budget of 2 is spent" in campaign.reason and "2 step 1 failed" in campaign.reason
-    assert campaigns.drive(campaign.pk) == 0  # a stopped campaign starts nothing more
+    assert campaign_driver.drive(campaign.pk) == 0  # a stopped campaign starts nothing more
 
     # Once CF builds the image again, Retry runs the failed steps again and the campaign goes on.
     fleet.configure(failing_images=[])
@@ -72,13 +72,13 @@ def test_pause_holds_new_starts_continue_opens_the_next_wave_and_abort_lets_runn
     # Paused: whatever had started finishes, and the driver starts nothing more.
     wait_for(lambda: not in_states(campaign, *RUNNING_STATES), 60, "started services to finish")
     waiting = in_states(campaign, State.APPROVED)
-    assert campaigns.drive(campaign.pk) == 0 and in_states(campaign, State.APPROVED) == waiting
+    assert campaign_driver.drive(campaign.pk) == 0 and in_states(campaign, State.APPROVED) == waiting
     assert len(waiting) >= 4
 
     # Resumed: wave 1 ends, and with no pause set the next waits for a person.
     campaigns.apply(campaign=campaign, action=Action.RESUME, actor=oscar)
     wait_for(lambda: waits_for_continue(campaign), 60, "wave 1 to end")
-    assert campaigns.drive(campaign.pk) == 0
+    assert campaign_driver.drive(campaign.pk) == 0
     assert {s.wave for s in in_states(campaign, State.APPROVED)} == {2, 3}
 
     # Continue: wave 2 starts; aborted while it runs, it finishes and wave 3 never starts.
@@ -101,4 +101,4 @@ def in_states(campaign: Campaign, *states: State) -> list[ServiceUpgrade]:
 
 def waits_for_continue(campaign: Campaign) -> bool:
     campaign.refresh_from_db()
-    return campaigns.progress(campaign, list(campaigns.services_of(campaign))).waits_for_continue
+    return campaign_reads.progress(campaign, list(campaign_reads.services_of(campaign))).waits_for_continue

@@ -359,6 +359,19 @@ class CampaignCreateSerializer(serializers.Serializer):
         default=1,
         help_text="Stop starting services once this many failed or were rolled back.",
     )
+    failure_budget_percent = serializers.IntegerField(
+        min_value=1,
+        max_value=100,
+        allow_null=True,
+        default=None,
+        help_text="Also stop once this percentage of the current wave failed (whichever comes first).",
+    )
+    foundation_order = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        default=list,
+        max_length=20,
+        help_text='Foundation slugs whose services go first, in this order (e.g. ["cf3"]).',
+    )
 
     validate_release = RequestCreateSerializer.validate_release
 
@@ -367,6 +380,22 @@ class CampaignCreateSerializer(serializers.Serializer):
         if len(given) != 1:
             raise serializers.ValidationError("Give the services as either zone_ids or service_urls.")
         return attrs
+
+
+class CampaignStartSerializer(serializers.Serializer):
+    start_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="ISO 8601; when to start (not in the past, at most MAX_SCHEDULE_DAYS ahead). "
+        "Absent or null: now.",
+    )
+
+
+class EtaSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    seconds = serializers.IntegerField()
+    waits = serializers.BooleanField(help_text="True: waits for a person to continue are not counted.")
 
 
 class WaveSerializer(serializers.Serializer):
@@ -400,6 +429,10 @@ class CampaignSummarySerializer(serializers.Serializer):
     max_parallel = serializers.IntegerField()
     pause_seconds = serializers.IntegerField(allow_null=True)
     failure_budget = serializers.IntegerField()
+    failure_budget_percent = serializers.IntegerField(allow_null=True)
+    foundation_order = serializers.ListField(child=serializers.CharField())
+    start_at = serializers.DateTimeField(allow_null=True, help_text="When a scheduled start is due.")
+    started_at = serializers.DateTimeField(allow_null=True)
     current_wave = serializers.IntegerField()
     reason = serializers.CharField(help_text="Why it stopped or was aborted.")
     created_at = serializers.DateTimeField()
@@ -409,10 +442,16 @@ class CampaignSerializer(CampaignSummarySerializer):
     """A campaign with its progress; the view passes `progress` and `services` in the context."""
 
     counts = serializers.SerializerMethodField()
+    eta = serializers.SerializerMethodField(help_text="Null: unknown until a service completed.")
     waves = serializers.SerializerMethodField()
     left_out = LeftOutSerializer(many=True)
     allowed_actions = serializers.SerializerMethodField()
     services = serializers.SerializerMethodField()
+
+    @extend_schema_field(EtaSerializer(allow_null=True))
+    def get_eta(self, campaign) -> dict | None:
+        found = self.context["progress"].eta
+        return EtaSerializer(found).data if found else None
 
     def get_counts(self, campaign) -> dict[str, int]:
         return self.context["progress"].counts

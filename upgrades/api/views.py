@@ -6,11 +6,12 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from upgrades import actions, campaigns, fleet, selectors
+from upgrades import actions, campaign_reads, campaigns, fleet, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
     CampaignCreateSerializer,
     CampaignSerializer,
+    CampaignStartSerializer,
     CampaignSummarySerializer,
     ErrorSerializer,
     EventSerializer,
@@ -290,13 +291,13 @@ class FleetRefresh(APIView):
 
 
 def campaign_body(request, campaign) -> dict:
-    services = list(campaigns.services_of(campaign).prefetch_related("request__contacts"))
-    progress = campaigns.progress(campaign, services)
+    services = list(campaign_reads.services_of(campaign).prefetch_related("request__contacts"))
+    progress = campaign_reads.progress(campaign, services)
     context = {
         "request": request,
         "services": services,
         "progress": progress,
-        "allowed": campaigns.allowed(campaign, request.user, progress),
+        "allowed": campaign_reads.allowed(campaign, request.user, progress),
     }
     return CampaignSerializer(campaign, context=context).data
 
@@ -315,7 +316,7 @@ class CampaignListCreate(generics.GenericAPIView):
     )
     def get(self, request):
         _ec_team_only(request)
-        page = self.paginate_queryset(campaigns.campaigns_for(request.user))
+        page = self.paginate_queryset(campaign_reads.campaigns_for(request.user))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
@@ -344,7 +345,7 @@ class CampaignListCreate(generics.GenericAPIView):
             named=campaigns.named_services(data[source], source),
             waves=campaigns.Waves.of(data),
         )
-        found = campaigns.get_campaign(request.user, created.pk)
+        found = campaign_reads.get_campaign(request.user, created.pk)
         return Response(campaign_body(request, found), status=status.HTTP_201_CREATED)
 
 
@@ -352,26 +353,33 @@ class CampaignDetail(APIView):
     @extend_schema(responses=responses({200: CampaignSerializer}, 401, (403, "Not in the EC team."), 404))
     def get(self, request, campaign_id: int):
         _ec_team_only(request)
-        return Response(campaign_body(request, campaigns.get_campaign(request.user, campaign_id)))
+        return Response(campaign_body(request, campaign_reads.get_campaign(request.user, campaign_id)))
 
 
 class CampaignAction(APIView):
-    """POST /api/campaigns/{id}/{approve|start|pause|resume|continue|abort|retry}/ (no body)."""
+    """POST /api/campaigns/{id}/{approve|start|pause|resume|continue|abort|retry}/ (no body; start
+    may carry `start_at`)."""
 
     campaign_action: campaigns.CampaignAction | None = None
 
     @extend_schema(
-        request=None,
+        request=CampaignStartSerializer,
         responses=responses(
             {200: CampaignSerializer},
             401,
             (403, "Not in the EC team, or approving one's own campaign."),
             404,
             409,
+            bad_input=field_errors("CampaignStartError", CampaignStartSerializer),
         ),
     )
     def post(self, request, campaign_id: int):
         _ec_team_only(request)
-        found = campaigns.get_campaign(request.user, campaign_id)
-        campaigns.apply(campaign=found, action=self.campaign_action, actor=request.user)
-        return Response(campaign_body(request, campaigns.get_campaign(request.user, campaign_id)))
+        found = campaign_reads.get_campaign(request.user, campaign_id)
+        start_at = None
+        if self.campaign_action == campaigns.CampaignAction.START:
+            incoming = CampaignStartSerializer(data=request.data)
+            incoming.is_valid(raise_exception=True)
+            start_at = incoming.validated_data["start_at"]
+        campaigns.apply(campaign=found, action=self.campaign_action, actor=request.user, start_at=start_at)
+        return Response(campaign_body(request, campaign_reads.get_campaign(request.user, campaign_id)))

@@ -49,3 +49,22 @@ class CampaignForm(forms.Form):
     failure_budget = _count(
         "Failure budget", 1, "Stop starting services once this many failed or were rolled back."
     )
+    failure_budget_percent = forms.IntegerField(
+        label="Failure budget (% of a wave)",
+        required=False,
+        min_value=1,
+        max_value=100,
+        help_text="Also stop once this share of the current wave failed, whichever comes first. "
+        "Empty: no such limit.",
+    )
+    foundation_order = forms.CharField(
+        label="Foundations first",
+        required=False,
+        help_text="Foundation slugs whose services go first, in this order, separated by commas (e.g. cf3). "
+        "Empty: as named.",
+    )
+
+    def clean_foundation_order(self) -> tuple[str, ...]:
+        return tuple(
+            slug.strip().lower() for slug in self.cleaned_data["foundation_order"].split(",") if slug.strip()
+        )

@@ -1,6 +1,8 @@
 """Campaign pages (EC team only): the list, a new campaign (pasted services or the Fleet page's
 filters), a campaign's page with its live part, and its controls (POST-redirect-GET)."""
 
+from datetime import UTC, datetime
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -8,9 +10,11 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from upgrades import actions, campaigns, fleet, workflow
+from upgrades import actions, campaign_reads, campaigns, fleet, workflow
 from upgrades.models import Campaign, Release
 from upgrades.permissions import is_ec_team
 from upgrades.web.campaign_forms import CampaignForm
@@ -45,7 +49,12 @@ _DONE = {
     campaigns.CampaignAction.RETRY: "the failed steps run again",
 }
 # States in which the page polls, and how often (seconds).
-_POLL = {Campaign.State.RUNNING: 2, Campaign.State.PAUSED: 10, Campaign.State.DRAFT: 5}
+_POLL = {
+    Campaign.State.RUNNING: 2,
+    Campaign.State.PAUSED: 10,
+    Campaign.State.DRAFT: 5,
+    Campaign.State.APPROVED: 5,  # only while a start is scheduled: it shows itself
+}
 
 
 def _team_only(user) -> None:
@@ -55,7 +64,7 @@ def _team_only(user) -> None:
 
 def _campaign(user, campaign_id: int) -> Campaign:
     try:
-        return campaigns.get_campaign(user, campaign_id)
+        return campaign_reads.get_campaign(user, campaign_id)
     except Campaign.DoesNotExist:
         raise Http404("No such campaign.") from None
 
@@ -63,7 +72,7 @@ def _campaign(user, campaign_id: int) -> Campaign:
 @login_required
 def campaign_list(request):
     _team_only(request.user)
-    page = Paginator(campaigns.campaigns_for(request.user), 25).get_page(request.GET.get("page"))
+    page = Paginator(campaign_reads.campaigns_for(request.user), 25).get_page(request.GET.get("page"))
     return render(request, "upgrades/campaign_list.html", {"page": page})
 
 
@@ -87,7 +96,9 @@ def campaign_new(request):
             for problems in rejected.problems.values():
                 for problem in problems:
                     form.add_error("services", str(problem))
-        except (actions.InputRefused, workflow.InvalidTransition) as error:
+        except actions.InputRefused as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        except workflow.InvalidTransition as error:
             form.add_error(None, str(error))
         else:
             messages.success(request, f"Campaign {created.reference} drafted; preflight checks its services.")
@@ -109,10 +120,10 @@ def _from_fleet(request) -> dict:
 
 def _context(request, campaign_id: int) -> dict:
     campaign = _campaign(request.user, campaign_id)
-    services = list(campaigns.services_of(campaign))
+    services = list(campaign_reads.services_of(campaign))
     page = Paginator(services, PAGE_SIZE).get_page(request.GET.get("page"))
-    progress = campaigns.progress(campaign, services)
-    allowed = campaigns.allowed(campaign, request.user, progress)
+    progress = campaign_reads.progress(campaign, services)
+    allowed = campaign_reads.allowed(campaign, request.user, progress)
     buttons = [_BUTTONS.get(a) or Button(a, campaigns.ACTION_LABELS[a]) for a in allowed]
     return {
         "campaign": campaign,
@@ -120,12 +131,16 @@ def _context(request, campaign_id: int) -> dict:
         "bar": _bar(progress),
         "page": page,
         "buttons": buttons,
-        "poll_seconds": _POLL.get(campaign.state),
+        "poll_seconds": None
+        if campaign.state == Campaign.State.APPROVED and not campaign.start_at
+        else _POLL.get(campaign.state),
         "own_draft": campaign.state == Campaign.State.DRAFT and campaign.creator_id == request.user.pk,
+        "may_schedule": campaigns.CampaignAction.START in allowed,
+        "now": timezone.now(),
     }
 
 
-def _bar(progress: campaigns.Progress) -> list[tuple[State, int, float, float]]:
+def _bar(progress: campaign_reads.Progress) -> list[tuple[State, int, float, float]]:
     """The progress bar: (state, count, percent of all services, where its segment begins in
     percent) for each state present, in the workflow's order."""
     total, start, segments = progress.total or 1, 0.0, []
@@ -153,6 +168,20 @@ def campaign_live(request, campaign_id: int):
     return render(request, "upgrades/_campaign_live.html", _context(request, campaign_id))
 
 
+def _start_at(text: str) -> datetime | None | bool:
+    """The schedule form's time, read as UTC when it has no zone; None when not given; False when it
+    does not parse."""
+    if not text.strip():
+        return None
+    try:
+        parsed = parse_datetime(text.strip())
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        return False
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=UTC)
+
+
 @login_required
 @require_POST
 def campaign_action(request, campaign_id: int, action: str):
@@ -162,12 +191,16 @@ def campaign_action(request, campaign_id: int, action: str):
         chosen = campaigns.CampaignAction(action)
     except ValueError:
         raise Http404("No such action.") from None
+    start_at = _start_at(request.POST.get("start_at", ""))
     try:
-        campaigns.apply(campaign=campaign, action=chosen, actor=request.user)
+        if start_at is False:
+            raise actions.InputRefused("start_at", "Give the start time as a date and a time (UTC).")
+        campaigns.apply(campaign=campaign, action=chosen, actor=request.user, start_at=start_at)
     except workflow.NotAllowed as error:
         raise PermissionDenied(str(error)) from None
-    except (workflow.InvalidTransition, actions.StaleState) as error:
+    except (workflow.InvalidTransition, actions.StaleState, actions.InputRefused) as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"{campaign.reference}: {_DONE[chosen]}.")
+        done = f"starts at {start_at:%Y-%m-%d %H:%M} UTC" if start_at else _DONE[chosen]
+        messages.success(request, f"{campaign.reference}: {done}.")
     return redirect("campaign-detail", campaign.pk)

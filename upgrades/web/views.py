@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import condition, require_POST
 
-from upgrades import actions, campaigns, foundations, selectors, workflow
+from upgrades import actions, campaign_reads, foundations, selectors, workflow
 from upgrades.models import ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
 from upgrades.web import pages, topology
@@ -36,7 +36,7 @@ def home(request):
     team = is_ec_team(request.user)
     work = pages.worklist(request.user, team=team)
     counts = [(state, work.counts[state]) for state in State if work.counts.get(state)]
-    running = campaigns.running_campaigns(request.user) if team else []
+    running = campaign_reads.running_campaigns(request.user) if team else []
     context = {"work": work, "counts": counts, "team": team, "campaigns": running}
     return render(request, "upgrades/home.html", context)
 

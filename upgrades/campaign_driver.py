@@ -1,0 +1,128 @@
+"""The wave driver: starts a running campaign's services when their wave is due, and ends it.
+
+Runs from beat (`drive_running`) and after a person's action (`drive`); see `campaigns` for the
+rules it follows.
+"""
+
+from collections import Counter
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from upgrades import actions
+from upgrades.campaigns import ENDED_STATES, FAILED_STATES, CampaignState, between_waves
+from upgrades.models import Campaign, ServiceUpgrade
+from upgrades.workflow import RUNNING_STATES, State
+
+
+def drive_running() -> int:
+    """Beat, every CAMPAIGN_DRIVE_SECONDS: start the campaigns scheduled for now or earlier, then drive
+    every running campaign; how many services started."""
+    start_scheduled()
+    running = Campaign.objects.filter(state=CampaignState.RUNNING).values_list("pk", flat=True)
+    return sum(drive(pk) for pk in list(running))
+
+
+def start_scheduled() -> int:
+    """Approved campaigns whose start time has come run now (one conditional UPDATE: a campaign
+    aborted or started by a person meanwhile is left as it is). How many started."""
+    now = timezone.now()
+    return Campaign.objects.filter(state=CampaignState.APPROVED, start_at__lte=now).update(
+        state=CampaignState.RUNNING, started_at=now, start_at=None, updated_at=now
+    )
+
+
+def drive(campaign_id: int) -> int:
+    """Move a running campaign on, in one transaction under its row lock: stop it when the failure
+    budget is spent, complete it when every service ended, wait between waves as told, and start
+    the current wave's services up to `max_parallel` running at once. Returns how many it started.
+
+    Idempotent: a second driver skips the locked row; a driver killed midway commits nothing; a
+    service starts only by the compare-and-set from `approved`."""
+    with transaction.atomic():
+        campaign = (
+            Campaign.objects.select_for_update(skip_locked=True)
+            .filter(pk=campaign_id, state=CampaignState.RUNNING)
+            .first()
+        )
+        if campaign is None:
+            return 0
+        services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id"))
+        failed = [s for s in services if s.state in FAILED_STATES]
+        if spent := _budget_spent(campaign, services, failed):
+            _end(campaign, CampaignState.STOPPED, spent)
+            return 0
+        if all(s.state in ENDED_STATES for s in services):
+            _end(campaign, CampaignState.COMPLETED, "")
+            return 0
+        if not _next_wave_due(campaign, services):
+            return 0
+        return _start_services(campaign, services)
+
+
+def _next_wave_due(campaign: Campaign, services: list[ServiceUpgrade]) -> bool:
+    """Whether the current wave may start services: it has not ended, or the next one is due now
+    (then it becomes current). The end of a wave is recorded once; the pause runs from there."""
+    if campaign.current_wave > 0 and not between_waves(campaign, services):
+        return True
+    now = timezone.now()
+    if campaign.current_wave > 0:
+        if campaign.wave_ended_at is None:
+            campaign.wave_ended_at = now
+            campaign.save(update_fields=["wave_ended_at", "updated_at"])
+        pause = campaign.pause_seconds
+        due = pause is not None and now >= campaign.wave_ended_at + timedelta(seconds=pause)
+        if not (campaign.continue_now or due):
+            return False
+    campaign.current_wave = min(s.wave for s in services if s.wave > campaign.current_wave)
+    campaign.wave_ended_at, campaign.continue_now = None, False
+    campaign.save(update_fields=["current_wave", "wave_ended_at", "continue_now", "updated_at"])
+    return True
+
+
+def _start_services(campaign: Campaign, services: list[ServiceUpgrade]) -> int:
+    running = sum(s.state in RUNNING_STATES for s in services)
+    waiting = [s for s in services if s.wave == campaign.current_wave and s.state == State.APPROVED]
+    started = 0
+    for service in waiting[: max(campaign.max_parallel - running, 0)]:
+        try:
+            actions.transition(
+                service,
+                target=State.STEP1_RUNNING,
+                actor=actions.SYSTEM,
+                message=f"Started by campaign {campaign.reference}, wave {campaign.current_wave}.",
+                updates={"trigger_at": None, "error": ""},
+            )
+        except actions.StaleState:
+            continue  # cancelled or triggered by a person meanwhile
+        started += 1
+    return started
+
+
+def _budget_spent(campaign: Campaign, services: list[ServiceUpgrade], failed: list[ServiceUpgrade]) -> str:
+    """Why the failure budget is spent (K failures in all, or X % of the current wave), or ""."""
+    wave = [s for s in services if s.wave == campaign.current_wave]
+    failed_in_wave = [s for s in failed if s.wave == campaign.current_wave]
+    percent = campaign.failure_budget_percent
+    if len(failed) >= campaign.failure_budget:
+        spent, which = f"the failure budget of {campaign.failure_budget} is spent", failed
+    elif percent and wave and 100 * len(failed_in_wave) >= percent * len(wave):
+        spent = (
+            f"the failure budget of {percent} % of a wave is spent in wave {campaign.current_wave} "
+            f"({len(failed_in_wave)} of {len(wave)})"
+        )
+        which = failed_in_wave
+    else:
+        return ""
+    states = Counter(State(s.state).label.lower() for s in which)
+    kinds = ", ".join(f"{n} {label}" for label, n in sorted(states.items()))
+    return (
+        f"{spent[0].upper()}{spent[1:]}: {len(which)} service(s) failed ({kinds}). "
+        "No further service is started; retry the failed ones or abort."
+    )
+
+
+def _end(campaign: Campaign, state: str, reason: str) -> None:
+    campaign.state, campaign.reason, campaign.ended_at = state, reason, timezone.now()
+    campaign.save(update_fields=["state", "reason", "ended_at", "updated_at"])

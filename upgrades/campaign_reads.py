@@ -1,0 +1,178 @@
+"""Reads of campaigns for pages and the API: lists, one campaign, its services, its progress and
+the buttons a person may press."""
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from django.db.models import Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from upgrades.campaigns import (
+    ENDED_STATES,
+    FAILED_STATES,
+    FINISHED,
+    RULES,
+    CampaignAction,
+    CampaignState,
+    between_waves,
+)
+from upgrades.models import Campaign, Event, FleetService, ServiceUpgrade
+from upgrades.permissions import is_ec_team
+from upgrades.workflow import State
+
+
+def campaigns_for(user) -> QuerySet[Campaign]:
+    return Campaign.objects.visible_to(user).select_related("release", "creator", "approved_by")
+
+
+def get_campaign(user, campaign_id: int) -> Campaign:
+    """One visible campaign (raises Campaign.DoesNotExist otherwise, shown as 404)."""
+    return campaigns_for(user).get(pk=campaign_id)
+
+
+def services_of(campaign: Campaign) -> QuerySet[ServiceUpgrade]:
+    """The campaign's services (those left out at approval excluded), in wave order."""
+    release = FleetService.objects.filter(zone_id=OuterRef("zone_id")).values("release")[:1]
+    return (
+        campaign.services.filter(wave__isnull=False)
+        .select_related("request__release", "request__requester")
+        .annotate(fleet_release=Subquery(release))
+        .order_by("wave", "id")
+    )
+
+
+@dataclass(frozen=True)
+class Wave:
+    number: int
+    state: str  # waiting, running, done
+    services: list[ServiceUpgrade]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(s.state for s in self.services))
+
+
+@dataclass(frozen=True)
+class Failure:
+    reason: str
+    services: list[ServiceUpgrade]
+
+
+@dataclass(frozen=True)
+class Eta:
+    """When the campaign should end: `at` (UTC), `seconds` from now; `waits` when it counts no time
+    for the waits for a person to continue."""
+
+    at: datetime
+    seconds: int
+    waits: bool
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the campaign page and the API show of a campaign's services."""
+
+    counts: dict[str, int]
+    waves: list[Wave]
+    failures: list[Failure]
+    total: int
+    ended: int
+    next_wave_at: object = None  # when the next wave starts by itself, if it waits for a pause
+    waits_for_continue: bool = False
+    eta: Eta | None = None  # None: unknown (no service finished yet) or nothing left to do
+
+
+def progress(campaign: Campaign, services: list[ServiceUpgrade]) -> Progress:
+    waves = []
+    for number, members in groupby(services, key=lambda s: s.wave):
+        members = list(members)
+        if all(s.state in ENDED_STATES for s in members):
+            state = "done"
+        elif all(s.state in (State.SUBMITTED, State.APPROVED) for s in members):
+            state = "waiting"
+        else:
+            state = "running"
+        waves.append(Wave(number, state, members))
+    failed = sorted((s for s in services if s.state in FAILED_STATES), key=_failure_reason)
+    failures = [Failure(reason, list(group)) for reason, group in groupby(failed, key=_failure_reason)]
+    between = campaign.state == CampaignState.RUNNING and between_waves(campaign, services)
+    next_at = None
+    if between and campaign.pause_seconds is not None and campaign.wave_ended_at:
+        next_at = campaign.wave_ended_at + timedelta(seconds=campaign.pause_seconds)
+    return Progress(
+        counts=dict(Counter(s.state for s in services)),
+        waves=waves,
+        failures=failures,
+        total=len(services),
+        ended=sum(s.state in ENDED_STATES for s in services),
+        next_wave_at=next_at,
+        waits_for_continue=between and campaign.pause_seconds is None,
+        eta=eta(campaign, services),
+    )
+
+
+def eta(campaign: Campaign, services: list[ServiceUpgrade]) -> Eta | None:
+    """The expected end: each wave's services not yet ended, `max_parallel` at a time, each taking
+    the mean time (Step 1 started to completed) of this campaign's services completed so far, plus
+    the pauses between waves; from the scheduled start if it is later than now. None until a service
+    completed, and once the campaign has finished."""
+    left = Counter(s.wave for s in services if s.state not in ENDED_STATES)
+    if campaign.state in FINISHED or not left:
+        return None
+    mean = _mean_duration(campaign)
+    if mean is None:
+        return None
+    seconds = sum(math.ceil(n / campaign.max_parallel) * mean for n in left.values())
+    seconds += (len(left) - 1) * (campaign.pause_seconds or 0)
+    now = timezone.now()
+    begin = max(now, campaign.start_at or now)
+    at = begin + timedelta(seconds=seconds)
+    return Eta(at=at, seconds=round((at - now).total_seconds()), waits=campaign.pause_seconds is None)
+
+
+def _mean_duration(campaign: Campaign) -> float | None:
+    """Mean seconds from Step 1 started to completed over the campaign's completed services."""
+    spans = (
+        Event.objects.filter(
+            service__campaign=campaign,
+            service__state=State.COMPLETED,
+            to_state__in=[State.STEP1_RUNNING, State.COMPLETED],
+        )
+        .values("service_id")
+        .annotate(
+            begin=Min("created_at", filter=Q(to_state=State.STEP1_RUNNING)),
+            end=Max("created_at", filter=Q(to_state=State.COMPLETED)),
+        )
+        .values_list("begin", "end")
+    )
+    durations = [(end - begin).total_seconds() for begin, end in spans if begin and end]
+    return sum(durations) / len(durations) if durations else None
+
+
+def _failure_reason(service: ServiceUpgrade) -> str:
+    first_line = (service.error or "").strip().splitlines()[:1]
+    return f"{State(service.state).label}: {first_line[0]}" if first_line else State(service.state).label
+
+
+def running_campaigns(user) -> list[Campaign]:
+    """Home's block: the running and paused campaigns (the EC team's only)."""
+    live = [CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.STOPPED]
+    return list(campaigns_for(user).filter(state__in=live)[:10])
+
+
+def allowed(campaign: Campaign, user, progress: "Progress | None" = None) -> list[CampaignAction]:
+    """The buttons `user` may press now; with the campaign's `progress`, Continue only between waves
+    (the driver's own conditions are checked again when pressed)."""
+    if not is_ec_team(user):
+        return []
+    between = progress is None or progress.waits_for_continue or progress.next_wave_at is not None
+    return [
+        action
+        for action, (sources, _) in RULES.items()
+        if campaign.state in sources
+        and not (action == CampaignAction.APPROVE and user.pk == campaign.creator_id)
+        and not (action == CampaignAction.CONTINUE and not between)
+    ]
