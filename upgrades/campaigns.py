@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from upgrades import actions, dispatch, intake, workflow
+from upgrades import actions, dispatch, fleet_contacts, intake, workflow
 from upgrades.models import (
     Campaign,
     Contact,
@@ -166,8 +166,8 @@ def _left(service, reason: str, release: str = "") -> dict:
 def create_campaign(
     *, creator, name: str, release: Release, plan: Plan, named: Named, waves: Waves
 ) -> Campaign:
-    """A draft campaign: one request per service it takes (filed by `creator`, with the contacts of
-    that service's latest request), each `submitted` with its wave and preflight queued. Services
+    """A draft campaign: one request per service it takes (filed by `creator`, with the service's
+    contacts, `fleet_contacts.contacts_for`), each `submitted` with its wave and preflight queued. Services
     already on `release` or with an upgrade under way are left out, saying why."""
     _check_team(creator)
     name = name.strip()
@@ -238,12 +238,12 @@ def _file(campaign: Campaign, taken: list[FleetService], waves: Waves) -> None:
             for _ in taken
         ]
     )
-    contacts = _latest_contacts(taken)
+    contacts = fleet_contacts.contacts_for([s.zone_id for s in taken])
     Contact.objects.bulk_create(
         [
-            Contact(request=request, email=contact.email, other=contact.other)
+            Contact(request=request, **intake.contact_columns(entry))
             for request, service in zip(requests, taken, strict=True)
-            for contact in contacts.get(service.zone_id, [])
+            for entry in contacts.get(service.zone_id, [])
         ]
     )
     services = ServiceUpgrade.objects.bulk_create(
@@ -282,18 +282,6 @@ def _file(campaign: Campaign, taken: list[FleetService], waves: Waves) -> None:
     )
     for service in services:
         dispatch.on_commit(dispatch.PREFLIGHT, service.pk, 1)
-
-
-def _latest_contacts(taken: list[FleetService]) -> dict[str, list[Contact]]:
-    """zone ID -> the contacts of the latest request that named it (before this campaign)."""
-    latest: dict[str, int] = {}
-    rows = ServiceUpgrade.objects.filter(zone_id__in=[s.zone_id for s in taken], campaign__isnull=True)
-    for zone_id, request_id in rows.order_by("id").values_list("zone_id", "request_id"):
-        latest[zone_id] = request_id
-    by_request: dict[int, list[Contact]] = {}
-    for contact in Contact.objects.filter(request_id__in=set(latest.values())).order_by("id"):
-        by_request.setdefault(contact.request_id, []).append(contact)
-    return {zone_id: by_request.get(request_id, []) for zone_id, request_id in latest.items()}
 
 
 # --- People's actions ---------------------------------------------------------------------------------
