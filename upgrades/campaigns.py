@@ -29,6 +29,7 @@ from upgrades.models import (
     ServiceUpgrade,
     UpgradeRequest,
 )
+from upgrades.notifications import outbox
 from upgrades.permissions import is_ec_team
 from upgrades.workflow import ACTIVE_STATES, RUNNING_STATES, TERMINAL_STATES, Action, Plan, State
 
@@ -357,6 +358,16 @@ def _approve(campaign: Campaign, services: list[ServiceUpgrade], actor) -> None:
 
 def _start(campaign: Campaign, services, actor) -> None:
     campaign.started_at = timezone.now()
+    if services:
+        _announce(campaign, services, min(s.wave for s in services), campaign.started_at)
+
+
+def _announce(campaign: Campaign, services: list[ServiceUpgrade], wave: int, starts_at) -> None:
+    """Tell the contacts of `wave`'s services (those still to start) when it starts (None: when a
+    person continues)."""
+    members = [s for s in services if s.wave == wave and s.state in (State.SUBMITTED, State.APPROVED)]
+    if members:
+        outbox.on_wave_scheduled(campaign_id=campaign.pk, services=members, starts_at=starts_at)
 
 
 def _nothing(campaign: Campaign, services, actor) -> None:
@@ -464,10 +475,14 @@ def _next_wave_due(campaign: Campaign, services: list[ServiceUpgrade]) -> bool:
         return True
     now = timezone.now()
     if campaign.current_wave > 0:
+        pause = campaign.pause_seconds
         if campaign.wave_ended_at is None:
             campaign.wave_ended_at = now
             campaign.save(update_fields=["wave_ended_at", "updated_at"])
-        pause = campaign.pause_seconds
+            starts_at = None if pause is None else now + timedelta(seconds=pause)
+            _announce(
+                campaign, services, min(s.wave for s in services if s.wave > campaign.current_wave), starts_at
+            )
         due = pause is not None and now >= campaign.wave_ended_at + timedelta(seconds=pause)
         if not (campaign.continue_now or due):
             return False

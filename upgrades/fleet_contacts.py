@@ -97,7 +97,9 @@ def import_csv(*, user, text: str) -> Imported:
         if parsed and parsed[0].casefold() not in {c.casefold() for c in contacts}:
             contacts.append(parsed[0])
     known = dict(
-        FleetService.objects.filter(zone_id__in=list(wanted), gone_at__isnull=True).values_list("zone_id", "pk")
+        FleetService.objects.filter(zone_id__in=list(wanted), gone_at__isnull=True).values_list(
+            "zone_id", "pk"
+        )
     )
     for number, row in lines:
         zone_id = row[0].strip().lower() if row else ""
