@@ -30,7 +30,13 @@ def campaign_stack(django_db_setup, django_db_blocker, fleet_sim, tmp_path_facto
     """A worker and beat on the fleet cfsim; beat drives campaigns every second."""
     assert connection.vendor == "postgresql", "campaign tests run on PostgreSQL (make test sets DATABASE_URL)"
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    running = start_stack(fleet_sim, tmp_path_factory.mktemp("celery"), CAMPAIGN_DRIVE_SECONDS="1")
+    # A long grouping window: each campaign mail holds every service of the test, whatever the timing.
+    running = start_stack(
+        fleet_sim,
+        tmp_path_factory.mktemp("celery"),
+        CAMPAIGN_DRIVE_SECONDS="1",
+        CAMPAIGN_NOTIFY_GROUP_SECONDS="600",
+    )
     yield running
     running.stop()
 
