@@ -20,7 +20,10 @@ def first(count: int) -> list[FleetService]:
 def test_a_csv_import_gives_each_named_service_exactly_its_lines(synced, cast, client):  # noqa: F811
     one, two = first(2)
     client.force_login(cast["olga"])
-    text = f"zone_id,contact\n{one.zone_id},Ann@Example.com\n{one.zone_id},Slack: @ann\n\n{two.zone_id.upper()},bob@example.com\n"
+    text = (
+        f"zone_id,contact\n{one.zone_id},Ann@Example.com\n{one.zone_id},Slack: @ann\n\n"
+        f"{two.zone_id.upper()},bob@example.com\n"
+    )
 
     answer = client.post(reverse("fleet-contacts-import"), {"text": text}, follow=True)
 
