@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from upgrades import actions
-from upgrades.campaigns import ENDED_STATES, FAILED_STATES, CampaignState, between_waves
+from upgrades.campaigns import ENDED_STATES, FAILED_STATES, CampaignState, announce_wave, between_waves
 from upgrades.models import Campaign, ServiceUpgrade
 from upgrades.workflow import RUNNING_STATES, State
 
@@ -68,10 +68,14 @@ def _next_wave_due(campaign: Campaign, services: list[ServiceUpgrade]) -> bool:
         return True
     now = timezone.now()
     if campaign.current_wave > 0:
+        pause = campaign.pause_seconds
         if campaign.wave_ended_at is None:
             campaign.wave_ended_at = now
             campaign.save(update_fields=["wave_ended_at", "updated_at"])
-        pause = campaign.pause_seconds
+            following = min(s.wave for s in services if s.wave > campaign.current_wave)
+            announce_wave(
+                campaign, services, following, None if pause is None else now + timedelta(seconds=pause)
+            )
         due = pause is not None and now >= campaign.wave_ended_at + timedelta(seconds=pause)
         if not (campaign.continue_now or due):
             return False

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from upgrades import actions, dispatch, foundations, intake, workflow
+from upgrades import actions, dispatch, fleet_contacts, foundations, intake, workflow
 from upgrades.models import (
     Campaign,
     Contact,
@@ -27,6 +27,7 @@ from upgrades.models import (
     ServiceUpgrade,
     UpgradeRequest,
 )
+from upgrades.notifications import outbox
 from upgrades.permissions import is_ec_team
 from upgrades.workflow import ACTIVE_STATES, TERMINAL_STATES, Action, Plan, State
 
@@ -167,8 +168,8 @@ def _left(service, reason: str, release: str = "") -> dict:
 def create_campaign(
     *, creator, name: str, release: Release, plan: Plan, named: Named, waves: Waves
 ) -> Campaign:
-    """A draft campaign: one request per service it takes (filed by `creator`, with the contacts of
-    that service's latest request), each `submitted` with its wave and preflight queued. Services
+    """A draft campaign: one request per service it takes (filed by `creator`, with the service's
+    contacts, `fleet_contacts.contacts_for`), each `submitted` with its wave and preflight queued. Services
     already on `release` or with an upgrade under way are left out, saying why."""
     _check_team(creator)
     _check_order(waves.foundation_order)
@@ -261,12 +262,12 @@ def _file(campaign: Campaign, taken: list[FleetService], waves: Waves) -> None:
             for _ in taken
         ]
     )
-    contacts = _latest_contacts(taken)
+    contacts = fleet_contacts.contacts_for([s.zone_id for s in taken])
     Contact.objects.bulk_create(
         [
-            Contact(request=request, email=contact.email, other=contact.other)
+            Contact(request=request, **intake.contact_columns(entry))
             for request, service in zip(requests, taken, strict=True)
-            for contact in contacts.get(service.zone_id, [])
+            for entry in contacts.get(service.zone_id, [])
         ]
     )
     services = ServiceUpgrade.objects.bulk_create(
@@ -307,18 +308,6 @@ def _file(campaign: Campaign, taken: list[FleetService], waves: Waves) -> None:
         dispatch.on_commit(dispatch.PREFLIGHT, service.pk, 1)
 
 
-def _latest_contacts(taken: list[FleetService]) -> dict[str, list[Contact]]:
-    """zone ID -> the contacts of the latest request that named it (before this campaign)."""
-    latest: dict[str, int] = {}
-    rows = ServiceUpgrade.objects.filter(zone_id__in=[s.zone_id for s in taken], campaign__isnull=True)
-    for zone_id, request_id in rows.order_by("id").values_list("zone_id", "request_id"):
-        latest[zone_id] = request_id
-    by_request: dict[int, list[Contact]] = {}
-    for contact in Contact.objects.filter(request_id__in=set(latest.values())).order_by("id"):
-        by_request.setdefault(contact.request_id, []).append(contact)
-    return {zone_id: by_request.get(request_id, []) for zone_id, request_id in latest.items()}
-
-
 # --- People's actions ---------------------------------------------------------------------------------
 
 
@@ -351,6 +340,8 @@ def apply(*, campaign: Campaign, action: CampaignAction, actor, start_at: dateti
             locked.start_at, locked.started_at, target = start_at, None, None
         if target is not None:
             locked.state = target
+        if action == CampaignAction.START and services:
+            announce_wave(locked, services, min(s.wave for s in services), start_at or locked.started_at)
         locked.save()
         if locked.state == CampaignState.RUNNING:
             dispatch.on_commit(dispatch.DRIVE_CAMPAIGN, locked.pk)
@@ -396,6 +387,14 @@ def _check_start_at(start_at: datetime) -> None:
 
 def _start(campaign: Campaign, services, actor) -> None:
     campaign.started_at, campaign.start_at = timezone.now(), None
+
+
+def announce_wave(campaign: Campaign, services: list[ServiceUpgrade], wave: int, starts_at) -> None:
+    """Tell the contacts of `wave`'s services (those still to start) when it starts (None: when a
+    person continues)."""
+    members = [s for s in services if s.wave == wave and s.state in (State.SUBMITTED, State.APPROVED)]
+    if members:
+        outbox.on_wave_scheduled(campaign_id=campaign.pk, services=members, starts_at=starts_at)
 
 
 def _nothing(campaign: Campaign, services, actor) -> None:

@@ -349,7 +349,14 @@ class Notification(models.Model):
         USERS = "users", "Requester and contacts"
         TEAM = "team", "EC team"
 
-    request = models.ForeignKey(UpgradeRequest, on_delete=models.CASCADE, related_name="notifications")
+    # A campaign's notification has no request: it covers services of many requests, and each
+    # recipient's mail lists only their own (`details["services"][i]["recipients"]`).
+    request = models.ForeignKey(
+        UpgradeRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    campaign = models.ForeignKey(
+        "Campaign", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
     milestone = models.CharField(max_length=32)
     audience = models.CharField(max_length=8, choices=Audience.choices)
     services = models.ManyToManyField(ServiceUpgrade, blank=True, related_name="notifications")
@@ -365,8 +372,19 @@ class Notification(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["request", "milestone"])]
+        constraints = [
+            # Services of a campaign join its one open notification per milestone; two services
+            # reaching a milestone at once cannot open two.
+            models.UniqueConstraint(
+                fields=["campaign", "milestone"],
+                condition=Q(sealed=False, campaign__isnull=False),
+                name="one_open_campaign_notification",
+            ),
+        ]
 
     def __str__(self) -> str:
+        if self.campaign_id:
+            return f"CA-{self.campaign_id} {self.milestone}"
         return f"UR-{self.request_id} {self.milestone}"
 
 
@@ -439,6 +457,9 @@ class FleetService(models.Model):
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     gone_at = models.DateTimeField(null=True, blank=True)
+    # When the EC team last set this service's contacts (`contacts`); until then, and whenever a
+    # later request names the service, its contacts are those of its latest request.
+    contacts_set_at = models.DateTimeField(null=True, blank=True)
 
     objects = FleetServiceQuerySet.as_manager()
 
@@ -460,6 +481,33 @@ class FleetService(models.Model):
     @property
     def url(self) -> str:
         return f"https://{self.zone_id}.{self.domain}"
+
+
+class FleetContact(models.Model):
+    """A point of contact of a fleet service as the EC team set it (by hand or from CSV): an email
+    address or other contact info, as on a request."""
+
+    service = models.ForeignKey(FleetService, on_delete=models.CASCADE, related_name="contacts")
+    email = models.EmailField(max_length=254, blank=True)
+    other = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "email"], condition=~Q(email=""), name="unique_fleet_contact_email"
+            ),
+            models.UniqueConstraint(
+                fields=["service", "other"], condition=~Q(other=""), name="unique_fleet_contact_other"
+            ),
+            models.CheckConstraint(
+                condition=(Q(email="") & ~Q(other="")) | (~Q(email="") & Q(other="")),
+                name="fleet_contact_is_email_or_other",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or self.other
 
 
 class FleetChange(models.Model):

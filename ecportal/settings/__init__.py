@@ -303,6 +303,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ecportal <ecportal@l
 # Notifications (issue 5): services reaching a milestone within NOTIFY_GROUP_SECONDS share one mail;
 # a failed send is retried with capped exponential backoff and never given up while SMTP is only down.
 NOTIFY_GROUP_SECONDS = env.float("NOTIFY_GROUP_SECONDS", default=3.0)
+# A campaign's services reaching a milestone within this many seconds share one mail per contact
+# (a wave's services finish over minutes, not seconds).
+CAMPAIGN_NOTIFY_GROUP_SECONDS = env.float("CAMPAIGN_NOTIFY_GROUP_SECONDS", default=300.0)
 NOTIFY_REMINDER_HOURS = env.float("NOTIFY_REMINDER_HOURS", default=24.0)
 NOTIFY_RETRY_BASE = env.float("NOTIFY_RETRY_BASE", default=10.0)
 NOTIFY_RETRY_CAP = env.float("NOTIFY_RETRY_CAP", default=600.0)

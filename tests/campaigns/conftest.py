@@ -31,12 +31,14 @@ def campaign_stack(django_db_setup, django_db_blocker, fleet_sim, tmp_path_facto
     assert connection.vendor == "postgresql", "campaign tests run on PostgreSQL (make test sets DATABASE_URL)"
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     # Short leases and a quick reconciler: work a killed worker held is taken up again within seconds.
+    # A long grouping window: each campaign mail holds every service of the test, whatever the timing.
     running = start_stack(
         fleet_sim,
         tmp_path_factory.mktemp("celery"),
         CAMPAIGN_DRIVE_SECONDS="1",
         ENGINE_LEASE_SECONDS="6",
         ENGINE_RECONCILE_SECONDS="2",
+        CAMPAIGN_NOTIFY_GROUP_SECONDS="600",
     )
     yield running
     running.stop()

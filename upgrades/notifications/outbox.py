@@ -4,6 +4,12 @@ A milestone reached by services of one request within NOTIFY_GROUP_SECONDS makes
 mail per recipient) covering them all; a service arriving later, or the same service again (a retried
 step), makes a new one. Rendering from `templates/emails/<milestone>/` happens at send time, from the
 snapshot stored on the notification (`rendering`; `sender` sends).
+
+Services of a campaign send none of their requests' users' mails: their contacts get one mail per
+campaign and milestone (`CAMPAIGN_MILESTONES`) listing all their services in the campaign that
+reached it within CAMPAIGN_NOTIFY_GROUP_SECONDS, starting with the notice that their wave is
+scheduled. One notification holds every recipient's services, each service's facts naming its
+recipients; each delivery's mail lists that recipient's own.
 """
 
 from dataclasses import dataclass
@@ -44,6 +50,7 @@ MILESTONES = {
     m.name: m
     for m in (
         Milestone("received", "Request received", USERS),
+        Milestone("wave_scheduled", "Upgrade scheduled", USERS),
         Milestone("approved", "Approved", USERS),
         Milestone("rejected", "Rejected", USERS),
         Milestone("step1_started", "Step 1 started", USERS),
@@ -96,7 +103,19 @@ def on_transition(*, service: ServiceUpgrade, source: State, target: State, even
     if target == State.ROLLING_BACK and _reported_by_user(service, source, event):
         names = ("problem_reported",)
     for name in names:
+        if service.campaign_id and MILESTONES[name].audience == USERS:
+            if name in CAMPAIGN_MILESTONES:
+                _record_for_campaign(service.campaign_id, name, [service_facts(service, event)], [service])
+            continue
         _record(service.request, name, [(service, event)])
+
+
+def on_wave_scheduled(*, campaign_id: int, services: list[ServiceUpgrade], starts_at) -> None:
+    """A campaign's wave was scheduled to start at `starts_at` (None: when a person continues): give
+    its services' contacts advance notice."""
+    when = starts_at.isoformat() if starts_at else ""
+    facts = [service_facts(service, None) | {"starts_at": when} for service in services]
+    _record_for_campaign(campaign_id, "wave_scheduled", facts, services)
 
 
 def on_preflight_failed(service: ServiceUpgrade) -> None:
@@ -110,6 +129,12 @@ def _reported_by_user(service: ServiceUpgrade, source: State, event: Event) -> b
     if source != State.AWAITING_VERIFICATION or service.rollback_outcome == State.CANCELLED:
         return False
     return event.actor is None or not is_ec_team(event.actor)
+
+
+# The users' milestones a campaign's contacts are told of (the others are the campaign's doing).
+CAMPAIGN_MILESTONES = frozenset(
+    {"wave_scheduled", "step1_complete", "completed", "failed", "rolled_back", "cancelled"}
+)
 
 
 # --- The outbox ---------------------------------------------------------------------------------
@@ -200,6 +225,72 @@ def _record(request: UpgradeRequest, name: str, entries: list[tuple[ServiceUpgra
         notification.services.add(*ids)
 
 
+def _record_for_campaign(
+    campaign_id: int, name: str, facts: list[dict], services: list[ServiceUpgrade]
+) -> None:
+    """Add services to the campaign's open notification of this milestone (a service already in it is
+    replaced: it reached the milestone again), and a delivery for each new recipient."""
+    mailed = _mailed_contacts([service.request_id for service in services])
+    for fact, service in zip(facts, services, strict=True):
+        fact.update(
+            wave=service.wave, request_id=service.request_id, recipients=mailed.get(service.request_id, [])
+        )
+    with transaction.atomic():
+        notification = _open_campaign_notification(campaign_id, name)
+        ids = {service.pk for service in services}
+        kept = [fact for fact in notification.details.get("services", []) if fact["id"] not in ids]
+        notification.details = {**notification.details, "services": kept + facts}
+        notification.save(update_fields=["details"])
+        notification.services.add(*ids)
+        emails = _unique(email for fact in facts for email in fact["recipients"])
+        Delivery.objects.bulk_create(
+            [
+                Delivery(notification=notification, recipient=e, next_attempt_at=notification.ready_at)
+                for e in emails
+            ],
+            ignore_conflicts=True,  # a recipient of an earlier service of this notification already has one
+        )
+
+
+def _open_campaign_notification(campaign_id: int, name: str) -> Notification:
+    """The campaign's unsealed notification of this milestone, locked (the sender's seal waits for
+    us), or a new one. Two services opening one at once: the unique index lets one win, the other
+    joins it."""
+    for _ in range(3):
+        found = (
+            Notification.objects.select_for_update()
+            .filter(campaign_id=campaign_id, milestone=name, sealed=False)
+            .first()
+        )
+        if found is not None:
+            return found
+        ready_at = timezone.now() + timedelta(seconds=settings.CAMPAIGN_NOTIFY_GROUP_SECONDS)
+        try:
+            with transaction.atomic():
+                created = Notification.objects.create(
+                    campaign_id=campaign_id, milestone=name, audience=USERS, ready_at=ready_at
+                )
+        except IntegrityError:
+            continue  # another transaction opened it first: join theirs
+        _send_when_ready(created)
+        return created
+    raise RuntimeError(f"No open {name} notification for campaign {campaign_id} after three tries.")
+
+
+def _mailed_contacts(request_ids: list[int]) -> dict[int, list[str]]:
+    """request id -> its contacts' email addresses, those who unsubscribed left out."""
+    contacts = (
+        Contact.objects.filter(request_id__in=request_ids)
+        .exclude(email="")
+        .filter(Q(link__isnull=True) | Q(link__unsubscribed_at__isnull=True))
+        .order_by("id")
+    )
+    found: dict[int, list[str]] = {}
+    for request_id, email in contacts.values_list("request_id", "email"):
+        found.setdefault(request_id, []).append(email)
+    return found
+
+
 def _create_deliveries(notification: Notification, emails: list[str]) -> None:
     Delivery.objects.bulk_create(
         [
@@ -270,6 +361,7 @@ def queue_reminders(now=None) -> int:
     now = now or timezone.now()
     due = Notification.objects.filter(
         milestone="step1_complete",
+        campaign__isnull=True,  # a campaign's contacts are reminded by the EC team, not per request
         reminder__isnull=True,
         created_at__lte=now - timedelta(hours=settings.NOTIFY_REMINDER_HOURS),
         services__state=State.AWAITING_VERIFICATION,

@@ -5,12 +5,14 @@ its delivery's id in `Message-ID`: delivery is at least once (a crash between th
 acceptance and the mark can send it again), and mail clients fold duplicates by that header.
 """
 
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from upgrades import addresses, foundations
 from upgrades.models import Contact, Delivery
@@ -35,30 +37,22 @@ def safe_address(address: str) -> str:
 def render_message(delivery: Delivery) -> EmailMultiAlternatives:
     """The multipart (plain text + HTML) message of one delivery, To its recipient only."""
     notification = delivery.notification
-    request = notification.request
     recipient = safe_address(delivery.recipient)
-    contact = None
-    if notification.audience == USERS:
-        contact = Contact.objects.filter(request=request, email__iexact=recipient).first()
-    links = contact_links.urls_for(contact) if contact else {}
-    services = [_service(facts, request, links) for facts in notification.details.get("services", [])]
-    request_url = contact_links.absolute(reverse("request-detail", args=[request.pk]))
-    context = {
-        "reference": request.reference,
+    if notification.campaign_id:
+        context, headers = _campaign_context(delivery)
+    else:
+        context, headers = _request_context(delivery)
+    context |= {
         "milestone": MILESTONES[notification.milestone].label,
-        "request": request,
-        "services": services,
         # The services by plan, those whose temporary URL people were given, and (for a confirmation)
         # those whose Step 2 waits for the EC team and the services that waited for them.
-        "test_first": [s for s in services if not s["back_to_back"]],
-        "back_to_back": [s for s in services if s["back_to_back"]],
-        "tested": [s for s in services if s["temporary_url"]],
-        "awaiting_step2": [s for s in services if not (s["back_to_back"] or s.get("step2_on_confirmation"))],
-        "followers": [name for s in services for name in s.get("followers", [])],
-        "links": links,
-        # A contact's links lead to their signed status page (no account needed), never to a login.
-        "status_url": links.get("status", request_url),
-        "request_url": request_url,
+        "test_first": [s for s in context["services"] if not s["back_to_back"]],
+        "back_to_back": [s for s in context["services"] if s["back_to_back"]],
+        "tested": [s for s in context["services"] if s["temporary_url"]],
+        "awaiting_step2": [
+            s for s in context["services"] if not (s["back_to_back"] or s.get("step2_on_confirmation"))
+        ],
+        "followers": [name for s in context["services"] for name in s.get("followers", [])],
         "new_request_url": contact_links.absolute(reverse("request-new")),
         "reminder_hours": settings.NOTIFY_REMINDER_HOURS,
         "ec_team": ec_team_contact(),
@@ -67,13 +61,7 @@ def render_message(delivery: Delivery) -> EmailMultiAlternatives:
     name = notification.milestone
     # One line, whatever the template holds: a subject can never carry a header break.
     subject = " ".join(render_to_string(f"emails/{name}/subject.txt", context).split())
-    headers = {
-        "Auto-Submitted": "auto-generated",
-        "X-Ecportal-Request": request.reference,
-        "Message-ID": message_id(delivery),
-    }
-    if links:
-        headers["List-Unsubscribe"] = f"<{links['unsubscribe']}>"
+    headers |= {"Auto-Submitted": "auto-generated", "Message-ID": message_id(delivery)}
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"emails/{name}/body.txt", context),
@@ -83,6 +71,76 @@ def render_message(delivery: Delivery) -> EmailMultiAlternatives:
     )
     message.attach_alternative(render_to_string(f"emails/{name}/body.html", context), "text/html")
     return message
+
+
+def _request_context(delivery: Delivery) -> tuple[dict, dict]:
+    """What a request's mail shows (its services, the recipient's links if a contact) and its headers."""
+    notification = delivery.notification
+    request = notification.request
+    contact = None
+    if notification.audience == USERS:
+        contact = Contact.objects.filter(request=request, email__iexact=delivery.recipient).first()
+    links = contact_links.urls_for(contact) if contact else {}
+    request_url = contact_links.absolute(reverse("request-detail", args=[request.pk]))
+    context = {
+        "reference": request.reference,
+        "request": request,
+        "services": [_service(facts, request, links) for facts in notification.details.get("services", [])],
+        "links": links,
+        # A contact's links lead to their signed status page (no account needed), never to a login.
+        "status_url": links.get("status", request_url),
+        "request_url": request_url,
+    }
+    headers = {"X-Ecportal-Request": request.reference}
+    if links:
+        headers["List-Unsubscribe"] = f"<{links['unsubscribe']}>"
+    return context, headers
+
+
+def _campaign_context(delivery: Delivery) -> tuple[dict, dict]:
+    """A campaign's mail to one contact: their own services in it, each with their status page link.
+    `request` is the campaign (the templates read the release from it)."""
+    campaign = delivery.notification.campaign
+    services = []
+    for facts, contact in _recipient_services(delivery):
+        links = contact_links.urls_for(contact)
+        service = _service(facts, campaign, links)
+        service["status_url"], service["unsubscribe_url"] = links["status"], links["unsubscribe"]
+        service["status_label"] = f"Status of {facts['name'] or facts['zone_id']}"
+        if facts.get("starts_at"):
+            service["starts_at"] = datetime.fromisoformat(facts["starts_at"])
+        services.append(service)
+    context = {
+        "reference": campaign.reference,
+        "campaign": campaign,
+        "request": campaign,
+        "services": services,
+        "links": {},
+        "now": timezone.now(),
+    }
+    return context, {"X-Ecportal-Campaign": campaign.reference}
+
+
+def _recipient_services(delivery: Delivery) -> list[tuple[dict, Contact]]:
+    """The facts of the campaign notification's services this recipient is (still) a subscribed
+    contact of, with that contact."""
+    facts = [
+        f
+        for f in delivery.notification.details.get("services", [])
+        if delivery.recipient.lower() in {r.lower() for r in f.get("recipients", [])}
+    ]
+    contacts = {
+        c.request_id: c
+        for c in Contact.objects.filter(
+            request_id__in=[f["request_id"] for f in facts], email__iexact=delivery.recipient
+        ).select_related("link")
+    }
+    found = []
+    for f in facts:
+        contact = contacts.get(f["request_id"])
+        if contact is not None and not contact_links.is_unsubscribed(contact):
+            found.append((f, contact))
+    return found
 
 
 def _service(facts: dict, request, links: dict) -> dict:
@@ -147,6 +205,8 @@ def skip_reason(delivery: Delivery) -> str:
     notification = delivery.notification
     if notification.audience != USERS:
         return ""
+    if notification.campaign_id:
+        return "" if _recipient_services(delivery) else "No longer a contact of these services."
     request = notification.request
     if request.requester.email and request.requester.email.lower() == delivery.recipient.lower():
         return ""

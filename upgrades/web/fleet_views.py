@@ -7,14 +7,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from upgrades import fleet, foundations
+from upgrades import fleet_contacts as fleet_contacts_service
+from upgrades.models import FleetService
 from upgrades.permissions import is_ec_team
-from upgrades.web.forms import FleetFilterForm
+from upgrades.web.forms import ContactsImportForm, FleetContactsForm, FleetFilterForm
 
 PAGE_SIZE = 50
 # The chart: one row of bars per foundation, a bar per release, widths relative to the largest bar.
@@ -116,3 +119,61 @@ def fleet_refresh(request):
         request, "Refreshing the fleet: every foundation is read again; this page shows it when done."
     )
     return redirect("fleet")
+
+
+def _team_only(request) -> None:
+    if not is_ec_team(request.user):
+        raise PermissionDenied("The fleet is for the EC team.")
+
+
+@login_required
+def fleet_contacts(request, zone_id: str):
+    """A fleet service's contacts: shown, and set by the EC team."""
+    _team_only(request)
+    service = get_object_or_404(FleetService.objects.visible_to(request.user), zone_id=zone_id)
+    current = fleet_contacts_service.contacts_for([service.zone_id]).get(service.zone_id, [])
+    form = FleetContactsForm(request.POST or None, initial={"contacts": "\n".join(current)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            entries = fleet_contacts_service.parse(form.cleaned_data["contacts"])
+            fleet_contacts_service.set_contacts(service=service, user=request.user, contacts=entries)
+        except fleet_contacts_service.ContactsRefused as refused:
+            for problem in refused.problems:
+                form.add_error("contacts", problem)
+        else:
+            messages.success(
+                request, f"Saved {len(entries)} point{pluralize(len(entries))} of contact of {service}."
+            )
+            return redirect("fleet-contacts", zone_id=service.zone_id)
+    return render(
+        request,
+        "upgrades/fleet_contacts.html",
+        {"service": service, "form": form, "set_by_team": service.contacts_set_at is not None},
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def fleet_contacts_import(request):
+    """Contacts of many fleet services from `zone_id,contact` lines (a file or pasted)."""
+    _team_only(request)
+    form = ContactsImportForm(request.POST or None, request.FILES or None)
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            done = fleet_contacts_service.import_csv(user=request.user, text=form.cleaned_data["text"])
+        except fleet_contacts_service.ContactsRefused as refused:
+            problems = refused.problems
+        else:
+            messages.success(
+                request,
+                f"Imported {done.contacts} point{pluralize(done.contacts)} of contact for "
+                f"{done.services} service{pluralize(done.services)}.",
+            )
+            return redirect("fleet")
+    return render(
+        request,
+        "upgrades/fleet_contacts_import.html",
+        {"form": form, "problems": problems},
+        status=400 if (form.errors or problems) else 200,
+    )

@@ -212,3 +212,38 @@ class FleetFilterForm(forms.Form):
         self.fields["release"].choices = [("", "Any release"), *release_choices]
         self.fields["state"].choices = [("", "Any"), *state_choices]
         self.fields["sort"].choices = list(sort_choices)
+
+
+class FleetContactsForm(forms.Form):
+    contacts = forms.CharField(
+        label="Points of contact",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One per line: an email address (mailed) or other contact info such as a chat handle "
+        "(shown to the EC team, never mailed). Empty: no contacts.",
+    )
+
+
+class ContactsImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", required=False, help_text="At most 2 MB.")
+    text = forms.CharField(
+        label="Or paste the lines",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "placeholder": "zone_id,contact"}),
+        help_text="One `zone_id,contact` per line; a header line is allowed. Each zone ID named gets "
+        "exactly the contacts its lines give. Nothing is imported while any line is wrong.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size > 2 * 1024 * 1024:
+                raise forms.ValidationError("The file is larger than 2 MB.")
+            try:
+                data["text"] = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise forms.ValidationError("The file is not UTF-8 text; save it as CSV (UTF-8).") from None
+        if not data.get("text", "").strip():
+            raise forms.ValidationError("Choose a CSV file or paste its lines.")
+        return data

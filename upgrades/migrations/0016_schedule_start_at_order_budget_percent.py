@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('upgrades', '0014_campaigns'),
+        ('upgrades', '0015_digest_fleet_contacts_campaign_mail'),
     ]
 
     operations = [
