@@ -1,4 +1,4 @@
-"""What the request page and the home page show, composed from the selectors' reads.
+"""What the request page shows, composed from the selectors' reads.
 
 Each function returns plain dataclasses for one page, in a fixed number of queries whatever the number
 of services, calls or events; views render them and decide nothing.
@@ -7,7 +7,7 @@ of services, calls or events; views render them and decide nothing.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 
 from upgrades import contacts
 from upgrades.models import (
@@ -23,21 +23,15 @@ from upgrades.models import (
 from upgrades.notifications.outbox import MILESTONES
 from upgrades.permissions import is_ec_team, roles_for
 from upgrades.selectors import (
-    QueueFilters,
-    filter_requests,
     get_request,
     get_service,
-    my_requests,
     request_actions,
     request_of_contact,
-    request_rows_for,
-    state_counts,
     timeline_of,
 )
 from upgrades.web import topology
 from upgrades.web.next_steps import what_happens_next
 from upgrades.workflow import (
-    CONFIRMED_STATES,
     FAILED_STATE,
     FILE_AGAIN_ROLES,
     FILE_AGAIN_STATES,
@@ -425,65 +419,6 @@ def file_again_initial(user, service_id: int) -> dict:
         "contacts": "\n".join(str(contact) for contact in contacts),
         "notes": f"Filed again after {service.request.reference} ({service.state_label.lower()}).",
     }
-
-
-@dataclass
-class Worklist:
-    """What needs the user now, for the home page; each list is one query, capped."""
-
-    awaiting_verification: list[ServiceUpgrade]
-    awaiting_approval: list[UpgradeRequest]
-    to_start: list[ServiceUpgrade]
-    failures: list[ServiceUpgrade]
-    running: list[ServiceUpgrade]
-    mine: list[UpgradeRequest]
-    counts: dict[str, int]
-
-
-HOME_ROWS = 10
-# Services free to start Step 1: none they wait for, or it is confirmed.
-_NOT_WAITING = Q(after__isnull=True) | Q(after__state__in=sorted(CONFIRMED_STATES))
-FAILED_STATES = tuple(FAILED_STATE.values())
-
-
-def _services_in(requests: QuerySet[UpgradeRequest], states, *conditions, **extra) -> list[ServiceUpgrade]:
-    return list(
-        ServiceUpgrade.objects.of(requests)
-        .filter(*conditions, state__in=states, **extra)
-        .select_related("request__requester", "request__release")
-        .order_by("-updated_at", "-id")[:HOME_ROWS]
-    )
-
-
-def _to_follow_up(requests: QuerySet[UpgradeRequest]) -> list[ServiceUpgrade]:
-    """Failed services, and rolled-back ones nobody has filed again yet (a newer upgrade of the same
-    zone ID ends the follow-up), newest first."""
-    filed_again = ServiceUpgrade.objects.filter(zone_id=OuterRef("zone_id"), pk__gt=OuterRef("pk"))
-    return _services_in(
-        requests,
-        [*FAILED_STATES, State.ROLLED_BACK],
-        Q(state__in=FAILED_STATES) | ~Exists(filed_again),
-    )
-
-
-def worklist(user, *, team: bool) -> Worklist:
-    visible = request_rows_for(user)
-    mine = my_requests(user, rows=True)
-    empty: list = []
-    return Worklist(
-        awaiting_verification=_services_in(mine, [State.AWAITING_VERIFICATION]),
-        awaiting_approval=list(filter_requests(visible, QueueFilters(state=State.SUBMITTED))[:HOME_ROWS])
-        if team
-        else empty,
-        to_start=_services_in(visible, [State.APPROVED], _NOT_WAITING, trigger_at__isnull=True)
-        + _services_in(visible, [State.VERIFIED])
-        if team
-        else empty,
-        failures=_to_follow_up(visible) if team else empty,
-        running=_services_in(visible if team else mine, list(PHASE_NAMES)),
-        mine=list(mine[:HOME_ROWS]),
-        counts=state_counts(visible),
-    )
 
 
 def contacts_context(upgrade_request: UpgradeRequest, user) -> dict:

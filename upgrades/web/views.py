@@ -18,6 +18,7 @@ from django.views.decorators.http import condition, require_POST
 from upgrades import actions, campaign_reads, foundations, selectors, workflow
 from upgrades.models import ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
+from upgrades.web import home as home_page
 from upgrades.web import pages, topology
 from upgrades.web.conditional import request_etag
 from upgrades.web.forms import ApproveForm, QueueFilterForm, UpgradeRequestForm, plan_rows
@@ -34,7 +35,7 @@ def _visible_request(user, request_id: int) -> UpgradeRequest:
 @login_required
 def home(request):
     team = is_ec_team(request.user)
-    work = pages.worklist(request.user, team=team)
+    work = home_page.worklist(request.user, team=team)
     counts = [(state, work.counts[state]) for state in State if work.counts.get(state)]
     running = campaign_reads.running_campaigns(request.user) if team else []
     context = {"work": work, "counts": counts, "team": team, "campaigns": running}
