@@ -13,8 +13,8 @@ from upgrades.models import FleetService, FleetSync, ServiceUpgrade
 from upgrades.workflow import ACTIVE_STATES, STATE_LABELS
 
 SORTS = {
+    "foundation": ("Foundation", ["foundation", "name", "zone_id"]),  # the default, listed first
     "name": ("Name", ["name", "zone_id"]),
-    "foundation": ("Foundation", ["foundation", "name", "zone_id"]),
     "release": ("Release", ["release", "name", "zone_id"]),
     "-instances": ("Most instances", ["-instances", "name", "zone_id"]),
     "-last_seen_at": ("Last seen", ["-last_seen_at", "name", "zone_id"]),

@@ -20,8 +20,9 @@ from upgrades.permissions import is_ec_team
 from upgrades.web.forms import ContactsImportForm, FleetContactsForm, FleetFilterForm
 
 PAGE_SIZE = 50
-# The chart: one row of bars per foundation, a bar per release, widths relative to the largest bar.
-BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, BAR_SPACE, GROUP_GAP = 22, 6, 150, 420, 18
+# The chart: a heading per foundation, then a bar per release under it, widths relative to the
+# largest bar.
+BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, BAR_SPACE, GROUP_GAP, HEADING = 22, 6, 110, 420, 14, 22
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Bar:
     y: int
     width: int
     link: str
+    heading_y: int | None  # where the foundation's name goes, above its first bar
 
 
 def _chart(counts: list[dict]) -> tuple[list[Bar], int]:
@@ -40,6 +42,7 @@ def _chart(counts: list[dict]) -> tuple[list[Bar], int]:
     largest = max((n for group in counts for _, n in group["releases"]), default=1)
     bars, y = [], 0
     for group in counts:
+        heading_y, y = y + 15, y + HEADING
         for release, count in group["releases"]:
             query = urlencode({"foundation": group["foundation"], "release": release})
             bars.append(
@@ -51,8 +54,10 @@ def _chart(counts: list[dict]) -> tuple[list[Bar], int]:
                     y=y,
                     width=max(2, round(BAR_SPACE * count / largest)),
                     link=f"{reverse('fleet')}?{query}",
+                    heading_y=heading_y,
                 )
             )
+            heading_y = None
             y += BAR_HEIGHT + BAR_GAP
         y += GROUP_GAP
     return bars, max(y - GROUP_GAP, 0)
