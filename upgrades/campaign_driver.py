@@ -23,7 +23,6 @@ from upgrades.campaigns import (
 from upgrades.models import Campaign, ServiceUpgrade
 from upgrades.workflow import RUNNING_STATES, State
 
-
 # Campaigns the driver moves on: running ones, and aborted ones whose abort has not ended yet.
 DRIVEN = Q(state=CampaignState.RUNNING) | Q(state=CampaignState.ABORTED, ended_at__isnull=True)
 

@@ -100,12 +100,16 @@ def test_pause_holds_new_starts_continue_opens_the_next_wave_and_abort_lets_runn
 def test_abort_with_roll_back_in_wave_1_rolls_back_every_started_service_and_cancels_the_rest(fleet, cast):
     services = behind(4)
     # Tested first: Step 1 ends waiting for verification, which the rollback action is allowed from.
-    campaign = create(cast["olga"], services, plan=Plan.TEST_FIRST, canary_size=2, wave_size=2, max_parallel=1)
+    campaign = create(
+        cast["olga"], services, plan=Plan.TEST_FIRST, canary_size=2, wave_size=2, max_parallel=1
+    )
     fleet.configure(start_delay=2)
     oscar = cast["oscar"]
     approved_and_started(campaign, oscar)
     # One at a time: the first waits for verification while the second is in Step 1.
-    wait_for(lambda: in_states(campaign, State.AWAITING_VERIFICATION), 60, "the first to wait for verification")
+    wait_for(
+        lambda: in_states(campaign, State.AWAITING_VERIFICATION), 60, "the first to wait for verification"
+    )
     wait_for(lambda: in_states(campaign, State.STEP1_RUNNING), 30, "the second to start Step 1")
 
     aborted = campaigns.apply(campaign=campaign, action=Action.ABORT, actor=oscar, running="rollback")

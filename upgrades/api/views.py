@@ -9,9 +9,9 @@ from rest_framework.views import APIView
 from upgrades import actions, campaign_reads, campaigns, fleet, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
+    CampaignActionSerializer,
     CampaignCreateSerializer,
     CampaignSerializer,
-    CampaignActionSerializer,
     CampaignSummarySerializer,
     ErrorSerializer,
     EventSerializer,
