@@ -8,20 +8,31 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from upgrades import actions
-from upgrades.campaigns import ENDED_STATES, FAILED_STATES, CampaignState, announce_wave, between_waves
+from upgrades.campaigns import (
+    ENDED_STATES,
+    FAILED_STATES,
+    CampaignState,
+    announce_wave,
+    between_waves,
+    roll_back_touched,
+)
 from upgrades.models import Campaign, ServiceUpgrade
 from upgrades.workflow import RUNNING_STATES, State
+
+# Campaigns the driver moves on: running ones, and aborted ones whose abort has not ended yet.
+DRIVEN = Q(state=CampaignState.RUNNING) | Q(state=CampaignState.ABORTED, ended_at__isnull=True)
 
 
 def drive_running() -> int:
     """Beat, every CAMPAIGN_DRIVE_SECONDS: start the campaigns scheduled for now or earlier, then drive
-    every running campaign; how many services started."""
+    every running campaign and every abort still under way; how many services started."""
     start_scheduled()
-    running = Campaign.objects.filter(state=CampaignState.RUNNING).values_list("pk", flat=True)
-    return sum(drive(pk) for pk in list(running))
+    driven = Campaign.objects.filter(DRIVEN).values_list("pk", flat=True)
+    return sum(drive(pk) for pk in list(driven))
 
 
 def start_scheduled() -> int:
@@ -38,17 +49,18 @@ def drive(campaign_id: int) -> int:
     budget is spent, complete it when every service ended, wait between waves as told, and start
     the current wave's services up to `max_parallel` running at once. Returns how many it started.
 
+    An aborted campaign starts nothing: see `_wind_down`.
+
     Idempotent: a second driver skips the locked row; a driver killed midway commits nothing; a
     service starts only by the compare-and-set from `approved`."""
     with transaction.atomic():
-        campaign = (
-            Campaign.objects.select_for_update(skip_locked=True)
-            .filter(pk=campaign_id, state=CampaignState.RUNNING)
-            .first()
-        )
+        campaign = Campaign.objects.select_for_update(skip_locked=True).filter(DRIVEN, pk=campaign_id).first()
         if campaign is None:
             return 0
         services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id"))
+        if campaign.state == CampaignState.ABORTED:
+            _wind_down(campaign, services)
+            return 0
         failed = [s for s in services if s.state in FAILED_STATES]
         if spent := _budget_spent(campaign, services, failed):
             _end(campaign, CampaignState.STOPPED, spent)
@@ -125,6 +137,15 @@ def _budget_spent(campaign: Campaign, services: list[ServiceUpgrade], failed: li
         f"{spent[0].upper()}{spent[1:]}: {len(which)} service(s) failed ({kinds}). "
         "No further service is started; retry the failed ones or abort."
     )
+
+
+def _wind_down(campaign: Campaign, services: list[ServiceUpgrade]) -> None:
+    """An abort under way: with roll back, roll back each service the person chose to as soon as its
+    state allows; the abort ends once every service has ended (the next pass looks at the states
+    the rollbacks just set)."""
+    if not roll_back_touched(campaign, services) and all(s.state in ENDED_STATES for s in services):
+        campaign.ended_at = timezone.now()
+        campaign.save(update_fields=["ended_at", "updated_at"])
 
 
 def _end(campaign: Campaign, state: str, reason: str) -> None:

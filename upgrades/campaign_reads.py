@@ -72,6 +72,20 @@ class Eta:
 
 
 @dataclass(frozen=True)
+class Abort:
+    """What an abort does and has done: the person's choice, and its services by state."""
+
+    rollback: bool  # roll back every started service that has not completed (else: they finish)
+    ended_at: datetime | None  # None while services still move
+    running: int  # in Step 1 or 2 (with roll back: rolled back once the rollback action allows)
+    rolling_back: int
+    rolled_back: int
+    rollback_failed: int
+    completed: int  # past the point of no return: left as they are
+    cancelled: int
+
+
+@dataclass(frozen=True)
 class Progress:
     """What the campaign page and the API show of a campaign's services."""
 
@@ -83,6 +97,7 @@ class Progress:
     next_wave_at: object = None  # when the next wave starts by itself, if it waits for a pause
     waits_for_continue: bool = False
     eta: Eta | None = None  # None: unknown (no service finished yet) or nothing left to do
+    abort: Abort | None = None  # an aborted campaign's abort (None for one aborted before the choice)
 
 
 def progress(campaign: Campaign, services: list[ServiceUpgrade]) -> Progress:
@@ -102,8 +117,9 @@ def progress(campaign: Campaign, services: list[ServiceUpgrade]) -> Progress:
     next_at = None
     if between and campaign.pause_seconds is not None and campaign.wave_ended_at:
         next_at = campaign.wave_ended_at + timedelta(seconds=campaign.pause_seconds)
+    counts = Counter(s.state for s in services)
     return Progress(
-        counts=dict(Counter(s.state for s in services)),
+        counts=dict(counts),
         waves=waves,
         failures=failures,
         total=len(services),
@@ -111,6 +127,22 @@ def progress(campaign: Campaign, services: list[ServiceUpgrade]) -> Progress:
         next_wave_at=next_at,
         waits_for_continue=between and campaign.pause_seconds is None,
         eta=eta(campaign, services),
+        abort=_abort(campaign, counts),
+    )
+
+
+def _abort(campaign: Campaign, counts: Counter) -> Abort | None:
+    if campaign.state != CampaignState.ABORTED or not campaign.abort_running:
+        return None
+    return Abort(
+        rollback=campaign.abort_running == Campaign.Running.ROLLBACK,
+        ended_at=campaign.ended_at,
+        running=counts[State.STEP1_RUNNING] + counts[State.STEP2_RUNNING],
+        rolling_back=counts[State.ROLLING_BACK],
+        rolled_back=counts[State.ROLLED_BACK],
+        rollback_failed=counts[State.ROLLBACK_FAILED],
+        completed=counts[State.COMPLETED],
+        cancelled=counts[State.CANCELLED],
     )
 
 

@@ -32,6 +32,7 @@ from upgrades.permissions import is_ec_team
 from upgrades.workflow import ACTIVE_STATES, TERMINAL_STATES, Action, Plan, State
 
 CampaignState = Campaign.State
+Running = Campaign.Running
 # A service in one of these counts against the failure budget.
 FAILED_STATES = frozenset({State.STEP1_FAILED, State.STEP2_FAILED, State.ROLLBACK_FAILED, State.ROLLED_BACK})
 # A service that will not move again by itself: its wave no longer waits for it.
@@ -316,14 +317,26 @@ def _check_team(user) -> None:
         raise workflow.NotAllowed("Campaigns are for the EC team.")
 
 
-def apply(*, campaign: Campaign, action: CampaignAction, actor, start_at: datetime | None = None) -> Campaign:
+def apply(
+    *,
+    campaign: Campaign,
+    action: CampaignAction,
+    actor,
+    start_at: datetime | None = None,
+    running: str = Running.FINISH,
+) -> Campaign:
     """Fire a campaign action as `actor`; Start with `start_at` schedules the start instead (the
-    driver starts it then). Raises workflow.NotAllowed (403: not the EC team, or approving one's own),
+    driver starts it then); Abort does with the services already started what `running` says.
+    Raises workflow.NotAllowed (403: not the EC team, or approving one's own),
     workflow.InvalidTransition (409: not from the current state), actions.InputRefused (400: a
-    start time in the past or more than MAX_SCHEDULE_DAYS ahead)."""
+    start time in the past or more than MAX_SCHEDULE_DAYS ahead, or an unknown `running`)."""
     _check_team(actor)
     if start_at is not None:
         _check_start_at(start_at)
+    if running not in Running.values:
+        raise actions.InputRefused(
+            "running", f"Say what running services do: {' or '.join(Running.values)}, not “{running}”."
+        )
     if action == CampaignAction.APPROVE and actor.pk == campaign.creator_id:
         raise workflow.NotAllowed("Nobody approves their own campaign: another EC team member must.")
     with transaction.atomic():
@@ -334,6 +347,8 @@ def apply(*, campaign: Campaign, action: CampaignAction, actor, start_at: dateti
                 f"Cannot {action} a campaign that is {CampaignState(locked.state).label.lower()}."
             )
         services = list(locked.services.filter(wave__isnull=False).select_related("request").order_by("id"))
+        if action == CampaignAction.ABORT:
+            locked.abort_running, locked.aborted_by = running, actor
         _DOING[action](locked, services, actor)
         if action == CampaignAction.START and start_at is not None:
             # Scheduled: it stays approved until the driver starts it at `start_at`.
@@ -343,7 +358,7 @@ def apply(*, campaign: Campaign, action: CampaignAction, actor, start_at: dateti
         if action == CampaignAction.START and services:
             announce_wave(locked, services, min(s.wave for s in services), start_at or locked.started_at)
         locked.save()
-        if locked.state == CampaignState.RUNNING:
+        if locked.state == CampaignState.RUNNING or action == CampaignAction.ABORT:
             dispatch.on_commit(dispatch.DRIVE_CAMPAIGN, locked.pk)
     return locked
 
@@ -410,13 +425,49 @@ def _continue(campaign: Campaign, services: list[ServiceUpgrade], actor) -> None
 
 
 def _abort(campaign: Campaign, services: list[ServiceUpgrade], actor) -> None:
-    """Start nothing more: services not yet started are cancelled; running ones finish."""
-    reason = f"Campaign {campaign.reference} was aborted by {actor.get_username()}."
+    """Start nothing more: services not yet started are cancelled; those started finish, or are
+    rolled back (`roll_back_touched`) as the person chose. The abort ends (`ended_at`, set by the
+    driver) once every service has ended."""
+    choice = "running services finish"
+    if campaign.abort_running == Running.ROLLBACK:
+        choice = "every service it started that has not completed is rolled back"
+    reason = f"Campaign {campaign.reference} was aborted by {actor.get_username()}: {choice}."
     for service in services:
         if service.state in (State.SUBMITTED, State.APPROVED):
             _cancel(service, actor, reason)
     campaign.reason = reason
-    campaign.ended_at = timezone.now()
+    roll_back_touched(campaign, services)
+
+
+def roll_back_touched(campaign: Campaign, services: list[ServiceUpgrade]) -> int:
+    """For an abort with roll back, under the campaign's row lock: roll back, through the ordinary
+    rollback action in the name of the person who aborted, every service the rollback action
+    allows now (waiting for verification, verified, failed, Step 2 while blue still exists). One
+    in Step 1 is taken once its step ends (the driver calls this again); a completed one is past the
+    point of no return. A service rolls back once: the action moves it out of every source state.
+    How many started rolling back."""
+    if campaign.abort_running != Running.ROLLBACK:
+        return 0
+    rolled = 0
+    for service in services:
+        if not _team_may(service, Action.ROLLBACK):
+            continue
+        try:
+            actions.apply_service_action(
+                service=service, action=Action.ROLLBACK, actor=campaign.aborted_by, reason=campaign.reason
+            )
+        except (actions.StaleState, workflow.InvalidTransition):
+            continue  # moved on meanwhile (e.g. Step 2 deleted blue): the next pass looks again
+        rolled += 1
+    return rolled
+
+
+def _team_may(service: ServiceUpgrade, action: Action) -> bool:
+    """Whether the workflow lets the EC team fire `action` on the service in its state now."""
+    allowed = workflow.allowed_actions(
+        State(service.state), frozenset({workflow.Role.EC_TEAM}), is_own=False, blue_gone=service.blue_deleted
+    )
+    return action in allowed
 
 
 def _cancel(service: ServiceUpgrade, actor, reason: str) -> None:
@@ -427,9 +478,7 @@ def _retry(campaign: Campaign, services: list[ServiceUpgrade], actor) -> None:
     """Retry every failed step through the ordinary retry action; a stopped campaign runs again."""
     retried = 0
     for service in services:
-        if Action.RETRY in workflow.allowed_actions(
-            State(service.state), frozenset({workflow.Role.EC_TEAM}), is_own=False
-        ):
+        if _team_may(service, Action.RETRY):
             actions.apply_service_action(service=service, action=Action.RETRY, actor=actor)
             retried += 1
     if not retried:

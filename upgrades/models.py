@@ -575,6 +575,12 @@ class Campaign(models.Model):
         STOPPED = "stopped", "Stopped"
         ABORTED = "aborted", "Aborted"
 
+    class Running(models.TextChoices):
+        """What an abort does with the services the campaign already started."""
+
+        FINISH = "finish", "Let running services finish"
+        ROLLBACK = "rollback", "Roll back every service this campaign touched that has not completed"
+
     name = models.CharField(max_length=200)
     release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="campaigns")
     plan = models.CharField(max_length=16, choices=list(PLAN_LABELS.items()), default=Plan.BACK_TO_BACK)
@@ -605,6 +611,12 @@ class Campaign(models.Model):
     left_out = models.JSONField(default=list, blank=True)
     # Why the campaign stopped or was aborted, in words.
     reason = models.TextField(blank=True)
+    # Aborted: what happens to the services it started ("" before an abort), and who chose it (the
+    # rollbacks the driver starts later are theirs).
+    abort_running = models.CharField(max_length=16, choices=Running.choices, blank=True)
+    aborted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

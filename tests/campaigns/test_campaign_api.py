@@ -159,7 +159,13 @@ def test_controls_answer_409_from_the_wrong_state_and_404_for_no_campaign(api, c
         assert oscar.post(f"/api/campaigns/{campaign_id}/{action}/").status_code == 409, action
     assert oscar.post("/api/campaigns/999999/pause/").status_code == 404
     assert oscar.get("/api/campaigns/999999/").status_code == 404
-    aborted = oscar.post(f"/api/campaigns/{campaign_id}/abort/")
+    refused = oscar.post(f"/api/campaigns/{campaign_id}/abort/", {"running": "later"}, format="json")
+    assert refused.status_code == 400 and list(refused.data) == ["running"]
+    assert Campaign.objects.get(pk=campaign_id).state == Campaign.State.DRAFT
+    aborted = oscar.post(f"/api/campaigns/{campaign_id}/abort/", {"running": "rollback"}, format="json")
     assert aborted.status_code == 200 and aborted.data["state"] == "aborted"
     assert aborted.data["counts"] == {"cancelled": 6}
+    assert aborted.data["abort_running"] == "rollback" and aborted.data["ended_at"] is None
     assert campaign_driver.drive(campaign_id) == 0
+    # Nothing had started: the abort ends at the driver's next look.
+    assert oscar.get(f"/api/campaigns/{campaign_id}/").data["ended_at"] is not None

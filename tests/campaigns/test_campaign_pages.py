@@ -1,6 +1,8 @@
 """The campaign pages: from the Fleet page's filters to a draft, what the draft shows, the controls."""
 
-from upgrades.models import Campaign
+from upgrades import actions, campaign_driver
+from upgrades.models import Campaign, Event, ServiceUpgrade
+from upgrades.workflow import State
 
 from .test_campaign_api import body, inventory, preflight_passed, zone  # noqa: F401 (fixture)
 
@@ -83,3 +85,70 @@ def test_campaign_pages_are_the_ec_teams_and_their_controls_post(client, cast, i
         assert client.get(path).status_code == 403, path
     assert client.post(f"/campaigns/{campaign_id}/abort/").status_code == 403
     assert "Campaigns" not in client.get("/").content.decode().split("<main")[0]
+
+
+def test_abort_asks_what_started_services_do_and_the_page_follows_a_roll_back(client, api, cast, inventory):  # noqa: F811
+    campaign_id = api(cast["olga"]).post("/api/campaigns/", body(), format="json").data["id"]
+    preflight_passed(campaign_id)
+    client.force_login(cast["oscar"])
+    client.post(f"/campaigns/{campaign_id}/approve/")
+    client.post(f"/campaigns/{campaign_id}/start/")
+    live = client.get(f"/campaigns/{campaign_id}/live/").content.decode()
+    assert '<input type="radio" name="running" value="finish" checked>' in live
+    assert 'name="running" value="rollback"' in live
+    assert "Roll back every service this campaign touched that has not completed" in live
+
+    # Without a worker, the engine's moves are made here: one service completed (blue deleted), one
+    # waits for verification, one is in Step 1; the others have not started.
+    done, waiting, in_step1, *rest = ServiceUpgrade.objects.filter(campaign_id=campaign_id).order_by("id")
+    moved(done, State.STEP1_RUNNING, State.STEP2_RUNNING, State.COMPLETED)
+    ServiceUpgrade.objects.filter(pk=done.pk).update(blue_deleted=True)
+    moved(waiting, State.STEP1_RUNNING, State.AWAITING_VERIFICATION)
+    moved(in_step1, State.STEP1_RUNNING)
+
+    refused = client.post(f"/campaigns/{campaign_id}/abort/", {"running": "later"}, follow=True)
+    assert "Say what running services do: finish or rollback" in refused.content.decode()
+    assert Campaign.objects.get(pk=campaign_id).state == Campaign.State.RUNNING
+
+    aborted = client.post(f"/campaigns/{campaign_id}/abort/", {"running": "rollback"}, follow=True)
+    page = aborted.content.decode()
+    assert f"CA-{campaign_id}: aborted." in page
+    assert states(done, waiting, in_step1) == [State.COMPLETED, State.ROLLING_BACK, State.STEP1_RUNNING]
+    assert {s.state for s in states_of(rest)} == {State.CANCELLED}
+    assert "The abort is under way: 1 service still in a running step" in page
+    assert "1 completed service is left as it is: past the point of no return" in page
+    assert 'hx-trigger="every 2s"' in page
+
+    # Step 1 ends: the driver rolls that one back, in oscar's name, once.
+    moved(in_step1, State.AWAITING_VERIFICATION)
+    assert campaign_driver.drive(campaign_id) == 0
+    assert campaign_driver.drive(campaign_id) == 0
+    assert states(done, waiting, in_step1) == [State.COMPLETED, State.ROLLING_BACK, State.ROLLING_BACK]
+    rollbacks = Event.objects.filter(service__campaign_id=campaign_id, to_state=State.ROLLING_BACK)
+    assert list(rollbacks.values_list("actor__username", flat=True)) == ["oscar", "oscar"]
+    assert Campaign.objects.get(pk=campaign_id).ended_at is None
+
+    # Both rollbacks end: so does the abort, and the page stops asking for itself.
+    moved(waiting, State.ROLLED_BACK)
+    moved(in_step1, State.ROLLED_BACK)
+    campaign_driver.drive(campaign_id)
+    assert Campaign.objects.get(pk=campaign_id).ended_at is not None
+    ended = client.get(f"/campaigns/{campaign_id}/live/").content.decode()
+    assert "The abort ended at" in ended and "2 rolled back" in ended and "hx-trigger" not in ended
+
+
+def moved(service: ServiceUpgrade, *targets: State) -> None:
+    """The engine's moves of `service`, one after another."""
+    for target in targets:
+        service.refresh_from_db()
+        actions.transition(service, target=target, actor=actions.SYSTEM)
+
+
+def states(*services: ServiceUpgrade) -> list[str]:
+    return [s.state for s in states_of(services)]
+
+
+def states_of(services) -> list[ServiceUpgrade]:
+    for service in services:
+        service.refresh_from_db()
+    return list(services)

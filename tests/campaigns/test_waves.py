@@ -1,10 +1,10 @@
 """Campaigns driven end to end by a real worker and beat against the fleet cfsim over HTTP."""
 
-from tests.engine.conftest import wait_for
+from tests.engine.conftest import topology, wait_for
 from upgrades import campaign_driver, campaign_reads, campaigns
 from upgrades.campaigns import CampaignAction as Action
 from upgrades.models import Campaign, Event, ServiceUpgrade
-from upgrades.workflow import ACTIVE_STATES, RUNNING_STATES, State
+from upgrades.workflow import ACTIVE_STATES, RUNNING_STATES, Plan, State
 
 from .conftest import BROKEN, TARGET, approved_and_started, behind, create, wait_campaign
 
@@ -93,6 +93,50 @@ def test_pause_holds_new_starts_continue_opens_the_next_wave_and_abort_lets_runn
         states[service.wave].add(service.state)
     assert states == {1: {State.COMPLETED}, 2: {State.COMPLETED}, 3: {State.CANCELLED}}
     wait_campaign(campaign, Campaign.State.ABORTED)
+    wait_for(lambda: ended(campaign), 30, "the abort to end")
+    assert campaign.abort_running == Campaign.Running.FINISH
+
+
+def test_abort_with_roll_back_in_wave_1_rolls_back_every_started_service_and_cancels_the_rest(fleet, cast):
+    services = behind(4)
+    # Tested first: Step 1 ends waiting for verification, which the rollback action is allowed from.
+    campaign = create(
+        cast["olga"], services, plan=Plan.TEST_FIRST, canary_size=2, wave_size=2, max_parallel=1
+    )
+    fleet.configure(start_delay=2)
+    oscar = cast["oscar"]
+    approved_and_started(campaign, oscar)
+    # One at a time: the first waits for verification while the second is in Step 1.
+    wait_for(
+        lambda: in_states(campaign, State.AWAITING_VERIFICATION), 60, "the first to wait for verification"
+    )
+    wait_for(lambda: in_states(campaign, State.STEP1_RUNNING), 30, "the second to start Step 1")
+
+    aborted = campaigns.apply(campaign=campaign, action=Action.ABORT, actor=oscar, running="rollback")
+
+    assert aborted.state == Campaign.State.ABORTED and "rolled back" in aborted.reason
+    # The waiting one rolls back at once; the one in Step 1 once its step ends (the driver).
+    assert in_states(campaign, State.ROLLING_BACK, State.ROLLED_BACK)
+    wait_for(lambda: ended(campaign), 90, "the abort to end")
+    by_wave = {wave: set() for wave in (1, 2)}
+    for service in campaign.services.all():
+        by_wave[service.wave].add(service.state)
+    assert by_wave == {1: {State.ROLLED_BACK}, 2: {State.CANCELLED}}
+    # Both rollbacks are oscar's, each fired once.
+    rollbacks = Event.objects.filter(service__campaign=campaign, to_state=State.ROLLING_BACK)
+    assert sorted(rollbacks.values_list("actor__username", flat=True)) == ["oscar", "oscar"]
+    # CF: the old release alone serves each original route; no green app, no temporary route is left.
+    for service in services:
+        shown = topology(fleet, service.zone_id, service.app_name)
+        assert shown["serving"] == [(service.app_name, service.image)]
+        assert [app[0] for app in shown["apps"]] == [service.app_name]
+        assert shown["temporary_routes"] == []
+    assert campaign_driver.drive(campaign.pk) == 0 and not in_states(campaign, State.ROLLING_BACK)
+
+
+def ended(campaign: Campaign) -> bool:
+    campaign.refresh_from_db()
+    return campaign.ended_at is not None
 
 
 def in_states(campaign: Campaign, *states: State) -> list[ServiceUpgrade]:

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from upgrades import addresses, foundations, intake
-from upgrades.models import Release
+from upgrades.models import Campaign, Release
 from upgrades.selectors import request_actions, service_actions
 from upgrades.workflow import FAILED_STATE, PLAN_LABELS, RUNNING_STATES, STATE_LABELS, Plan
 
@@ -382,13 +382,21 @@ class CampaignCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class CampaignStartSerializer(serializers.Serializer):
+class CampaignActionSerializer(serializers.Serializer):
+    """The body of a campaign action: `start_at` for start, `running` for abort; the others take none."""
+
     start_at = serializers.DateTimeField(
         required=False,
         allow_null=True,
         default=None,
-        help_text="ISO 8601; when to start (not in the past, at most MAX_SCHEDULE_DAYS ahead). "
-        "Absent or null: now.",
+        help_text="Start only. ISO 8601; when to start (not in the past, at most MAX_SCHEDULE_DAYS "
+        "ahead). Absent or null: now.",
+    )
+    running = serializers.ChoiceField(
+        choices=Campaign.Running.choices,
+        default=Campaign.Running.FINISH,
+        help_text="Abort only. What the services already started do: finish, or roll back (every "
+        "one that has not completed). Services not yet started are cancelled either way.",
     )
 
 
@@ -435,7 +443,13 @@ class CampaignSummarySerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     current_wave = serializers.IntegerField()
     reason = serializers.CharField(help_text="Why it stopped or was aborted.")
+    abort_running = serializers.CharField(
+        help_text="Aborted: what the services already started do (finish or rollback); empty before."
+    )
     created_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it ended; an abort ends once every service has ended."
+    )
 
 
 class CampaignSerializer(CampaignSummarySerializer):

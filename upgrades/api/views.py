@@ -9,9 +9,9 @@ from rest_framework.views import APIView
 from upgrades import actions, campaign_reads, campaigns, fleet, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
+    CampaignActionSerializer,
     CampaignCreateSerializer,
     CampaignSerializer,
-    CampaignStartSerializer,
     CampaignSummarySerializer,
     ErrorSerializer,
     EventSerializer,
@@ -356,30 +356,34 @@ class CampaignDetail(APIView):
         return Response(campaign_body(request, campaign_reads.get_campaign(request.user, campaign_id)))
 
 
+# The one body field each campaign action reads, if any.
+_ACTION_BODY = {campaigns.CampaignAction.START: "start_at", campaigns.CampaignAction.ABORT: "running"}
+
+
 class CampaignAction(APIView):
     """POST /api/campaigns/{id}/{approve|start|pause|resume|continue|abort|retry}/ (no body; start
-    may carry `start_at`)."""
+    may carry `start_at`, abort `running`)."""
 
     campaign_action: campaigns.CampaignAction | None = None
 
     @extend_schema(
-        request=CampaignStartSerializer,
+        request=CampaignActionSerializer,
         responses=responses(
             {200: CampaignSerializer},
             401,
             (403, "Not in the EC team, or approving one's own campaign."),
             404,
             409,
-            bad_input=field_errors("CampaignStartError", CampaignStartSerializer),
+            bad_input=field_errors("CampaignActionError", CampaignActionSerializer),
         ),
     )
     def post(self, request, campaign_id: int):
         _ec_team_only(request)
         found = campaign_reads.get_campaign(request.user, campaign_id)
-        start_at = None
-        if self.campaign_action == campaigns.CampaignAction.START:
-            incoming = CampaignStartSerializer(data=request.data)
+        given = {}
+        if field := _ACTION_BODY.get(self.campaign_action):
+            incoming = CampaignActionSerializer(data=request.data)
             incoming.is_valid(raise_exception=True)
-            start_at = incoming.validated_data["start_at"]
-        campaigns.apply(campaign=found, action=self.campaign_action, actor=request.user, start_at=start_at)
+            given[field] = incoming.validated_data[field]
+        campaigns.apply(campaign=found, action=self.campaign_action, actor=request.user, **given)
         return Response(campaign_body(request, campaign_reads.get_campaign(request.user, campaign_id)))

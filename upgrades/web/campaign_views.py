@@ -34,9 +34,11 @@ _BUTTONS = {
         campaigns.CampaignAction.ABORT,
         "Abort",
         "danger",
-        question="Abort this campaign? No further service starts; those not started are cancelled, "
-        "running ones finish.",
+        question="Abort this campaign? No further service starts, and those not started are cancelled. "
+        "The services already started:",
         confirm_label="Abort the campaign",
+        choices=tuple(Campaign.Running.choices),
+        choice_field="running",
     ),
 }
 _DONE = {
@@ -131,13 +133,20 @@ def _context(request, campaign_id: int) -> dict:
         "bar": _bar(progress),
         "page": page,
         "buttons": buttons,
-        "poll_seconds": None
-        if campaign.state == Campaign.State.APPROVED and not campaign.start_at
-        else _POLL.get(campaign.state),
+        "poll_seconds": _poll_seconds(campaign),
         "own_draft": campaign.state == Campaign.State.DRAFT and campaign.creator_id == request.user.pk,
         "may_schedule": campaigns.CampaignAction.START in allowed,
         "now": timezone.now(),
     }
+
+
+def _poll_seconds(campaign: Campaign) -> int | None:
+    """How often the live part asks for itself again; None once nothing it shows will move."""
+    if campaign.state == Campaign.State.APPROVED and not campaign.start_at:
+        return None
+    if campaign.state == Campaign.State.ABORTED and campaign.ended_at is None:
+        return 2  # an abort under way: services finish or roll back
+    return _POLL.get(campaign.state)
 
 
 def _bar(progress: campaign_reads.Progress) -> list[tuple[State, int, float, float]]:
@@ -195,7 +204,13 @@ def campaign_action(request, campaign_id: int, action: str):
     try:
         if start_at is False:
             raise actions.InputRefused("start_at", "Give the start time as a date and a time (UTC).")
-        campaigns.apply(campaign=campaign, action=chosen, actor=request.user, start_at=start_at)
+        campaigns.apply(
+            campaign=campaign,
+            action=chosen,
+            actor=request.user,
+            start_at=start_at,
+            running=request.POST.get("running", Campaign.Running.FINISH),
+        )
     except workflow.NotAllowed as error:
         raise PermissionDenied(str(error)) from None
     except (workflow.InvalidTransition, actions.StaleState, actions.InputRefused) as error:

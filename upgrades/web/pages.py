@@ -90,6 +90,9 @@ class Button:
     reason: bool = False  # asks for a reason (required)
     question: str = ""  # asks for confirmation first
     confirm_label: str = ""
+    # With a question: radio buttons (value, label) posted as `choice_field`, the first one chosen.
+    choices: tuple[tuple[str, str], ...] = ()
+    choice_field: str = ""
     target: str = ""  # the state a service's button moves it to
 
 
