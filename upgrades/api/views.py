@@ -374,6 +374,8 @@ class CampaignAction(APIView):
             (403, "Not in the EC team, or approving one's own campaign."),
             404,
             409,
+            413,
+            415,
             bad_input=field_errors("CampaignActionError", CampaignActionSerializer),
         ),
     )
