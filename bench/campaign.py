@@ -1,6 +1,6 @@
 """Campaigns at scale: wall time against the ideal schedule, throughput against cfsim's bound, pages.
 
-    .venv/bin/python bench/campaign.py [--waves-services 500] [--canary 5] [--wave 50]
+    .venv/bin/python bench/campaign.py [--waves-services 500] [--canary 5] [--wave 50] [--wave-workers 4]
         [--throughput-services 1000] [--workers 2,4] [--page-services 5000] [--renders 100]
         [--skip waves,throughput,pages]
 
@@ -10,10 +10,11 @@ one EC team member (olga) and approved by another (admin), to a release no servi
 every service of the fleet is in it. Printed side by side:
 
 1. Waves, cfsim's realistic profile (30 ms a call, staging 20 s, instance start 8 s, jobs 2 s), a
-   worker and beat with the production engine settings: a canary wave of `--canary`, then waves of
-   `--wave`, at most `--wave` at once, back to back, no pause. Wall time from Start to the campaign
-   saying Completed, against the ideal schedule: what the waves would take if the portal added no
-   time beyond CF's own. The model: a service's CF-side time is
+   worker of `--wave-workers` pool processes and beat with the production engine settings: a
+   canary wave of `--canary`, then waves of `--wave`, at most `--wave` at once, back to back, no
+   pause. Wall time from Start to the campaign saying Completed, against the ideal schedule: what
+   the waves would take if the portal added no time beyond CF's own. The model: a service's CF-side
+   time is
        staging + start + jobs × job delay + calls × latency,
    its calls being the distinct CF calls its upgrade made (a poll repeated while CF works counts
    once) and its jobs the asynchronous CF jobs it waited for, both read from the portal's call log of
@@ -218,7 +219,7 @@ def waves_part(args, scratch: Path) -> list[str]:
     from upgrades.models import Campaign
 
     with CfSim(delays=REALISTIC, args=("--fleet", str(args.waves_services)), timeout=120) as sim:
-        with portal(sim, scratch, 4, PRODUCTION_ENGINE):
+        with portal(sim, scratch, args.wave_workers, PRODUCTION_ENGINE):
             campaign = create(fleet_zone_ids(), args.canary, args.wave, args.wave)
             took = run(campaign, args.timeout)
             wait_until(
@@ -234,7 +235,7 @@ def waves_part(args, scratch: Path) -> list[str]:
     ratio = wall / ideal
     return [
         f"1. {count} services, canary {args.canary} then waves of {args.wave} (at most {args.wave} at once), "
-        f"back to back, realistic profile: {waves} waves",
+        f"back to back, realistic profile: {waves} waves, a worker of {args.wave_workers} pool processes",
         f"   ideal schedule:            {ideal:8.1f} s  ({calls:.1f} distinct CF calls and {jobs:.1f} jobs "
         "per upgrade)",
         f"   last service completed:    {took:8.1f} s",
@@ -328,6 +329,7 @@ def main() -> None:
     parser.add_argument("--waves-services", type=int, default=500)
     parser.add_argument("--canary", type=int, default=5)
     parser.add_argument("--wave", type=int, default=50)
+    parser.add_argument("--wave-workers", type=int, default=4, help="pool processes for part 1")
     parser.add_argument("--throughput-services", type=int, default=1000)
     parser.add_argument("--workers", type=lambda text: [int(w) for w in text.split(",")], default=[2, 4])
     parser.add_argument("--page-services", type=int, default=5000)
