@@ -94,13 +94,15 @@ class Stack:
             start_new_session=True,
         )
 
-    def start_worker(self, concurrency: int = 2) -> None:
+    def start_worker(self, concurrency: int = 2, *extra: str) -> None:
+        """A worker with `concurrency` pool processes; `extra` are more `celery worker` options."""
         self._workers_started += 1
         name = f"worker{self._workers_started}"
         self.worker = self._spawn(
             name,
             ["worker", "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "INFO",
-             "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+             "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             *extra],
         )  # fmt: skip
         self._wait_for_line(self.log_dir / f"{name}.log", "ready.")
 
