@@ -432,9 +432,10 @@ class ContactLink(models.Model):
         return f"link for contact {self.contact_id}"
 
 
-class FleetServiceQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "FleetServiceQuerySet":
-        """The fleet is the EC team's view: everyone else sees none of it."""
+class TeamOnlyQuerySet(models.QuerySet):
+    """Rows only the EC team sees (the fleet, campaigns)."""
+
+    def visible_to(self, user) -> "TeamOnlyQuerySet":
         if user.is_authenticated and user.has_perm("upgrades.operate"):
             return self.all()
         return self.none()
@@ -461,7 +462,7 @@ class FleetService(models.Model):
     # later request names the service, its contacts are those of its latest request.
     contacts_set_at = models.DateTimeField(null=True, blank=True)
 
-    objects = FleetServiceQuerySet.as_manager()
+    objects = TeamOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["foundation", "name", "zone_id"]
@@ -550,14 +551,6 @@ class FleetSync(models.Model):
         return f"{self.foundation} at {self.started_at:%Y-%m-%d %H:%M}"
 
 
-class CampaignQuerySet(models.QuerySet):
-    def visible_to(self, user) -> "CampaignQuerySet":
-        """Campaigns are the EC team's: everyone else sees none."""
-        if user.is_authenticated and user.has_perm("upgrades.operate"):
-            return self.all()
-        return self.none()
-
-
 class Campaign(models.Model):
     """Many EC services moved to one release in waves: a canary wave, then waves of `wave_size`,
     at most `max_parallel` running at once, a pause between waves, and a failure budget.
@@ -622,7 +615,7 @@ class Campaign(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = CampaignQuerySet.as_manager()
+    objects = TeamOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
