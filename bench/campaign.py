@@ -166,10 +166,10 @@ def run(campaign, timeout: float) -> float:
     count = services.count()
     wait_until(lambda: services.filter(preflight=Preflight.PASSED).count() == count, timeout, "preflight")
     approver = User.objects.get(username="admin")
-    campaigns.apply(campaign=campaign, action=campaigns.CampaignAction.APPROVE, actor=approver)
+    campaigns.act(campaign=campaign, action=campaigns.CampaignAction.APPROVE, actor=approver)
     CallLog.objects.all().delete()
     started = time.monotonic()
-    campaigns.apply(campaign=campaign, action=campaigns.CampaignAction.START, actor=approver)
+    campaigns.act(campaign=campaign, action=campaigns.CampaignAction.START, actor=approver)
     ended = services.filter(state__in=sorted(campaigns.ENDED_STATES))
     wait_until(lambda: ended.count() == count, timeout, "every service to end")
     took = time.monotonic() - started
@@ -311,7 +311,7 @@ def pages_part(args, scratch: Path) -> list[str]:
     rows = {name: render_times(path, args.renders) for name, path in paths(large).items()}
     # The same with a tenth: a draft campaign of a tenth of the services, a tenth of the fleet.
     admin = User.objects.get(username="admin")
-    campaigns.apply(campaign=large, action=campaigns.CampaignAction.ABORT, actor=admin)  # frees them
+    campaigns.act(campaign=large, action=campaigns.CampaignAction.ABORT, actor=admin)  # frees them
     small = create(zone_ids[: n // 10], 5, 50, 50)
     FleetService.objects.exclude(zone_id__in=zone_ids[: n // 10]).delete()
     tenth = {name: render_times(path, 3)[2] for name, path in paths(small).items()}

@@ -170,7 +170,7 @@ def campaign_world(cast) -> list[int]:
     for service in ServiceUpgrade.objects.filter(campaign=made[1]):
         actions.record_preflight(service_id=service.pk, outcome=Preflight.PASSED, message="ok")
     for action in (campaigns.CampaignAction.APPROVE, campaigns.CampaignAction.START):
-        campaigns.apply(campaign=made[1], action=action, actor=cast["oscar"])
+        campaigns.act(campaign=made[1], action=action, actor=cast["oscar"])
     return [campaign.pk for campaign in made]
 
 

@@ -317,7 +317,7 @@ def _check_team(user) -> None:
         raise workflow.NotAllowed("Campaigns are for the EC team.")
 
 
-def apply(
+def act(
     *,
     campaign: Campaign,
     action: CampaignAction,

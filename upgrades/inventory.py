@@ -61,7 +61,7 @@ def sync(foundation: foundations.Foundation) -> FleetSync:
         log.warning("fleet sync of %s failed: %s", foundation.slug, error)
     else:
         record.services = len(found)
-        record.changes = apply(foundation.slug, found)
+        record.changes = record_found(foundation.slug, found)
     finally:
         client.on_call = None
     record.cf_calls = calls
@@ -115,7 +115,7 @@ def release_of(image: str) -> str:
 FIELDS = ("foundation", "domain", "name", "app_guid", "app_name", "image", "release", "instances")
 
 
-def apply(foundation: str, found: list[Found]) -> int:
+def record_found(foundation: str, found: list[Found]) -> int:
     """Write what a sync found for `foundation`; the number of changes recorded."""
     now = timezone.now()
     changes: list[FleetChange] = []

@@ -91,8 +91,8 @@ def checked(campaign: Campaign) -> Campaign:
 
 def approved_and_started(campaign: Campaign, approver) -> Campaign:
     checked(campaign)
-    campaigns.apply(campaign=campaign, action=campaigns.CampaignAction.APPROVE, actor=approver)
-    return campaigns.apply(campaign=campaign, action=campaigns.CampaignAction.START, actor=approver)
+    campaigns.act(campaign=campaign, action=campaigns.CampaignAction.APPROVE, actor=approver)
+    return campaigns.act(campaign=campaign, action=campaigns.CampaignAction.START, actor=approver)
 
 
 def wait_campaign(campaign: Campaign, *states: str, timeout: float = 120) -> Campaign:

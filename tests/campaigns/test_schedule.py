@@ -29,7 +29,7 @@ def api_start(client, campaign: Campaign, **body):
 def test_a_campaign_scheduled_for_a_set_time_starts_then_and_not_before(fleet, cast, client):
     campaign = checked(create(cast["olga"], behind(3), canary_size=3, max_parallel=3))
     oscar = cast["oscar"]
-    campaigns.apply(campaign=campaign, action=Action.APPROVE, actor=oscar)
+    campaigns.act(campaign=campaign, action=Action.APPROVE, actor=oscar)
     client.force_login(oscar)
 
     # A time in the past, too far ahead, or not a time at all: 400 with the field's message.
@@ -80,7 +80,7 @@ def test_waves_go_by_foundation_and_the_expected_end_shows_once_a_service_comple
     shown = client.get(f"/api/campaigns/{campaign.pk}/").json()
     assert shown["eta"] is not None and shown["eta"]["waits"] is True and shown["eta"]["seconds"] >= 0
     assert "Expected end: <time" in live(client, campaign)
-    campaigns.apply(campaign=campaign, action=Action.ABORT, actor=cast["oscar"])
+    campaigns.act(campaign=campaign, action=Action.ABORT, actor=cast["oscar"])
 
 
 def live(client, campaign: Campaign) -> str:

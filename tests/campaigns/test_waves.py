@@ -57,7 +57,7 @@ def test_a_spent_failure_budget_stops_the_campaign_and_says_why(fleet, cast):
 
     # Once CF builds the image again, Retry runs the failed steps again and the campaign goes on.
     fleet.configure(failing_images=[])
-    retried = campaigns.apply(campaign=campaign, action=Action.RETRY, actor=cast["oscar"])
+    retried = campaigns.act(campaign=campaign, action=Action.RETRY, actor=cast["oscar"])
     assert retried.state == Campaign.State.RUNNING and retried.reason == ""
     wait_campaign(campaign, Campaign.State.COMPLETED)
     assert set(campaign.services.values_list("state", flat=True)) == {State.COMPLETED}
@@ -67,7 +67,7 @@ def test_pause_holds_new_starts_continue_opens_the_next_wave_and_abort_lets_runn
     campaign = create(cast["olga"], behind(6), canary_size=2, wave_size=2, max_parallel=2, pause_seconds=None)
     oscar = cast["oscar"]
     approved_and_started(campaign, oscar)
-    campaigns.apply(campaign=campaign, action=Action.PAUSE, actor=oscar)
+    campaigns.act(campaign=campaign, action=Action.PAUSE, actor=oscar)
 
     # Paused: whatever had started finishes, and the driver starts nothing more.
     wait_for(lambda: not in_states(campaign, *RUNNING_STATES), 60, "started services to finish")
@@ -76,16 +76,16 @@ def test_pause_holds_new_starts_continue_opens_the_next_wave_and_abort_lets_runn
     assert len(waiting) >= 4
 
     # Resumed: wave 1 ends, and with no pause set the next waits for a person.
-    campaigns.apply(campaign=campaign, action=Action.RESUME, actor=oscar)
+    campaigns.act(campaign=campaign, action=Action.RESUME, actor=oscar)
     wait_for(lambda: waits_for_continue(campaign), 60, "wave 1 to end")
     assert campaign_driver.drive(campaign.pk) == 0
     assert {s.wave for s in in_states(campaign, State.APPROVED)} == {2, 3}
 
     # Continue: wave 2 starts; aborted while it runs, it finishes and wave 3 never starts.
     fleet.configure(start_delay=2)
-    campaigns.apply(campaign=campaign, action=Action.CONTINUE, actor=oscar)
+    campaigns.act(campaign=campaign, action=Action.CONTINUE, actor=oscar)
     wait_for(lambda: in_states(campaign, State.STEP1_RUNNING), 30, "wave 2 to start")
-    aborted = campaigns.apply(campaign=campaign, action=Action.ABORT, actor=oscar)
+    aborted = campaigns.act(campaign=campaign, action=Action.ABORT, actor=oscar)
     assert aborted.state == Campaign.State.ABORTED and "aborted by oscar" in aborted.reason
     wait_for(lambda: not in_states(campaign, *ACTIVE_STATES), 60, "wave 2 to finish")
     states = {s.wave: set() for s in campaign.services.all()}
@@ -112,7 +112,7 @@ def test_abort_with_roll_back_in_wave_1_rolls_back_every_started_service_and_can
     )
     wait_for(lambda: in_states(campaign, State.STEP1_RUNNING), 30, "the second to start Step 1")
 
-    aborted = campaigns.apply(campaign=campaign, action=Action.ABORT, actor=oscar, running="rollback")
+    aborted = campaigns.act(campaign=campaign, action=Action.ABORT, actor=oscar, running="rollback")
 
     assert aborted.state == Campaign.State.ABORTED and "rolled back" in aborted.reason
     # The waiting one rolls back at once; the one in Step 1 once its step ends (the driver).

@@ -387,5 +387,5 @@ class CampaignAction(APIView):
             incoming = CampaignActionSerializer(data=request.data)
             incoming.is_valid(raise_exception=True)
             given[field] = incoming.validated_data[field]
-        campaigns.apply(campaign=found, action=self.campaign_action, actor=request.user, **given)
+        campaigns.act(campaign=found, action=self.campaign_action, actor=request.user, **given)
         return Response(campaign_body(request, campaign_reads.get_campaign(request.user, campaign_id)))

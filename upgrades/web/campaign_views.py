@@ -204,7 +204,7 @@ def campaign_action(request, campaign_id: int, action: str):
     try:
         if start_at is False:
             raise actions.InputRefused("start_at", "Give the start time as a date and a time (UTC).")
-        campaigns.apply(
+        campaigns.act(
             campaign=campaign,
             action=chosen,
             actor=request.user,
