@@ -1,0 +1,44 @@
+"""Data only: fields, constraints and the `visible_to(user)` querysets. Writes go through services.
+
+One module per part of the domain; every model is importable from `upgrades.models`.
+"""
+
+from upgrades.models.campaigns import Campaign
+from upgrades.models.fleet import FleetChange, FleetContact, FleetService, FleetSync, TeamOnlyQuerySet
+from upgrades.models.requests import (
+    CallLog,
+    Contact,
+    ContactLink,
+    Delivery,
+    Event,
+    Notification,
+    Preflight,
+    Release,
+    ServiceUpgrade,
+    ServiceUpgradeQuerySet,
+    UpgradeRequest,
+    UpgradeRequestQuerySet,
+    version_bump,
+)
+
+__all__ = [
+    "CallLog",
+    "Campaign",
+    "Contact",
+    "ContactLink",
+    "Delivery",
+    "Event",
+    "FleetChange",
+    "FleetContact",
+    "FleetService",
+    "FleetSync",
+    "Notification",
+    "Preflight",
+    "Release",
+    "ServiceUpgrade",
+    "ServiceUpgradeQuerySet",
+    "TeamOnlyQuerySet",
+    "UpgradeRequest",
+    "UpgradeRequestQuerySet",
+    "version_bump",
+]
