@@ -90,8 +90,11 @@ def test_more_instances_after_approval_stop_step1_until_approved_again(
     done = wait_state(service.pk, State.AWAITING_VERIFICATION, timeout=120)
     assert done.approved_fingerprint == back.plan_fingerprint
     assert sorted(a[3] for a in topology(sim, ACME_ZONE, ACME)["apps"]) == [3, 3]
+    actions.apply_request_action(request=request, action=Action.CONFIRM, actor=cast["alice"])
+    actions.apply_service_action(service=done, action=Action.TRIGGER, actor=cast["olga"])
+    completed = wait_state(service.pk, State.COMPLETED, timeout=120)
 
-    _evidence_of_the_upgrade(request, cast, api, settings, tmp_path, done)
+    _evidence_of_the_upgrade(request, cast, api, settings, tmp_path, completed)
 
 
 def _evidence_of_the_upgrade(request, cast, api, settings, tmp_path, service):
