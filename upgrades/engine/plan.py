@@ -83,9 +83,7 @@ def survey(cf: CFClient, target: Target) -> dict:
             ),
         ],
         "change": [
-            _item(
-                "route", original["url"], original["guid"], f"moves from {old_app['name']} to {green}"
-            ),
+            _item("route", original["url"], original["guid"], f"moves from {old_app['name']} to {green}"),
             _item("app", green, "", f"renamed to {old_app['name']}"),
         ],
         "delete": [
