@@ -15,11 +15,13 @@ def run(*args, env=None, cwd=ROOT, timeout=120):
 
 
 def production_env(**overrides) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")}
+    unset = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "EVIDENCE_KEY")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         DJANGO_SETTINGS_MODULE="ecportal.settings.production",
         SECRET_KEY="s" * 20 + "-k3y-" + "x" * 40,
         ALLOWED_HOSTS="ecportal.example.com",
+        EVIDENCE_KEY="e" * 20 + "-evidence-" + "y" * 20,
         CACHE_URL=os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/14"),
     )
     env.update(overrides)
@@ -57,6 +59,8 @@ def test_check_deploy_is_clean_under_production_settings():
         ({"DEBUG": "true"}, "DEBUG must be off"),
         ({"SECRET_KEY": None}, "SECRET_KEY must be set"),
         ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS must be set"),
+        ({"EVIDENCE_KEY": None}, "EVIDENCE_KEY must be set"),
+        ({"EVIDENCE_KEY": "short"}, "EVIDENCE_KEY must be set"),
         ({"CACHE_URL": None}, "CACHE_URL must name the Redis"),
         ({"CACHE_URL": "filecache:///tmp/ecportal-cache"}, "CACHE_URL must name the Redis"),
     ],

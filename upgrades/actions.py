@@ -433,18 +433,24 @@ def _checked_schedule(trigger_at: datetime | None) -> None:
 
 
 def _moves(outcome: RequestOutcome, action: Action, services, roles, *, is_own: bool) -> RequestOutcome:
-    """Which services the action moves (and where) and which it leaves; approve needs all of them."""
-    refused = None
+    """Which services the action moves (and where) and which it leaves; approve needs all of them,
+    except those approved before (a service sent back because its plan changed is approved again
+    alone, while the others go on)."""
+    refused, blocking = None, None
     for service in services:
         try:
             target = workflow.target_state(action, State(service.state), roles, is_own=is_own)
         except workflow.InvalidTransition as error:
             refused = error
+            if service.state not in workflow.PAST_APPROVAL:
+                blocking = error
             if not State(service.state).is_terminal:  # an ended service is no news
                 outcome.left.append((service, _why_left(action, State(service.state), roles)))
         else:
             outcome.moved.append((service, target))
-    if refused and (action == Action.APPROVE or not outcome.moved):
+    if action == Action.APPROVE and (blocking or not outcome.moved):
+        raise blocking or refused
+    if refused and not outcome.moved:
         raise refused
     return outcome
 
@@ -490,6 +496,8 @@ def _updates_for(action: Action, service: ServiceUpgrade, trigger_at, start_step
     """Field changes that go with an action, beyond the state."""
     updates: dict = {}
     if action == Action.APPROVE:
+        # What the approver saw: the plan stored on the service under the lock this approval holds.
+        updates["approved_fingerprint"] = service.plan_fingerprint
         updates["trigger_at"] = trigger_at
         if start_step2 is not None:
             updates["start_step2_on_confirmation"] = start_step2

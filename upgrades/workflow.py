@@ -209,6 +209,7 @@ SYSTEM_TRANSITIONS = frozenset(
         (State.STEP1_RUNNING, State.AWAITING_VERIFICATION),
         (State.STEP1_RUNNING, State.STEP2_RUNNING),  # back to back
         (State.STEP1_RUNNING, State.STEP1_FAILED),
+        (State.STEP1_RUNNING, State.SUBMITTED),  # the plan changed since approval: approve again
         (State.STEP2_RUNNING, State.COMPLETED),
         (State.STEP2_RUNNING, State.STEP2_FAILED),
         (State.ROLLING_BACK, State.ROLLED_BACK),
@@ -222,6 +223,8 @@ SYSTEM_TRANSITIONS = frozenset(
 # press only opens a prefilled new-request form; submitting it is the ordinary submission).
 FILE_AGAIN_STATES = frozenset({State.ROLLED_BACK, State.CANCELLED})
 FILE_AGAIN_ROLES = frozenset({Role.REQUESTER, Role.EC_TEAM})
+# States a service reaches only once approved: approval again (after its plan changed) leaves them be.
+PAST_APPROVAL = frozenset(State) - {State.SUBMITTED, State.REJECTED, State.CANCELLED}
 # Who may ask for preflight again on a submitted service.
 RECHECK_ROLES = frozenset({Role.REQUESTER, Role.EC_TEAM})
 RUNNING_STATES = frozenset({State.STEP1_RUNNING, State.STEP2_RUNNING, State.ROLLING_BACK})

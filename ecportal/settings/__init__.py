@@ -7,6 +7,7 @@ on `make run`'s database.
 `ecportal.settings.production`, which imports this module.
 """
 
+import hashlib
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +35,12 @@ def _embedded_secret_key() -> str:
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
+# The key that signs evidence packs (HMAC-SHA256). Embedded and development runs derive one from
+# SECRET_KEY; production requires its own (ecportal.settings.production).
+EVIDENCE_KEY = (
+    env.str("EVIDENCE_KEY", default="")
+    or hashlib.sha256(b"ecportal.evidence:" + SECRET_KEY.encode()).hexdigest()
+)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

@@ -13,6 +13,9 @@ if env.bool("DEBUG", default=False):
     raise ImproperlyConfigured("DEBUG must be off in production.")
 if not env.str("SECRET_KEY", default=""):
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment in production.")
+if len(env.str("EVIDENCE_KEY", default="")) < 32:
+    # Evidence packs must verify with a key of their own, not one derived from another secret.
+    raise ImproperlyConfigured("EVIDENCE_KEY must be set in the environment in production (32+ characters).")
 if not env.list("ALLOWED_HOSTS", default=[]):
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in the environment in production.")
 if not env.str("CACHE_URL", default="").startswith(("redis://", "rediss://")):
@@ -22,6 +25,7 @@ if not env.str("CACHE_URL", default="").startswith(("redis://", "rediss://")):
 DEBUG = False
 EMBEDDED = False
 SECRET_KEY = env.str("SECRET_KEY")
+EVIDENCE_KEY = env.str("EVIDENCE_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

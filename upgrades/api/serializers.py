@@ -42,6 +42,10 @@ class ServiceSerializer(serializers.Serializer):
     preflight = serializers.CharField()
     preflight_message = serializers.CharField()
     trigger_at = serializers.DateTimeField(allow_null=True)
+    plan_fingerprint = serializers.SerializerMethodField()
+    change_plan = serializers.JSONField(
+        help_text="What will happen on CF: the resources to create, change and delete, by name and GUID."
+    )
     allowed_actions = serializers.SerializerMethodField()
 
     def get_name(self, service) -> str | None:
@@ -57,6 +61,10 @@ class ServiceSerializer(serializers.Serializer):
 
     def get_temporary_url(self, service) -> str | None:
         return service.temporary_url_live or None
+
+    def get_plan_fingerprint(self, service) -> str | None:
+        """SHA-256 of the plan's canonical JSON, or null before preflight surveyed the service."""
+        return service.plan_fingerprint or None
 
     def get_allowed_actions(self, service) -> list[str]:
         user = self.context["request"].user
@@ -480,3 +488,18 @@ class CampaignSerializer(CampaignSummarySerializer):
     @extend_schema_field(ServiceSerializer(many=True))
     def get_services(self, campaign) -> list[dict]:
         return ServiceSerializer(self.context["services"], many=True, context=self.context).data
+
+
+class EvidenceSignatureSerializer(serializers.Serializer):
+    algorithm = serializers.CharField(help_text="HMAC-SHA256")
+    value = serializers.CharField(help_text="Hex HMAC of the canonical JSON of `evidence`.")
+
+
+class EvidencePackSerializer(serializers.Serializer):
+    """A request's signed evidence pack; `manage.py verify_evidence FILE` checks a saved one."""
+
+    evidence = serializers.JSONField(
+        help_text="format, generated_at, request, filed, approvals (with plan fingerprints), acted, "
+        "services (plan, fingerprints, probe), events, cf_calls, mails."
+    )
+    signature = EvidenceSignatureSerializer()

@@ -9,6 +9,7 @@ urlpatterns = [
     path("requests/", views.RequestListCreate.as_view(), name="api-requests"),
     path("requests/<int:request_id>/", views.RequestDetail.as_view(), name="api-request"),
     path("requests/<int:request_id>/events/", views.RequestEvents.as_view(), name="api-request-events"),
+    path("requests/<int:request_id>/evidence/", views.RequestEvidence.as_view(), name="api-request-evidence"),
     path("requests/<int:request_id>/trigger/", views.RequestTrigger.as_view(), name="api-request-trigger"),
     *[
         path(

@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from upgrades import actions, campaign_reads, campaigns, fleet, selectors
+from upgrades import actions, campaign_reads, campaigns, evidence, fleet, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
     CampaignActionSerializer,
@@ -15,6 +15,7 @@ from upgrades.api.serializers import (
     CampaignSummarySerializer,
     ErrorSerializer,
     EventSerializer,
+    EvidencePackSerializer,
     FleetFilterSerializer,
     FleetServiceSerializer,
     ReasonSerializer,
@@ -119,6 +120,15 @@ class RequestEvents(generics.GenericAPIView):
         found = selectors.get_request(request.user, request_id)
         page = self.paginate_queryset(selectors.timeline(found))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class RequestEvidence(APIView):
+    """The request's signed evidence pack (same visibility as the request)."""
+
+    @extend_schema(responses=responses({200: EvidencePackSerializer}, 401, 404))
+    def get(self, request, request_id: int):
+        found = selectors.get_request(request.user, request_id)
+        return Response(evidence.signed_pack(found))
 
 
 class RequestAction(APIView):

@@ -196,6 +196,21 @@ def fail(service: ServiceUpgrade, owner: str, message: str) -> None:
         )
 
 
+def send_back(service: ServiceUpgrade, owner: str, message: str, updates: dict) -> None:
+    """Step 1 found the plan changed before it touched anything: the service goes back to awaiting
+    approval (`submitted`, preflight passed) with the new plan, and says why."""
+    with transaction.atomic():
+        if _ours(service, owner).update(**_released()) != 1:
+            raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        actions.transition(
+            service,
+            target=State.SUBMITTED,
+            actor=actions.SYSTEM,
+            message=message,
+            updates={**updates, "step": "", "progress": "", "preflight_message": message},
+        )
+
+
 def finish(service: ServiceUpgrade, owner: str, target: State, message: str) -> None:
     """The phase is complete: move to `target` (which may start the next phase)."""
     with transaction.atomic():

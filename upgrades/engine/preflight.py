@@ -9,6 +9,7 @@ from upgrades.cloudfoundry import CFError, RateLimited, Transient
 from upgrades.cloudfoundry.factory import client_for
 from upgrades.engine.context import StepFailed, foundation_of
 from upgrades.engine.inspect import inspect
+from upgrades.engine.plan import Target, fingerprint, survey
 from upgrades.models import Preflight, ServiceUpgrade
 from upgrades.workflow import State
 
@@ -29,7 +30,9 @@ def check(service_id: int, run: int | None) -> None:
     )
     try:
         foundation = foundation_of(service)
-        standing = inspect(client_for(foundation), foundation, service.zone_id, service.domain)
+        cf = client_for(foundation)
+        standing = inspect(cf, foundation, service.zone_id, service.domain)
+        change_plan = survey(cf, Target(service, foundation, standing))
     except StepFailed as failure:
         record(outcome=Preflight.FAILED, message=str(failure))
     except (Transient, RateLimited):
@@ -44,5 +47,9 @@ def check(service_id: int, run: int | None) -> None:
             outcome=Preflight.PASSED,
             message=f"{standing.blue_app_name} serves the route with {standing.instances_running} "
             f"running instance{pluralize(standing.instances_running)}.",
-            facts=standing.as_facts(),
+            facts={
+                **standing.as_facts(),
+                "change_plan": change_plan,
+                "plan_fingerprint": fingerprint(change_plan),
+            },
         )

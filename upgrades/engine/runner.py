@@ -12,6 +12,7 @@ from upgrades.cloudfoundry import CFError, Forbidden, RateLimited, Transient, Un
 from upgrades.cloudfoundry.factory import client_for
 from upgrades.engine import leases, rollback, step1, step2
 from upgrades.engine.context import Context, Done, StepFailed, Wait, foundation_of
+from upgrades.engine.plan import PlanChanged, fingerprint
 from upgrades.models import ServiceUpgrade
 from upgrades.workflow import Plan, State
 
@@ -81,6 +82,8 @@ def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait 
 def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exception) -> None:
     """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours)."""
     match outcome:
+        case PlanChanged():
+            leases.send_back(service, owner, str(outcome), _new_plan(outcome.plan))
         case StepFailed():
             leases.fail(service, owner, str(outcome))
         case Transient() | RateLimited():
@@ -104,6 +107,11 @@ def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exceptio
                 leases.finish(service, owner, target, message)
         case _:
             leases.fail(service, owner, f"The sub-step “{service.step}” gave no outcome ({outcome!r}).")
+
+
+def _new_plan(plan: dict) -> dict:
+    """The fields a service sent back for approval carries: the plan as CF stands now."""
+    return {"change_plan": plan, "plan_fingerprint": fingerprint(plan), "approved_fingerprint": ""}
 
 
 def _phase_end(service: ServiceUpgrade) -> tuple[State, str]:

@@ -14,14 +14,24 @@ from django.utils import timezone
 from upgrades.cloudfoundry import Uniqueness, Unprocessable
 from upgrades.cloudfoundry.types import Job
 from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait, found
-from upgrades.engine.inspect import inspect, release_of, running_instances, web_process
+from upgrades.engine.inspect import Standing, inspect, release_of, running_instances, web_process
+from upgrades.engine.plan import PlanChanged, Target, differences, fingerprint, survey
 
 _HOST_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def preflight(ctx: Context) -> Outcome:
-    """Inspect again just before acting: things may have changed since approval."""
+    """Inspect again just before acting: things may have changed since approval.
+
+    Before anything is created, the plan is surveyed again; one that differs from the approved plan
+    raises PlanChanged (the service goes back for approval). Once green exists (a retry), the plan
+    is no longer compared: Step 1 then copies blue as it stands."""
     s = ctx.service
+    if s.approved_fingerprint and not s.green_app_guid:
+        standing = Standing(**{name: getattr(s, name) for name in Standing.__dataclass_fields__})
+        now = survey(ctx.cf, Target(s, ctx.foundation, standing))
+        if fingerprint(now) != s.approved_fingerprint:
+            raise PlanChanged(differences(s.change_plan, now), now)
     ctx.record(**inspect(ctx.cf, ctx.foundation, s.zone_id, s.domain).as_facts())
     return Done()
 

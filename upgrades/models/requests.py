@@ -219,6 +219,13 @@ class ServiceUpgrade(models.Model):
     instances_running = models.PositiveIntegerField(default=0)
     instances_desired = models.PositiveIntegerField(default=0)
 
+    # What will happen on CF, as preflight found it (`engine.plan`): resources to create, change and
+    # delete by name and GUID, never an environment variable's value. Frozen once approved.
+    change_plan = models.JSONField(default=dict, blank=True)
+    # The stable hash of `change_plan`, and the one the approver approved (Step 1 compares them).
+    plan_fingerprint = models.CharField(max_length=64, blank=True)
+    approved_fingerprint = models.CharField(max_length=64, blank=True)
+
     # A service moved by a campaign, and the wave it belongs to (null: left out at approval).
     campaign = models.ForeignKey(
         "Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="services"

@@ -216,3 +216,12 @@ def skip_reason(delivery: Delivery) -> str:
     if contact_links.is_unsubscribed(contact):
         return "The contact unsubscribed from this request."
     return ""
+
+
+def subject_of(delivery: Delivery) -> str:
+    """The subject a delivery's mail carries (rendered again from its notification's snapshot), or ""
+    for an address the portal never mails."""
+    try:
+        return str(render_message(delivery).subject)
+    except Unsendable:
+        return ""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from upgrades.web import campaign_views, fleet_views, settings_views, views
+from upgrades.web import campaign_views, evidence_views, fleet_views, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,10 @@ urlpatterns = [
     path("requests/<int:request_id>/live/", views.request_live, name="request-live"),
     path("requests/<int:request_id>/comment/", views.comment, name="request-comment"),
     path("requests/<int:request_id>/calls/", views.request_calls, name="request-calls"),
+    path("requests/<int:request_id>/evidence/", evidence_views.evidence_page, name="request-evidence"),
+    path(
+        "requests/<int:request_id>/evidence.json", evidence_views.evidence_json, name="request-evidence-json"
+    ),
     path(
         "requests/<int:request_id>/services/<int:service_id>/recheck/",
         views.service_recheck,
