@@ -183,6 +183,7 @@ def service_actions(user, request: UpgradeRequest, service: ServiceUpgrade) -> l
         is_own=request.requester_id == user.pk,
         blue_gone=service.blue_deleted,
         waiting=bool(service.waits_for(request.services.all())),
+        restorable=service.restorable,
     )
     return [a for a in actions if a in SERVICE_ACTIONS]
 

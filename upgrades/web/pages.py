@@ -325,7 +325,12 @@ def _service_card(
     state = State(service.state)
     buttons = []
     allowed = allowed_actions(
-        state, roles, is_own=is_own, blue_gone=service.blue_deleted, waiting=bool(waits_for)
+        state,
+        roles,
+        is_own=is_own,
+        blue_gone=service.blue_deleted,
+        waiting=bool(waits_for),
+        restorable=service.restorable,
     )
     for action in allowed:
         # A single service is cancelled with its request; several can also be cancelled one by one.
