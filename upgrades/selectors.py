@@ -254,4 +254,10 @@ def _fingerprint_columns(request_id: int) -> dict[str, RawSQL]:
         ),
         # Rows, newest, attempts, outcomes and claims: a new mail, a claim, a deferral, a send.
         "mails_seen": column(mails + deliveries, CharField(), Delivery.Status.PENDING.value, request_id),
+        # A test window or retention window counts down (the page's countdown moves every minute).
+        "clock_running": column(
+            "SELECT EXISTS (SELECT 1 FROM upgrades_serviceupgrade WHERE request_id = %s AND "
+            "(test_window_ends_at IS NOT NULL OR (blue_retained_until IS NOT NULL AND NOT blue_deleted)))",
+            BooleanField(),
+        ),
     }

@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from upgrades import actions, campaign_reads, campaigns, fleet, selectors
+from upgrades import actions, campaign_reads, campaigns, deadlines, fleet, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
     CampaignActionSerializer,
@@ -15,6 +15,7 @@ from upgrades.api.serializers import (
     CampaignSummarySerializer,
     ErrorSerializer,
     EventSerializer,
+    ExtendWindowSerializer,
     FleetFilterSerializer,
     FleetServiceSerializer,
     ReasonSerializer,
@@ -229,6 +230,32 @@ class ServiceAction(APIView):
             actor=request.user,
             reason=incoming.validated_data["reason"],
         )
+        updated = selectors.get_service(request.user, service_id)
+        return Response(ServiceSerializer(updated, context={"request": request}).data)
+
+
+class ServiceExtendWindow(APIView):
+    """POST /api/services/{id}/extend-window/ `{hours?}`: the EC team gives the users more time to test."""
+
+    @extend_schema(
+        request=ExtendWindowSerializer,
+        responses=responses(
+            {200: ServiceSerializer},
+            401,
+            403,
+            404,
+            409,
+            413,
+            415,
+            bad_input=field_errors("ExtendWindowError", ExtendWindowSerializer),
+        ),
+    )
+    def post(self, request, service_id: int):
+        service = selectors.get_service(request.user, service_id)
+        incoming = ExtendWindowSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        hours = incoming.validated_data["hours"]
+        deadlines.extend_window(service=service, actor=request.user, seconds=hours * 3600 if hours else None)
         updated = selectors.get_service(request.user, service_id)
         return Response(ServiceSerializer(updated, context={"request": request}).data)
 
