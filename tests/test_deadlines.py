@@ -158,3 +158,21 @@ def test_clean_up_is_for_the_ec_team_only(cast, client):
     assert client.post("/leftovers/clean/").status_code == 403
     client.force_login(cast["olga"])
     assert client.get("/leftovers/clean/").status_code == 405
+
+
+def test_a_failed_service_shows_where_cf_differs_from_what_the_step_expected(cast, releases):
+    from upgrades.web import cf_compare
+
+    request = file_request(cast["alice"])
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    service = walk(request.services.get(), State.STEP1_FAILED)
+    assert cf_compare.rows(service) == [], "nothing to show before CF was read"
+    service.step = "unmap_blue"
+    service.cf_observed = {"serving": ["old"], "old": "STARTED", "new": "STARTED (1 of 2 running)"}
+    rows = {row.label: row for row in cf_compare.rows(service)}
+    assert (
+        rows["Original route serves"].differs
+        and rows["Original route serves"].expected == "the new app and the old app"
+    )
+    assert rows["New app"].differs and not rows["Old app"].differs
+    assert not rows["Temporary route"].differs and rows["Temporary route"].expected == "—"

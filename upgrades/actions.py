@@ -213,6 +213,8 @@ def transition(
         outbox.on_transition(service=service, source=source, target=target, event=event)
         if target in workflow.RUNNING_STATES:
             enqueue_step(service)
+        if target in workflow.FAILED_STATES:
+            dispatch.on_commit(dispatch.OBSERVE, service.pk)
         if target in workflow.CONFIRMED_STATES and source not in workflow.CONFIRMED_STATES:
             _note_followers(service, actor)
     return event
@@ -543,6 +545,12 @@ def _check_restorable(service: ServiceUpgrade) -> None:
         raise workflow.InvalidTransition(
             "Another upgrade of this service is under way; the previous release cannot be restored now."
         )
+
+
+def record_observation(*, service_id: int, facts: dict) -> bool:
+    """Store what CF showed after a failure (not a state change); False once the service moved on."""
+    failed = ServiceUpgrade.objects.filter(pk=service_id, state__in=sorted(workflow.FAILED_STATES))
+    return failed.update(cf_observed=facts, **version_bump()) == 1
 
 
 def add_comment(*, request: UpgradeRequest, actor, text: str) -> Event:

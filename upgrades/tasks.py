@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from upgrades import campaign_driver, deadlines, inventory
-from upgrades.engine import cleanup, reconciler, runner
+from upgrades.engine import cleanup, observe, reconciler, runner
 from upgrades.engine import preflight as preflight_check
 from upgrades.models import Notification
 from upgrades.notifications import sender
@@ -91,3 +91,9 @@ def check_deadlines() -> dict:
 def sweep_leftovers(clean: bool = False) -> dict:
     """Beat, every SWEEP_SECONDS, and the EC team's "Clean up" (`clean`): what the portal left behind."""
     return cleanup.sweep(clean=clean)
+
+
+@shared_task(ignore_result=True)
+def observe_cf(service_id: int) -> bool:
+    """After a failure: record what CF shows now, for the request page."""
+    return observe.observe(service_id)

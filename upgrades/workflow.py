@@ -245,6 +245,8 @@ FAILED_STATE = {
     State.ROLLING_BACK: State.ROLLBACK_FAILED,
 }
 
+FAILED_STATES = frozenset(FAILED_STATE.values())
+
 # The sub-steps each running state goes through, in order, with their words for progress displays.
 # The engine (`upgrades.engine.runner`) binds each name to the code that carries it out. Entering a
 # running state, a retry included, starts at the first; each is a no-op for work already done.

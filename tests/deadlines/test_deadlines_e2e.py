@@ -20,7 +20,7 @@ from tests.engine.conftest import (
 )
 from upgrades import dispatch, foundations
 from upgrades.cloudfoundry.factory import client_for
-from upgrades.models import Event, Leftover, Notification
+from upgrades.models import Event, Leftover, Notification, ServiceUpgrade
 from upgrades.workflow import Plan, State
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -124,3 +124,30 @@ def test_the_sweep_finds_a_planted_orphan_and_removes_it_and_nothing_else(
     del kept["apps"][orphan.guid]
     assert after == kept, "the live app, the kept old app and the bystander are untouched"
     assert Event.objects.filter(service=service).exists()
+
+
+def test_a_failed_step_shows_what_cf_looks_like_now_against_what_it_expected(engine, sim, cast, client):
+    original = next(r["guid"] for r in sim.state()["routes"] if r["url"].startswith(ACME_ZONE + "."))
+    sim.add_fault(
+        method="POST",
+        path=f"^/v3/routes/{original}/destinations$",
+        status=422,
+        title="CF-UnprocessableEntity",
+    )
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.STEP2_FAILED)
+    assert service.step == "map_original"
+    observed = wait_for(
+        lambda: ServiceUpgrade.objects.get(pk=service.pk).cf_observed, 30, "CF to be read after the failure"
+    )
+    assert {k: v for k, v in observed.items() if k != "at"} == {
+        "serving": ["old"],
+        "old": "STARTED",
+        "new": "STARTED",
+        "temporary_route": "present",
+    }
+    client.force_login(cast["olga"])
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert "Cloud Foundry now, against what the step expected" in page
+    assert "differs" not in page.split("cf-compare", 1)[1].split("</table>", 1)[0]

@@ -4,7 +4,7 @@ Each function returns plain dataclasses for one page, in a fixed number of queri
 of services, calls or events; views render them and decide nothing.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import QuerySet
@@ -30,7 +30,7 @@ from upgrades.selectors import (
     request_of_contact,
     timeline_of,
 )
-from upgrades.web import deadline_views, topology
+from upgrades.web import cf_compare, deadline_views, topology
 from upgrades.web.next_steps import what_happens_next
 from upgrades.workflow import (
     FAILED_STATE,
@@ -131,6 +131,7 @@ class ServiceCard:
     window: str = ""  # the test window's countdown, in words
     extend: bool = False  # offer "Extend the test window"
     retention: str = ""  # how long the previous release stays restorable
+    cf_rows: list = field(default_factory=list)  # after a failure: CF now against what the step expected
 
     @property
     def uid(self) -> str:
@@ -373,6 +374,7 @@ def _service_card(
         window=deadline_views.window_words(service, timezone.now()),
         extend=Role.EC_TEAM in roles and deadlines.can_extend_state(service),
         retention=deadline_views.retention_words(service, timezone.now()),
+        cf_rows=cf_compare.rows(service),
     )
 
 
