@@ -24,7 +24,6 @@ from upgrades.workflow import Role, State
 log = logging.getLogger(__name__)
 
 ROLLBACK, ESCALATE = "rollback", "escalate"
-SWEEP = "upgrades.tasks.sweep_leftovers"
 
 
 def check_windows(now: datetime | None = None) -> dict:
@@ -50,27 +49,24 @@ def _due_offset(service: ServiceUpgrade, now: datetime) -> int | None:
 
 def _remind(service: ServiceUpgrade, now: datetime) -> int:
     offset = _due_offset(service, now)
-    if offset is None:
+    this_round = WindowReminder.objects.filter(service=service, round=service.test_window_round)
+    if offset is None or this_round.filter(offset_seconds=offset).exists():
         return 0
+    # Offsets above the due one are passed over for good (their time has gone): recorded unsent.
+    rows = [
+        WindowReminder(service=service, round=service.test_window_round, offset_seconds=o)
+        for o in settings.TEST_WINDOW_REMINDERS
+        if o > offset
+    ]
     try:
         with transaction.atomic():
-            # Offsets above the due one are passed over for good: their time has gone.
-            passed = [o for o in settings.TEST_WINDOW_REMINDERS if o >= offset]
-            rows = [
-                WindowReminder(service=service, round=service.test_window_round, offset_seconds=o)
-                for o in passed
-            ]
-            known = set(
-                WindowReminder.objects.filter(
-                    service=service, round=service.test_window_round, offset_seconds__in=passed
-                ).values_list("offset_seconds", flat=True)
+            WindowReminder.objects.create(
+                service=service, round=service.test_window_round, offset_seconds=offset
             )
-            if offset in known:
-                return 0
-            WindowReminder.objects.bulk_create([r for r in rows if r.offset_seconds not in known])
+            WindowReminder.objects.bulk_create(rows, ignore_conflicts=True)
             outbox.on_window_reminder(service, service.test_window_ends_at)
     except IntegrityError:
-        return 0  # another round recorded it first
+        return 0  # a concurrent round recorded it first: its mail is the one
     return 1
 
 
@@ -194,4 +190,4 @@ def clean_up_leftovers(*, actor) -> None:
     if not actor.has_perm("upgrades.operate"):
         raise workflow.NotAllowed("Only the EC team can clean up leftovers.")
     log.info("leftover clean-up asked for by %s", actor.get_username())
-    dispatch.on_commit(SWEEP, True)
+    dispatch.on_commit(dispatch.SWEEP_LEFTOVERS, True)

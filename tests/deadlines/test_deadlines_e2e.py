@@ -3,6 +3,7 @@ service back; the previous release restored within its retention window; the swe
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from ecportal.embedded import demo_foundations, demo_secrets
@@ -20,7 +21,7 @@ from tests.engine.conftest import (
 )
 from upgrades import dispatch, foundations
 from upgrades.cloudfoundry.factory import client_for
-from upgrades.models import Event, Leftover, Notification, ServiceUpgrade
+from upgrades.models import Leftover, Notification, ServiceUpgrade
 from upgrades.workflow import Plan, State
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -101,7 +102,7 @@ def test_the_sweep_finds_a_planted_orphan_and_removes_it_and_nothing_else(
     kept = cf_picture(sim)
     assert orphan.guid in kept["apps"] and bystander.guid in kept["apps"]
 
-    dispatch.send("upgrades.tasks.sweep_leftovers")
+    dispatch.send(dispatch.SWEEP_LEFTOVERS)
     found = wait_for(lambda: list(Leftover.objects.all()), 30, "the sweep to record what it found")
     assert [(item.kind, item.guid, item.upgrade_label) for item in found] == [
         ("app", orphan.guid, str(service.pk))
@@ -123,7 +124,6 @@ def test_the_sweep_finds_a_planted_orphan_and_removes_it_and_nothing_else(
     after = cf_picture(sim)
     del kept["apps"][orphan.guid]
     assert after == kept, "the live app, the kept old app and the bystander are untouched"
-    assert Event.objects.filter(service=service).exists()
 
 
 def test_a_failed_step_shows_what_cf_looks_like_now_against_what_it_expected(engine, sim, cast, client):
@@ -151,3 +151,21 @@ def test_a_failed_step_shows_what_cf_looks_like_now_against_what_it_expected(eng
     page = client.get(f"/requests/{request.pk}/").content.decode()
     assert "Cloud Foundry now, against what the step expected" in page
     assert "differs" not in page.split("cf-compare", 1)[1].split("</table>", 1)[0]
+
+
+def test_when_the_retention_window_ends_beat_deletes_the_old_app_and_restore_is_no_longer_offered(
+    engine, sim, cast, api
+):
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    assert service.blue_app_guid in cf_picture(sim)["apps"]
+    # The hour of retention has passed, as far as the portal knows.
+    ServiceUpgrade.objects.filter(pk=service.pk).update(blue_retained_until=timezone.now())
+    wait_for(lambda: service.blue_app_guid not in cf_picture(sim)["apps"], 30, "beat to delete the old app")
+    service.refresh_from_db()
+    assert service.blue_deleted and not service.restorable
+    assert topology(sim, ACME_ZONE, ACME)["apps"] == [(ACME, "STARTED", NEW, 2)]
+    answer = api(cast["olga"]).post(f"/api/services/{service.pk}/restore/", {}, format="json")
+    assert answer.status_code == 409
+    assert service.events.filter(message__contains="retention window ended").count() == 1
