@@ -270,7 +270,7 @@ PHASES: dict[State, tuple[tuple[str, str], ...]] = {
         ("unmap_blue", "2.2 · unmapping the old app"),
         ("delete_temp_route", "finalizing · deleting the temporary route"),
         ("stop_blue", "finalizing · stopping the old app"),
-        ("delete_blue", "finalizing · deleting the old app"),
+        ("delete_blue", "finalizing · setting the old app aside (or deleting it)"),
         ("rename_green", "finalizing · renaming the new app"),
     ),
     State.ROLLING_BACK: (
