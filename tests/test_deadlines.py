@@ -176,3 +176,20 @@ def test_a_failed_service_shows_where_cf_differs_from_what_the_step_expected(cas
     )
     assert rows["New app"].differs and not rows["Old app"].differs
     assert not rows["Temporary route"].differs and rows["Temporary route"].expected == "—"
+
+
+def test_restore_is_refused_once_a_later_upgrade_of_the_service_is_filed(cast, releases, api):
+    request = file_request(cast["alice"])
+    actions.apply_request_action(request=request, action=Action.APPROVE, actor=cast["olga"])
+    service = walk(request.services.get(), State.COMPLETED, actor=cast["alice"])
+    service.blue_app_guid, service.blue_retained_until = "blue-guid", timezone.now() + timedelta(hours=1)
+    service.save(update_fields=["blue_app_guid", "blue_retained_until"])
+    assert (
+        "restore"
+        in api(cast["olga"]).get(f"/api/requests/{request.pk}/").json()["services"][0]["allowed_actions"]
+    )
+    file_request(cast["alice"])  # the same service again
+    answer = api(cast["olga"]).post(f"/api/services/{service.pk}/restore/", {}, format="json")
+    assert answer.status_code == 409 and "later upgrade" in answer.json()["detail"]
+    service.refresh_from_db()
+    assert service.state == State.COMPLETED

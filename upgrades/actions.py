@@ -533,17 +533,23 @@ def _fire(
         )
 
 
+# A later upgrade of the same service in one of these states left the service as this one did.
+_LEFT_AS_IT_WAS = [State.REJECTED, State.CANCELLED, State.ROLLED_BACK]
+
+
 def _check_restorable(service: ServiceUpgrade) -> None:
-    """Restoring needs the old app still kept and no other upgrade of the service under way (the
-    one-active-upgrade index would refuse the move anyway)."""
+    """Restoring needs the old app still kept, and the app this upgrade left serving still serving:
+    no later upgrade of the service under way or completed (the one-active-upgrade index would refuse
+    the move to rolling back anyway)."""
     if not service.restorable:
         raise workflow.InvalidTransition(
             "The previous release is no longer kept (its retention window ended), so it cannot be restored."
         )
-    others = ServiceUpgrade.objects.filter(zone_id=service.zone_id, state__in=sorted(workflow.ACTIVE_STATES))
-    if others.exclude(pk=service.pk).exists():
+    later = ServiceUpgrade.objects.filter(zone_id=service.zone_id, pk__gt=service.pk)
+    if later.exclude(state__in=_LEFT_AS_IT_WAS).exists():
         raise workflow.InvalidTransition(
-            "Another upgrade of this service is under way; the previous release cannot be restored now."
+            "A later upgrade of this service is under way or completed; "
+            "the previous release of this one can no longer be restored."
         )
 
 
