@@ -29,6 +29,8 @@ FAST_ENGINE = {
     "ENGINE_MAX_ATTEMPTS": "6",
     "ENGINE_START_TIMEOUT": "30",
     "ENGINE_JOB_TIMEOUT": "20",
+    # The old app is deleted at once after Step 2, unless a test sets a retention window of its own.
+    "RETENTION_SECONDS": "0",
 }
 
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from upgrades import dispatch, intake, workflow
+from upgrades import dispatch, intake, windows, workflow
 from upgrades.models import (
     Contact,
     Event,
@@ -186,7 +186,9 @@ def transition(
     else:
         _check_person(service, source, target, actor, action)
     # QuerySet.update() skips auto_now, and a state change is exactly what "last activity" means.
-    fields = {"state": target, "updated_at": timezone.now(), **(updates or {}), **version_bump()}
+    now = timezone.now()
+    clock = windows.clock_updates(service, source, target, now)
+    fields = {"state": target, "updated_at": now, **clock, **(updates or {}), **version_bump()}
     if target in FIRST_STEP and "step" not in fields:
         fields.update(step=FIRST_STEP[target], attempt=0, step_started_at=timezone.now(), progress="")
     with transaction.atomic():
@@ -211,6 +213,8 @@ def transition(
         outbox.on_transition(service=service, source=source, target=target, event=event)
         if target in workflow.RUNNING_STATES:
             enqueue_step(service)
+        if target in workflow.FAILED_STATES:
+            dispatch.on_commit(dispatch.OBSERVE, service.pk)
         if target in workflow.CONFIRMED_STATES and source not in workflow.CONFIRMED_STATES:
             _note_followers(service, actor)
     return event
@@ -507,7 +511,7 @@ def _updates_for(action: Action, service: ServiceUpgrade, trigger_at, start_step
         # CF lost since (a pruned build or job, an expired package, an app deleted by hand) is made
         # again, where resuming at the failed sub-step trusted GUIDs recorded before the failure.
         updates.update(error="")
-    elif action in (Action.ROLLBACK, Action.REPORT_PROBLEM, Action.CANCEL):
+    elif action in (Action.ROLLBACK, Action.REPORT_PROBLEM, Action.CANCEL, Action.RESTORE):
         updates.update(
             error="", rollback_outcome=State.CANCELLED if action == Action.CANCEL else State.ROLLED_BACK
         )
@@ -524,6 +528,8 @@ def _fire(
             "Blue is already deleted, so this upgrade can no longer be rolled back. "
             "To go back, file a new upgrade to the previous release."
         )
+    if action == Action.RESTORE:
+        _check_restorable(service)
     # The timeline already says who moved the service where; the message carries only their reason.
     transition(service, target=target, actor=actor, action=action, message=reason, updates=updates)
     if action == Action.CONFIRM and service.start_step2_on_confirmation:
@@ -533,6 +539,32 @@ def _fire(
             actor=SYSTEM,
             message="Step 2 starts on confirmation, as the EC team chose.",
         )
+
+
+# A later upgrade of the same service in one of these states left the service as this one did.
+_LEFT_AS_IT_WAS = [State.REJECTED, State.CANCELLED, State.ROLLED_BACK]
+
+
+def _check_restorable(service: ServiceUpgrade) -> None:
+    """Restoring needs the old app still kept, and the app this upgrade left serving still serving:
+    no later upgrade of the service under way or completed (the one-active-upgrade index would refuse
+    the move to rolling back anyway)."""
+    if not service.restorable:
+        raise workflow.InvalidTransition(
+            "The previous release is no longer kept (its retention window ended), so it cannot be restored."
+        )
+    later = ServiceUpgrade.objects.filter(zone_id=service.zone_id, pk__gt=service.pk)
+    if later.exclude(state__in=_LEFT_AS_IT_WAS).exists():
+        raise workflow.InvalidTransition(
+            "A later upgrade of this service is under way or completed; "
+            "the previous release of this one can no longer be restored."
+        )
+
+
+def record_observation(*, service_id: int, facts: dict) -> bool:
+    """Store what CF showed after a failure (not a state change); False once the service moved on."""
+    failed = ServiceUpgrade.objects.filter(pk=service_id, state__in=sorted(workflow.FAILED_STATES))
+    return failed.update(cf_observed=facts, **version_bump()) == 1
 
 
 def add_comment(*, request: UpgradeRequest, actor, text: str) -> Event:

@@ -19,6 +19,8 @@ PREFLIGHT = "upgrades.tasks.preflight"
 SEND_NOTIFICATION = "upgrades.tasks.send_notification"
 SYNC_FLEET = "upgrades.tasks.sync_fleet"
 DRIVE_CAMPAIGN = "upgrades.tasks.drive_campaign"
+OBSERVE = "upgrades.tasks.observe_cf"
+SWEEP_LEFTOVERS = "upgrades.tasks.sweep_leftovers"
 
 # A broker that refuses connections is given up on quickly: the reconciler is the retry.
 _PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}

@@ -183,6 +183,7 @@ def service_actions(user, request: UpgradeRequest, service: ServiceUpgrade) -> l
         is_own=request.requester_id == user.pk,
         blue_gone=service.blue_deleted,
         waiting=bool(service.waits_for(request.services.all())),
+        restorable=service.restorable,
     )
     return [a for a in actions if a in SERVICE_ACTIONS]
 
@@ -253,4 +254,10 @@ def _fingerprint_columns(request_id: int) -> dict[str, RawSQL]:
         ),
         # Rows, newest, attempts, outcomes and claims: a new mail, a claim, a deferral, a send.
         "mails_seen": column(mails + deliveries, CharField(), Delivery.Status.PENDING.value, request_id),
+        # A test window or retention window counts down (the page's countdown moves every minute).
+        "clock_running": column(
+            "SELECT EXISTS (SELECT 1 FROM upgrades_serviceupgrade WHERE request_id = %s AND "
+            "(test_window_ends_at IS NOT NULL OR (blue_retained_until IS NOT NULL AND NOT blue_deleted)))",
+            BooleanField(),
+        ),
     }

@@ -10,9 +10,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from upgrades import campaign_driver, inventory
+from upgrades import campaign_driver, deadlines, inventory
+from upgrades.engine import cleanup, observe, reconciler, runner
 from upgrades.engine import preflight as preflight_check
-from upgrades.engine import reconciler, runner
 from upgrades.models import Notification
 from upgrades.notifications import sender
 
@@ -78,3 +78,22 @@ def drive_campaign(campaign_id: int) -> int:
 def drive_campaigns() -> int:
     """Beat, every CAMPAIGN_DRIVE_SECONDS: move every running campaign on (waves, pauses, budget)."""
     return campaign_driver.drive_running()
+
+
+@shared_task(ignore_result=True)
+def check_deadlines() -> dict:
+    """Beat, every DEADLINE_CHECK_SECONDS: remind before test windows end, end those that ran out,
+    and delete the old apps whose retention window ended."""
+    return {**deadlines.check_windows(), "deleted": cleanup.delete_expired_retentions()}
+
+
+@shared_task(ignore_result=True)
+def sweep_leftovers(clean: bool = False) -> dict:
+    """Beat, every SWEEP_SECONDS, and the EC team's "Clean up" (`clean`): what the portal left behind."""
+    return cleanup.sweep(clean=clean)
+
+
+@shared_task(ignore_result=True)
+def observe_cf(service_id: int) -> bool:
+    """After a failure: record what CF shows now, for the request page."""
+    return observe.observe(service_id)

@@ -134,6 +134,7 @@ class Action(StrEnum):
     REPORT_PROBLEM = "report-problem"
     RETRY = "retry"
     ROLLBACK = "rollback"
+    RESTORE = "restore"
 
 
 # How an action reads on the timeline once done, and on a button.
@@ -146,6 +147,7 @@ ACTION_DONE = {
     Action.REPORT_PROBLEM: "Problem reported",
     Action.RETRY: "Retried",
     Action.ROLLBACK: "Rollback started",
+    Action.RESTORE: "Restoring the previous release",
 }
 
 
@@ -185,6 +187,8 @@ RULES: tuple[Rule, ...] = (
     _rule(Action.RETRY, _TEAM, {State.STEP2_FAILED}, State.STEP2_RUNNING),
     _rule(Action.RETRY, _TEAM, {State.ROLLBACK_FAILED}, State.ROLLING_BACK),
     _rule(Action.ROLLBACK, _TEAM, ROLLBACK_SOURCES, State.ROLLING_BACK),
+    # While the retention window keeps the old app, the EC team may restore it (`restorable`).
+    _rule(Action.RESTORE, _TEAM, {State.COMPLETED}, State.ROLLING_BACK),
     _rule(Action.CANCEL, {Role.REQUESTER}, {State.SUBMITTED}, State.CANCELLED),
     _rule(Action.CANCEL, _TEAM, {State.SUBMITTED, State.APPROVED}, State.CANCELLED),
     # After Step 1 ran, cancelling means undoing it first; the rollback then ends in `cancelled`.
@@ -200,7 +204,15 @@ RULES: tuple[Rule, ...] = (
 # apply to one service.
 REQUEST_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.CANCEL, Action.CONFIRM})
 SERVICE_ACTIONS = frozenset(
-    {Action.TRIGGER, Action.CONFIRM, Action.REPORT_PROBLEM, Action.RETRY, Action.ROLLBACK, Action.CANCEL}
+    {
+        Action.TRIGGER,
+        Action.CONFIRM,
+        Action.REPORT_PROBLEM,
+        Action.RETRY,
+        Action.ROLLBACK,
+        Action.RESTORE,
+        Action.CANCEL,
+    }
 )
 
 # What the workers may do on their own: (from, to) pairs outside any user's reach.
@@ -217,6 +229,7 @@ SYSTEM_TRANSITIONS = frozenset(
         (State.ROLLING_BACK, State.ROLLBACK_FAILED),
         (State.APPROVED, State.STEP1_RUNNING),  # a scheduled trigger firing
         (State.VERIFIED, State.STEP2_RUNNING),  # "start Step 2 on confirmation"
+        (State.AWAITING_VERIFICATION, State.ROLLING_BACK),  # the test window ended (TEST_WINDOW_ON_END)
     }
 )
 # Services that ended without the new release and may be filed again in one press, and by whom (the
@@ -234,6 +247,8 @@ FAILED_STATE = {
     State.STEP2_RUNNING: State.STEP2_FAILED,
     State.ROLLING_BACK: State.ROLLBACK_FAILED,
 }
+
+FAILED_STATES = frozenset(FAILED_STATE.values())
 
 # The sub-steps each running state goes through, in order, with their words for progress displays.
 # The engine (`upgrades.engine.runner`) binds each name to the code that carries it out. Entering a
@@ -258,7 +273,7 @@ PHASES: dict[State, tuple[tuple[str, str], ...]] = {
         ("unmap_blue", "2.2 · unmapping the old app"),
         ("delete_temp_route", "finalizing · deleting the temporary route"),
         ("stop_blue", "finalizing · stopping the old app"),
-        ("delete_blue", "finalizing · deleting the old app"),
+        ("delete_blue", "finalizing · setting the old app aside (or deleting it)"),
         ("rename_green", "finalizing · renaming the new app"),
     ),
     State.ROLLING_BACK: (
@@ -267,6 +282,7 @@ PHASES: dict[State, tuple[tuple[str, str], ...]] = {
         ("rb_unmap_green", "unmapping the new app"),
         ("rb_delete_temp_route", "deleting the temporary route"),
         ("rb_delete_green", "deleting the new app"),
+        ("rb_rename_blue", "giving the old app its name back"),
     ),
 }
 FIRST_STEP = {state: steps[0][0] for state, steps in PHASES.items()}
@@ -342,12 +358,13 @@ def allowed_actions(
     blue_gone: bool = False,
     checked: bool = True,
     waiting: bool = False,
+    restorable: bool = False,
 ) -> list[Action]:
     """The actions these roles may fire from `state`, in table order, without duplicates.
 
     `blue_gone`: finalization deleted blue, so nothing can lead back. `checked`: every service of the
     request passed preflight, which approval needs. `waiting`: the service waits for another to be
-    confirmed, so Step 1 may not start yet.
+    confirmed, so Step 1 may not start yet. `restorable`: the retention window still keeps the old app.
     """
     found: list[Action] = []
     for rule in RULES:
@@ -357,6 +374,8 @@ def allowed_actions(
         if (rule.forbids_own and is_own) or (blue_gone and rule.target == State.ROLLING_BACK):
             continue
         if rule.action == Action.APPROVE and not checked:
+            continue
+        if rule.action == Action.RESTORE and not restorable:
             continue
         if waiting and rule.action == Action.TRIGGER and rule.target == State.STEP1_RUNNING:
             continue

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from ecportal.embedded import demo_foundations
@@ -377,9 +378,28 @@ MAX_SERVICES_PER_CAMPAIGN = env.int("MAX_SERVICES_PER_CAMPAIGN", default=5000)
 # How far ahead a campaign may be scheduled to start.
 MAX_SCHEDULE_DAYS = env.int("MAX_SCHEDULE_DAYS", default=30)
 
+# Deadlines (issue 13). The test window of a test-first plan opens when Step 1 completes and runs only
+# while the service awaits the users' test; contacts are reminded TEST_WINDOW_REMINDERS seconds before
+# it ends (one mail per offset); at its end the EC team is told and the service is rolled back
+# (TEST_WINDOW_ON_END=rollback) or keeps waiting for them (escalate). An extension adds
+# TEST_WINDOW_EXTENSION_SECONDS. After Step 2 the old app is kept, stopped and set aside, for
+# RETENTION_SECONDS (0: deleted at once), restorable meanwhile; beat checks every DEADLINE_CHECK_SECONDS
+# and sweeps what the portal left behind on CF every SWEEP_SECONDS.
+TEST_WINDOW_SECONDS = env.float("TEST_WINDOW_SECONDS", default=5 * 24 * 3600.0)
+TEST_WINDOW_REMINDERS = [int(v) for v in env.list("TEST_WINDOW_REMINDERS", default=["86400", "3600"])]
+TEST_WINDOW_ON_END = env.str("TEST_WINDOW_ON_END", default="escalate")
+TEST_WINDOW_EXTENSION_SECONDS = env.float("TEST_WINDOW_EXTENSION_SECONDS", default=2 * 24 * 3600.0)
+RETENTION_SECONDS = env.float("RETENTION_SECONDS", default=24 * 3600.0)
+DEADLINE_CHECK_SECONDS = env.float("DEADLINE_CHECK_SECONDS", default=60.0)
+SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=3600.0)
+if TEST_WINDOW_ON_END not in ("rollback", "escalate"):
+    raise ImproperlyConfigured("TEST_WINDOW_ON_END is rollback or escalate.")
+
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},
     "send-mail": {"task": "upgrades.tasks.send_pending", "schedule": NOTIFY_SEND_SECONDS},
     "fleet-sync": {"task": "upgrades.tasks.sync_fleet", "schedule": FLEET_SYNC_SECONDS},
     "campaigns": {"task": "upgrades.tasks.drive_campaigns", "schedule": CAMPAIGN_DRIVE_SECONDS},
+    "deadlines": {"task": "upgrades.tasks.check_deadlines", "schedule": DEADLINE_CHECK_SECONDS},
+    "sweep": {"task": "upgrades.tasks.sweep_leftovers", "schedule": SWEEP_SECONDS},
 }

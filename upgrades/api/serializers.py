@@ -46,7 +46,19 @@ class ServiceSerializer(serializers.Serializer):
     change_plan = serializers.JSONField(
         help_text="What will happen on CF: the resources to create, change and delete, by name and GUID."
     )
+    test_window_ends_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the test window ends; null while its clock stands still or it has none.",
+    )
+    previous_release_kept_until = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_previous_release_kept_until(self, service) -> str | None:
+        """Until when the old app is kept and the previous release can be restored, or null."""
+        if not service.restorable:
+            return None
+        return serializers.DateTimeField().to_representation(service.blue_retained_until)
 
     def get_name(self, service) -> str | None:
         """The CF service instance's name, or null until preflight learnt it."""
@@ -238,6 +250,17 @@ class RequestFilterSerializer(serializers.Serializer):
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=settings.MAX_REASON_LENGTH
+    )
+
+
+class ExtendWindowSerializer(serializers.Serializer):
+    hours = serializers.FloatField(
+        required=False,
+        default=None,
+        allow_null=True,
+        min_value=1,
+        max_value=24 * settings.MAX_SCHEDULE_DAYS,
+        help_text="How many hours to add (default: TEST_WINDOW_EXTENSION_SECONDS).",
     )
 
 

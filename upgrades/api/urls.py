@@ -27,6 +27,11 @@ urlpatterns = [
         )
         for action in sorted(SERVICE_ACTIONS)
     ],
+    path(
+        "services/<int:service_id>/extend-window/",
+        views.ServiceExtendWindow.as_view(),
+        name="api-service-extend-window",
+    ),
     path("fleet/", views.FleetList.as_view(), name="api-fleet"),
     path("fleet/refresh/", views.FleetRefresh.as_view(), name="api-fleet-refresh"),
     path("campaigns/", views.CampaignListCreate.as_view(), name="api-campaigns"),

@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from upgrades import actions, campaign_reads, campaigns, evidence, fleet, selectors
+from upgrades import actions, campaign_reads, campaigns, deadlines, evidence, fleet, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
     CampaignActionSerializer,
@@ -16,6 +16,7 @@ from upgrades.api.serializers import (
     ErrorSerializer,
     EventSerializer,
     EvidencePackSerializer,
+    ExtendWindowSerializer,
     FleetFilterSerializer,
     FleetServiceSerializer,
     ReasonSerializer,
@@ -211,36 +212,53 @@ class RequestTrigger(APIView):
         return Response(_outcome_body(request, request_id, outcome))
 
 
+def _service_schema(body, error_name: str):
+    """The schema of a POST on one service: `body` in, the updated service (or a refusal) out."""
+    return extend_schema(
+        request=body,
+        responses=responses(
+            {200: ServiceSerializer}, 401, 403, 404, 409, 413, 415, bad_input=field_errors(error_name, body)
+        ),
+    )
+
+
+def _act_on_service(request, service_id: int, body, act) -> Response:
+    """Parse `body`, call `act(service, validated data)`, answer with the service as it is now."""
+    service = selectors.get_service(request.user, service_id)
+    incoming = body(data=request.data)
+    incoming.is_valid(raise_exception=True)
+    act(service, incoming.validated_data)
+    updated = selectors.get_service(request.user, service_id)
+    return Response(ServiceSerializer(updated, context={"request": request}).data)
+
+
 class ServiceAction(APIView):
-    """POST /api/services/{id}/{trigger|confirm|report-problem|retry|rollback|cancel}/."""
+    """POST /api/services/{id}/{trigger|confirm|report-problem|retry|rollback|restore|cancel}/."""
 
     workflow_action: Action | None = None
 
-    @extend_schema(
-        request=ReasonSerializer,
-        responses=responses(
-            {200: ServiceSerializer},
-            401,
-            403,
-            404,
-            409,
-            413,
-            415,
-            bad_input=field_errors("ReasonError", ReasonSerializer),
-        ),
-    )
+    @_service_schema(ReasonSerializer, "ReasonError")
     def post(self, request, service_id: int):
-        service = selectors.get_service(request.user, service_id)
-        incoming = ReasonSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        actions.apply_service_action(
-            service=service,
-            action=self.workflow_action,
-            actor=request.user,
-            reason=incoming.validated_data["reason"],
-        )
-        updated = selectors.get_service(request.user, service_id)
-        return Response(ServiceSerializer(updated, context={"request": request}).data)
+        def act(service, data):
+            actions.apply_service_action(
+                service=service, action=self.workflow_action, actor=request.user, reason=data["reason"]
+            )
+
+        return _act_on_service(request, service_id, ReasonSerializer, act)
+
+
+class ServiceExtendWindow(APIView):
+    """POST /api/services/{id}/extend-window/ `{hours?}`: the EC team gives the users more time to test."""
+
+    @_service_schema(ExtendWindowSerializer, "ExtendWindowError")
+    def post(self, request, service_id: int):
+        def act(service, data):
+            hours = data["hours"]
+            deadlines.extend_window(
+                service=service, actor=request.user, seconds=hours * 3600 if hours else None
+            )
+
+        return _act_on_service(request, service_id, ExtendWindowSerializer, act)
 
 
 class NoSuchEndpoint(APIView):

@@ -195,6 +195,11 @@ class CFClient(Transport):
     def rename_app(self, app_guid: str, name: str) -> App:
         return App.from_json(self._json(self.request("PATCH", f"/v3/apps/{app_guid}", json={"name": name})))
 
+    def update_app(self, app_guid: str, *, name: str, labels: dict[str, str | None]) -> App:
+        """Rename an app and set its labels in one call (a None value removes that label)."""
+        body = {"name": name, "metadata": {"labels": labels}}
+        return App.from_json(self._json(self.request("PATCH", f"/v3/apps/{app_guid}", json=body)))
+
     def start_app(self, app_guid: str) -> App:
         return App.from_json(self._json(self.request("POST", f"/v3/apps/{app_guid}/actions/start")))
 

@@ -84,3 +84,17 @@ def rb_delete_green(ctx: Context) -> Outcome:
         return ctx.poll("deleting the new app")
     ctx.record(green_app_guid="", package_guid="", build_guid="", droplet_guid="", binding_guids=[])
     return Done()
+
+
+def rb_rename_blue(ctx: Context) -> Outcome:
+    """Blue set aside after Step 2 (a restore, or a rollback once finalizing began) gets its own name
+    back and loses the portal's label, as it was before the upgrade."""
+    s = ctx.service
+    if not s.blue_app_guid or not s.blue_app_name:
+        return Done()
+    label = s.blue_snapshot.get("label")  # the label it had before, if any (None: none)
+    blue = ctx.cf.get_app(s.blue_app_guid)
+    if blue.name != s.blue_app_name or blue.labels.get(settings.ENGINE_LABEL) != label:
+        ctx.cf.update_app(s.blue_app_guid, name=s.blue_app_name, labels={settings.ENGINE_LABEL: label})
+    ctx.record(blue_retained_until=None)
+    return Done()

@@ -42,6 +42,7 @@ HANDLERS = {
     "rb_unmap_green": rollback.rb_unmap_green,
     "rb_delete_temp_route": rollback.rb_delete_temp_route,
     "rb_delete_green": rollback.rb_delete_green,
+    "rb_rename_blue": rollback.rb_rename_blue,
 }
 assert set(HANDLERS) == {name for phase in workflow.PHASES.values() for name, _ in phase}
 

@@ -5,6 +5,11 @@ never unmap blue unless green is mapped and all its instances run; never stop or
 the original route's only destination is a healthy green.
 """
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
 from upgrades.cloudfoundry import NotFound, Unprocessable
 from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait
 from upgrades.engine.inspect import running_instances
@@ -84,8 +89,16 @@ def stop_blue(ctx: Context) -> Outcome:
     return Done()
 
 
+def aside_name(service) -> str:
+    """The name blue carries while it is kept: deterministic, so a retried step finds it done."""
+    return f"{service.blue_app_name}-previous-{service.pk}"
+
+
 def delete_blue(ctx: Context) -> Outcome:
-    """The point of no return: once the delete is sent, rollback is no longer offered."""
+    """Blue stopped is set aside for RETENTION_SECONDS (`retire_blue`), or deleted at once when that
+    is 0. Deleting is the point of no return: once the delete is sent, rollback is no longer offered."""
+    if settings.RETENTION_SECONDS > 0 and not ctx.service.blue_deleted:
+        return retire_blue(ctx)
     s = ctx.service
     if s.job_guid:
         polled = ctx.poll_job("deleting the old app")
@@ -101,6 +114,26 @@ def delete_blue(ctx: Context) -> Outcome:
         return Done()
     ctx.record(job_guid=job.guid)
     return ctx.poll("deleting the old app")
+
+
+def retire_blue(ctx: Context) -> Outcome:
+    """Blue, stopped, takes a name aside (freeing its own for green) and the portal's label, so the
+    scheduled clean-up and the sweep know it as ours; it is kept until `blue_retained_until`."""
+    s = ctx.service
+    only_green_serves(ctx)
+    try:
+        blue = ctx.cf.get_app(s.blue_app_guid)
+    except NotFound:
+        raise StepFailed("The old app is gone, so there is nothing to keep for a restore.") from None
+    earlier = blue.labels.get(settings.ENGINE_LABEL)
+    if earlier != str(s.pk) and "label" not in s.blue_snapshot:
+        # Blue may be the green of an earlier upgrade, labelled by it: a restore puts that back.
+        ctx.record(blue_snapshot={**s.blue_snapshot, "label": earlier})
+    if blue.name != aside_name(s) or earlier != str(s.pk):
+        ctx.cf.update_app(s.blue_app_guid, name=aside_name(s), labels=ctx.label)
+    if s.blue_retained_until is None:
+        ctx.record(blue_retained_until=timezone.now() + timedelta(seconds=settings.RETENTION_SECONDS))
+    return Done()
 
 
 def rename_green(ctx: Context) -> Outcome:

@@ -4,6 +4,7 @@ One module per part of the domain; every model is importable from `upgrades.mode
 """
 
 from upgrades.models.campaigns import Campaign
+from upgrades.models.deadlines import Leftover, WindowReminder
 from upgrades.models.fleet import FleetChange, FleetContact, FleetService, FleetSync, TeamOnlyQuerySet
 from upgrades.models.requests import (
     CallLog,
@@ -32,6 +33,7 @@ __all__ = [
     "FleetContact",
     "FleetService",
     "FleetSync",
+    "Leftover",
     "Notification",
     "Preflight",
     "Release",
@@ -41,4 +43,5 @@ __all__ = [
     "UpgradeRequest",
     "UpgradeRequestQuerySet",
     "version_bump",
+    "WindowReminder",
 ]

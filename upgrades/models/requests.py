@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from django.utils import timezone
 
 from upgrades.workflow import (
     ACTIVE_STATES,
@@ -231,6 +232,19 @@ class ServiceUpgrade(models.Model):
         "Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="services"
     )
     wave = models.PositiveIntegerField(null=True, blank=True)
+    # The test window of a test-first plan (`upgrades.windows`): it runs only while the service awaits
+    # the users' test (`test_window_ends_at` set); elsewhere what is left of it is kept in
+    # `test_window_left` (seconds). `test_window_round` counts extensions; `test_window_ended_at` says
+    # the end was handled (the EC team told, the service rolled back or left waiting for them).
+    test_window_ends_at = models.DateTimeField(null=True, blank=True)
+    test_window_left = models.FloatField(null=True, blank=True)
+    test_window_round = models.PositiveIntegerField(default=0)
+    test_window_ended_at = models.DateTimeField(null=True, blank=True)
+    # After Step 2, blue is stopped and set aside until then (RETENTION_SECONDS), restorable meanwhile.
+    blue_retained_until = models.DateTimeField(null=True, blank=True)
+    # What CF showed when the service last failed (`upgrades.engine.observe`), for the EC team to
+    # compare with what the failed sub-step expected; empty until then.
+    cf_observed = models.JSONField(default=dict, blank=True)
 
     objects = ServiceUpgradeQuerySet.as_manager()
 
@@ -256,6 +270,12 @@ class ServiceUpgrade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.zone_id} ({self.state})"
+
+    @property
+    def restorable(self) -> bool:
+        """The old app is still kept, set aside, within its retention window."""
+        kept = self.blue_retained_until
+        return bool(kept and not self.blue_deleted and kept > timezone.now())
 
     @property
     def display_name(self) -> str:

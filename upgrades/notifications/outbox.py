@@ -67,6 +67,8 @@ MILESTONES = {
         Milestone("confirmed", "User confirmed it works", TEAM),
         Milestone("problem_reported", "User reported a problem", TEAM),
         Milestone("step_failed", "Step failed", TEAM),
+        Milestone("window_reminder", "Test window ends soon", USERS),
+        Milestone("window_ended", "Test window ended", TEAM),
     )
 }
 
@@ -118,6 +120,18 @@ def on_wave_scheduled(*, campaign_id: int, services: list[ServiceUpgrade], start
     _record_for_campaign(campaign_id, "wave_scheduled", facts, services)
 
 
+def on_window_reminder(service: ServiceUpgrade, ends_at) -> None:
+    """The test window ends at `ends_at`: remind the users (a new mail per reminder)."""
+    _record(
+        service.request, "window_reminder", [(service, None)], extra={"window_ends_at": ends_at.isoformat()}
+    )
+
+
+def on_window_ended(service: ServiceUpgrade, event: Event | None) -> None:
+    """The test window ended without a confirmation: tell the EC team."""
+    _record(service.request, "window_ended", [(service, event)])
+
+
 def on_preflight_failed(service: ServiceUpgrade) -> None:
     """Preflight found a problem: tell the EC team."""
     _record(service.request, "preflight_failed", [(service, None)])
@@ -128,6 +142,8 @@ def _reported_by_user(service: ServiceUpgrade, source: State, event: Event) -> b
     (the EC team rolling back or cancelling is their own doing, not news to them)."""
     if source != State.AWAITING_VERIFICATION or service.rollback_outcome == State.CANCELLED:
         return False
+    if event.actor is None and event.actor_label == "system":
+        return False  # the portal's own doing: the test window ended
     return event.actor is None or not is_ec_team(event.actor)
 
 
@@ -194,7 +210,12 @@ def _rollback_start(service: ServiceUpgrade, event: Event | None) -> Event | Non
     return service.events.filter(to_state=State.ROLLING_BACK).order_by("-created_at", "-id").first()
 
 
-def _record(request: UpgradeRequest, name: str, entries: list[tuple[ServiceUpgrade, Event | None]]) -> None:
+def _record(
+    request: UpgradeRequest,
+    name: str,
+    entries: list[tuple[ServiceUpgrade, Event | None]],
+    extra: dict | None = None,
+) -> None:
     """Add services to the open notification of this milestone, or open a new one with its deliveries.
 
     The request row is locked so that concurrent transitions of one request's services, and the sender
@@ -219,7 +240,7 @@ def _record(request: UpgradeRequest, name: str, entries: list[tuple[ServiceUpgra
             _create_deliveries(notification, recipients(request, milestone.audience))
             _send_when_ready(notification)
         facts = notification.details.get("services", [])
-        facts.extend(service_facts(service, event) for service, event in entries)
+        facts.extend(service_facts(service, event) | (extra or {}) for service, event in entries)
         notification.details = {**notification.details, "services": facts}
         notification.save(update_fields=["details"])
         notification.services.add(*ids)

@@ -2,9 +2,10 @@
 
 The ETag stands for what the page would show this user: the request's fingerprint (its versions, its
 events, CF calls and mail log), who asks and with which role, the CSRF secret its forms carry, the
-deployed templates and code (a page from before a deploy is never revalidated), and the current second
-while a step runs (its clock moves). An unchanged poll is answered `304 Not Modified` after one indexed
-query; a page with a message to show is always rendered.
+deployed templates and code (a page from before a deploy is never revalidated), the current second
+while a step runs (its clock moves), and the current minute while a test or retention window counts
+down. An unchanged poll is answered `304 Not Modified` after one indexed query; a page with a message
+to show is always rendered.
 """
 
 import hashlib
@@ -46,5 +47,6 @@ def request_etag(request, request_id: int) -> str | None:
         request.META.get("CSRF_COOKIE", ""),
         fingerprint,
         int(time.time()) if fingerprint[2] else 0,
+        int(time.time() // 60) if fingerprint[-1] else 0,
     )
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()

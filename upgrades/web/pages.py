@@ -4,12 +4,13 @@ Each function returns plain dataclasses for one page, in a fixed number of queri
 of services, calls or events; views render them and decide nothing.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from upgrades import contacts
+from upgrades import contacts, deadlines
 from upgrades.models import (
     CallLog,
     Contact,
@@ -29,7 +30,7 @@ from upgrades.selectors import (
     request_of_contact,
     timeline_of,
 )
-from upgrades.web import topology
+from upgrades.web import cf_compare, deadline_views, topology
 from upgrades.web.next_steps import what_happens_next
 from upgrades.workflow import (
     FAILED_STATE,
@@ -61,6 +62,7 @@ _BUTTON_LABELS = {
     (Action.ROLLBACK, State.ROLLING_BACK): "Roll back",
     (Action.CANCEL, State.CANCELLED): "Cancel",
     (Action.CANCEL, State.ROLLING_BACK): "Cancel",
+    (Action.RESTORE, State.ROLLING_BACK): "Restore the previous release",
 }
 _CONFIRMATIONS = {
     (Action.ROLLBACK, State.ROLLING_BACK): (
@@ -69,6 +71,11 @@ _CONFIRMATIONS = {
         "Yes, roll back",
     ),
     (Action.CANCEL, State.CANCELLED): ("Cancel the upgrade of this service?", "Yes, cancel"),
+    (Action.RESTORE, State.ROLLING_BACK): (
+        "Restore the previous release? The old app is started and serves the original URL alone under "
+        "its own name again; the new app is deleted.",
+        "Yes, restore",
+    ),
     (Action.CANCEL, State.ROLLING_BACK): (
         "Cancel the upgrade of this service? Step 1 ran, so it is rolled back first.",
         "Yes, roll back and cancel",
@@ -121,6 +128,10 @@ class ServiceCard:
     waits_for: str  # why Step 1 may not start yet: it waits for another service's confirmation
     file_again: bool  # offer "File again" (a new request prefilled from this service)
     next_words: str  # what happens next, in a sentence or two
+    window: str = ""  # the test window's countdown, in words
+    extend: bool = False  # offer "Extend the test window"
+    retention: str = ""  # how long the previous release stays restorable
+    cf_rows: list = field(default_factory=list)  # after a failure: CF now against what the step expected
 
     @property
     def uid(self) -> str:
@@ -161,6 +172,7 @@ _STYLES = {
     Action.CONFIRM: "primary",
     Action.REPORT_PROBLEM: "danger",
     Action.ROLLBACK: "danger",
+    Action.RESTORE: "danger",
     Action.CANCEL: "danger",
 }
 # Request-wide buttons (Approve has its own form with the EC team's options).
@@ -325,7 +337,12 @@ def _service_card(
     state = State(service.state)
     buttons = []
     allowed = allowed_actions(
-        state, roles, is_own=is_own, blue_gone=service.blue_deleted, waiting=bool(waits_for)
+        state,
+        roles,
+        is_own=is_own,
+        blue_gone=service.blue_deleted,
+        waiting=bool(waits_for),
+        restorable=service.restorable,
     )
     for action in allowed:
         # A single service is cancelled with its request; several can also be cancelled one by one.
@@ -354,6 +371,10 @@ def _service_card(
         waits_for=waits_for,
         file_again=state in FILE_AGAIN_STATES and bool(roles & FILE_AGAIN_ROLES),
         next_words=what_happens_next(service),
+        window=deadline_views.window_words(service, timezone.now()),
+        extend=Role.EC_TEAM in roles and deadlines.can_extend_state(service),
+        retention=deadline_views.retention_words(service, timezone.now()),
+        cf_rows=cf_compare.rows(service),
     )
 
 

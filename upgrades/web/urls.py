@@ -1,6 +1,6 @@
 from django.urls import path
 
-from upgrades.web import campaign_views, evidence_views, fleet_views, settings_views, views
+from upgrades.web import campaign_views, deadline_views, evidence_views, fleet_views, settings_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,6 +21,12 @@ urlpatterns = [
         views.service_recheck,
         name="service-recheck",
     ),
+    path(
+        "requests/<int:request_id>/services/<int:service_id>/extend-window/",
+        deadline_views.extend_window,
+        name="service-extend-window",
+    ),
+    path("leftovers/clean/", deadline_views.clean_leftovers, name="leftovers-clean"),
     path(
         "requests/<int:request_id>/services/<int:service_id>/<str:action>/",
         views.service_action,

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import condition, require_POST
 
 from upgrades import actions, campaign_reads, foundations, selectors, workflow
-from upgrades.models import ServiceUpgrade, UpgradeRequest
+from upgrades.models import Leftover, ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
 from upgrades.web import home as home_page
 from upgrades.web import pages, topology
@@ -32,13 +32,17 @@ def _visible_request(user, request_id: int) -> UpgradeRequest:
         raise Http404("No such request.") from None
 
 
+HOME_LEFTOVERS = 50
+
+
 @login_required
 def home(request):
     team = is_ec_team(request.user)
     work = home_page.worklist(request.user, team=team)
     counts = [(state, work.counts[state]) for state in State if work.counts.get(state)]
     running = campaign_reads.running_campaigns(request.user) if team else []
-    context = {"work": work, "counts": counts, "team": team, "campaigns": running}
+    leftovers = list(Leftover.objects.visible_to(request.user)[:HOME_LEFTOVERS])
+    context = {"work": work, "counts": counts, "team": team, "campaigns": running, "leftovers": leftovers}
     return render(request, "upgrades/home.html", context)
 
 

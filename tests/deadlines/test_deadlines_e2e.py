@@ -1,0 +1,171 @@
+"""Deadlines through a real worker and beat against cfsim over HTTP: a test window that ends rolls the
+service back; the previous release restored within its retention window; the sweep of leftovers."""
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from ecportal.embedded import demo_foundations, demo_secrets
+from tests.engine.conftest import (
+    ACME,
+    ACME_PROD,
+    ACME_ZONE,
+    NEW,
+    OLD,
+    approve_and_trigger,
+    filed_and_checked,
+    topology,
+    wait_for,
+    wait_state,
+)
+from upgrades import dispatch, foundations
+from upgrades.cloudfoundry.factory import client_for
+from upgrades.models import Leftover, Notification, ServiceUpgrade
+from upgrades.workflow import Plan, State
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def cf_picture(sim) -> dict:
+    """Every app (name, state, labels, image) and every route with its destinations, by GUID."""
+    state = sim.state()
+    apps = {
+        a["guid"]: (a["name"], a["state"], a["labels"], a["image"], a["instances"]) for a in state["apps"]
+    }
+    routes = {
+        r["guid"]: (r["url"], r["labels"], sorted(d["app_guid"] for d in r["destinations"]))
+        for r in state["routes"]
+    }
+    return {"apps": apps, "routes": routes}
+
+
+def test_a_test_window_that_ends_without_a_confirmation_rolls_the_service_back(engine, sim, cast):
+    before = topology(sim, ACME_ZONE, ACME)
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.TEST_FIRST)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.AWAITING_VERIFICATION)
+    assert service.test_window_ends_at is not None, "the window's clock runs while the users test"
+    service = wait_state(service.pk, State.ROLLED_BACK)
+    assert topology(sim, ACME_ZONE, ACME) == before
+    assert service.test_window_ended_at is not None
+    ended = service.events.get(to_state=State.ROLLING_BACK)
+    assert ended.actor_label == "system" and "test window ended" in ended.message
+    assert Notification.objects.filter(request=request, milestone="window_ended").count() == 1
+    assert not Notification.objects.filter(request=request, milestone="problem_reported").exists()
+
+
+def test_restoring_within_the_retention_window_gives_the_exact_starting_topology(engine, sim, cast):
+    before = cf_picture(sim)
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    middle = topology(sim, ACME_ZONE, ACME)
+    assert middle["serving"] == [(ACME, NEW)], "the new app carries the original name and serves alone"
+    aside = f"{ACME}-previous-{service.pk}"
+    assert middle["apps"] == [(ACME, "STARTED", NEW, 2), (aside, "STOPPED", OLD, 0)]
+    kept = cf_picture(sim)["apps"][service.blue_app_guid]
+    assert kept[2] == {settings.ENGINE_LABEL: str(service.pk)}, "the old app is labelled as ours"
+    assert service.restorable and not service.blue_deleted
+
+    api = APIClient()
+    api.force_authenticate(cast["olga"])
+    body = api.get(f"/api/requests/{request.pk}/", format="json").json()["services"][0]
+    assert "restore" in body["allowed_actions"] and body["previous_release_kept_until"]
+    answer = api.post(f"/api/services/{service.pk}/restore/", {}, format="json")
+    assert answer.status_code == 200, answer.content
+    wait_state(service.pk, State.ROLLED_BACK)
+    assert cf_picture(sim) == before, "the old app serves the original URL alone, under its own name"
+    status, page, _ = sim.route(f"{ACME_ZONE}.run.aws-usw02-pr.ice.predix.io")
+    assert status == 200 and page["version"] == "sendai.120"
+
+
+def cf_client(sim, monkeypatch, slug: str):
+    """A CF client of this process for the test's cfsim, as the portal's workers have."""
+    monkeypatch.setattr(foundations, "_configured", lambda: foundations.parse(demo_foundations(sim.api_url)))
+    for name, value in demo_secrets().items():
+        monkeypatch.setenv(name, value)
+    return client_for(foundations.by_slug(slug))
+
+
+def test_the_sweep_finds_a_planted_orphan_and_removes_it_and_nothing_else(
+    engine, sim, cast, client, monkeypatch
+):
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    cf = cf_client(sim, monkeypatch, service.foundation)
+    orphan = cf.create_app(
+        "orphan-of-an-ended-upgrade", service.space_guid, labels={settings.ENGINE_LABEL: str(service.pk)}
+    )
+    bystander = cf.create_app("someone-elses-app", service.space_guid, labels={"team": "acme"})
+    kept = cf_picture(sim)
+    assert orphan.guid in kept["apps"] and bystander.guid in kept["apps"]
+
+    dispatch.send(dispatch.SWEEP_LEFTOVERS)
+    found = wait_for(lambda: list(Leftover.objects.all()), 30, "the sweep to record what it found")
+    assert [(item.kind, item.guid, item.upgrade_label) for item in found] == [
+        ("app", orphan.guid, str(service.pk))
+    ]
+    client.force_login(cast["olga"])
+    home = client.get("/").content.decode()
+    assert "Left behind on Cloud Foundry" in home and orphan.guid in home
+    client.force_login(cast["alice"])
+    assert orphan.guid not in client.get("/").content.decode(), "only the EC team sees leftovers"
+    assert client.post("/leftovers/clean/").status_code == 403
+
+    client.force_login(cast["olga"])
+    assert client.post("/leftovers/clean/").status_code == 302
+    wait_for(
+        lambda: orphan.guid not in cf_picture(sim)["apps"] and not Leftover.objects.exists(),
+        30,
+        "the clean-up to remove the orphan",
+    )
+    after = cf_picture(sim)
+    del kept["apps"][orphan.guid]
+    assert after == kept, "the live app, the kept old app and the bystander are untouched"
+
+
+def test_a_failed_step_shows_what_cf_looks_like_now_against_what_it_expected(engine, sim, cast, client):
+    original = next(r["guid"] for r in sim.state()["routes"] if r["url"].startswith(ACME_ZONE + "."))
+    sim.add_fault(
+        method="POST",
+        path=f"^/v3/routes/{original}/destinations$",
+        status=422,
+        title="CF-UnprocessableEntity",
+    )
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.STEP2_FAILED)
+    assert service.step == "map_original"
+    observed = wait_for(
+        lambda: ServiceUpgrade.objects.get(pk=service.pk).cf_observed, 30, "CF to be read after the failure"
+    )
+    assert {k: v for k, v in observed.items() if k != "at"} == {
+        "serving": ["old"],
+        "old": "STARTED",
+        "new": "STARTED",
+        "temporary_route": "present",
+    }
+    client.force_login(cast["olga"])
+    page = client.get(f"/requests/{request.pk}/").content.decode()
+    assert "Cloud Foundry now, against what the step expected" in page
+    assert "differs" not in page.split("cf-compare", 1)[1].split("</table>", 1)[0]
+
+
+def test_when_the_retention_window_ends_beat_deletes_the_old_app_and_restore_is_no_longer_offered(
+    engine, sim, cast, api
+):
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    assert service.blue_app_guid in cf_picture(sim)["apps"]
+    # The hour of retention has passed, as far as the portal knows.
+    ServiceUpgrade.objects.filter(pk=service.pk).update(blue_retained_until=timezone.now())
+    wait_for(lambda: service.blue_app_guid not in cf_picture(sim)["apps"], 30, "beat to delete the old app")
+    service.refresh_from_db()
+    assert service.blue_deleted and not service.restorable
+    assert topology(sim, ACME_ZONE, ACME)["apps"] == [(ACME, "STARTED", NEW, 2)]
+    answer = api(cast["olga"]).post(f"/api/services/{service.pk}/restore/", {}, format="json")
+    assert answer.status_code == 409
+    assert service.events.filter(message__contains="retention window ended").count() == 1
