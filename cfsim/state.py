@@ -229,6 +229,32 @@ class Token:
     client_id: str
     expires_at: float
     scope: str = "cloud_controller.read cloud_controller.write openid"
+    user: bool = False  # a user's token (password or authorization code grant), else a client's
+
+
+@dataclass
+class Person:
+    """A UAA user as CF knows it: its GUID is the user's ID in UAA and CC alike."""
+
+    guid: str
+    username: str
+    email: str
+    groups: list[str] = field(default_factory=list)  # UAA groups, which are the scopes it may get
+    given_name: str = ""
+    family_name: str = ""
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Role:
+    """A space role (space_developer, space_manager, ...) or an organization role of a user."""
+
+    guid: str
+    type: str
+    user_guid: str
+    space_guid: str | None = None
+    organization_guid: str | None = None
+    created_at: str = field(default_factory=now_iso)
 
 
 class Store:
@@ -258,6 +284,10 @@ class Store:
         self.refresh_tokens: dict[str, tuple[str, str]] = {}  # refresh token -> (subject, client_id)
         self.users: dict[str, str] = {}
         self.clients: dict[str, str] = {}
+        self.people: dict[str, Person] = {}  # user name -> the user's record
+        self.roles: dict[str, Role] = {}
+        # Authorization codes waiting for the token endpoint (never saved: they live a few minutes).
+        self.auth_codes: dict[str, dict] = {}
         # Only unsettled builds/jobs are scanned on every request, so a long run stays fast.
         self.pending_builds: dict[str, Build] = {}
         self.pending_jobs: dict[str, Job] = {}
