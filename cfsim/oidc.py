@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cfsim.http_util import Request, Response
-from cfsim.state import Person, Store
+from cfsim.people import Person
+from cfsim.state import Store
 
 KEY_ID = "cfsim-key-1"
 CODE_LIFETIME = 300  # seconds an authorization code may wait for the token endpoint

@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from cfsim.people import Person, Role
 from cfsim.state import (
     App,
     Binding,
@@ -35,9 +36,7 @@ from cfsim.state import (
     Job,
     Organization,
     Package,
-    Person,
     Process,
-    Role,
     Route,
     ServiceInstance,
     Space,

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from cfsim import presenters as p
 from cfsim.http_util import Request, Response, filter_by, ordered, paginate
-from cfsim.state import Person, Role, Store, Token
+from cfsim.people import Person, Role
+from cfsim.state import Store, Token
 
 ADMIN_SCOPES = {
     "cloud_controller.admin",

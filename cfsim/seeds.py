@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cfsim.people import Person, Role
 from cfsim.state import (
     App,
     Binding,
@@ -35,9 +36,7 @@ from cfsim.state import (
     Droplet,
     Organization,
     Package,
-    Person,
     Process,
-    Role,
     Route,
     ServiceInstance,
     Space,

@@ -18,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from cfsim.people import Person, Role
+
 CRASH_DETAILS = "APP/PROC/WEB: Exited with status 1 (out of memory)"
 
 
@@ -230,31 +232,6 @@ class Token:
     expires_at: float
     scope: str = "cloud_controller.read cloud_controller.write openid"
     user: bool = False  # a user's token (password or authorization code grant), else a client's
-
-
-@dataclass
-class Person:
-    """A UAA user as CF knows it: its GUID is the user's ID in UAA and CC alike."""
-
-    guid: str
-    username: str
-    email: str
-    groups: list[str] = field(default_factory=list)  # UAA groups, which are the scopes it may get
-    given_name: str = ""
-    family_name: str = ""
-    created_at: str = field(default_factory=now_iso)
-
-
-@dataclass
-class Role:
-    """A space role (space_developer, space_manager, ...) or an organization role of a user."""
-
-    guid: str
-    type: str
-    user_guid: str
-    space_guid: str | None = None
-    organization_guid: str | None = None
-    created_at: str = field(default_factory=now_iso)
 
 
 class Store:

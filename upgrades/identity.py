@@ -67,6 +67,8 @@ class ProviderBackend(OIDCAuthenticationBackend):
         return verify_id_token(token, key)
 
     def authenticate(self, request, **kwargs):
+        if not settings.OIDC_ENABLED or "nonce" not in kwargs:
+            return None  # not the provider's callback (a local sign-in, say): not for this backend
         try:
             return super().authenticate(request, **kwargs)
         except (SuspiciousOperation, jwt.PyJWTError, OSError, ValueError, KeyError) as exc:
