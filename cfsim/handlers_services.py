@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cfsim import presenters as p
-from cfsim.errors import unprocessable
+from cfsim.errors import not_found, unprocessable
 from cfsim.http_util import (
     Request,
     Response,
@@ -72,6 +72,8 @@ def list_service_instances(req: Request, store: Store) -> Response:
 
 def get_service_instance(req: Request, store: Store, guid: str) -> Response:
     instance = get_or_404(store.service_instances, guid, "Service instance")
+    if not req.sees(instance):
+        raise not_found("Service instance")
     body = p.service_instance(req.base, instance)
     if included := _included(req, store, [instance]):
         body["included"] = included

@@ -38,6 +38,13 @@ class Request:
     base: str  # absolute scheme://host:port for links
     headers: dict[str, str]
     subject: str | None = None
+    # The spaces the caller's token may see (cfsim/roles.py); None: every space.
+    visible_spaces: set[str] | None = None
+
+    def sees(self, item: Any) -> bool:
+        """Whether the caller may see ``item``: anything outside a space, or inside a visible one."""
+        space = getattr(item, "space_guid", "")
+        return self.visible_spaces is None or space == "" or space in self.visible_spaces
 
     def json(self) -> dict:
         """The JSON body as a dict; 400 CF-MessageParseError when it is not one."""
@@ -91,8 +98,11 @@ def _page_params(req: Request) -> tuple[int, int]:
 
 
 def paginate(req: Request, items: list, render: Callable[[Any], dict]) -> Response:
-    """A CF paginated list of ``items`` with absolute first/last/next/previous hrefs."""
+    """A CF paginated list of ``items`` with absolute first/last/next/previous hrefs: those the
+    caller may see (``Request.sees``), as Cloud Controller lists only what a user's roles allow."""
     page, per_page = _page_params(req)
+    if req.visible_spaces is not None:
+        items = [item for item in items if req.sees(item)]
     total = len(items)
     pages = max(1, math.ceil(total / per_page))
     others = {k: v for k, v in req.query.items() if k not in ("page", "per_page")}

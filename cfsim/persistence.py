@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from cfsim.people import Person, Role
 from cfsim.state import (
     App,
     Binding,
@@ -58,6 +59,7 @@ COLLECTIONS = {
     "service_instances": ServiceInstance,
     "bindings": Binding,
     "jobs": Job,
+    "roles": Role,
 }
 TIMED = ("packages", "builds", "jobs")  # records with a monotonic ``ready_at`` (and instances)
 
@@ -95,6 +97,7 @@ def dumps(store: Store) -> str:
         "format": FORMAT,
         "config": config,
         "users": store.users,
+        "people": list(store.people.values()),
         "clients": store.clients,
         "tokens": list(store.tokens.values()),
         "refresh_tokens": store.refresh_tokens,
@@ -114,7 +117,7 @@ def load(store: Store, data: dict) -> None:
     store.clear()
     for name, record_class in COLLECTIONS.items():
         collection = getattr(store, name)
-        for fields in data[name]:
+        for fields in data.get(name, []):  # files from before a collection existed lack it
             record = record_class(**fields)
             collection[record.guid] = record
     for name in TIMED:
@@ -136,6 +139,7 @@ def load(store: Store, data: dict) -> None:
         | {"failing_images": set(config["failing_images"]), "crashing_images": set(config["crashing_images"])}
     )
     store.users, store.clients = dict(data["users"]), dict(data["clients"])
+    store.people = {fields["username"]: Person(**fields) for fields in data.get("people", [])}
     store.tokens = {fields["value"]: Token(**fields) for fields in data["tokens"]}
     store.refresh_tokens = {
         key: (subject, client) for key, (subject, client) in data["refresh_tokens"].items()

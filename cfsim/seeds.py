@@ -2,8 +2,10 @@
 
 Seed layout (every key optional)::
 
-    {"uaa": {"users": {"admin": "admin"}, "clients": {"cf": "", "ecportal": "..."},
-             "token_lifetime": 1200},
+    {"uaa": {"users": {"admin": "admin",
+                       "alice": {"password", "guid", "email", "groups": ["openid", ...]}},
+             "clients": {"cf": "", "ecportal": "..."}, "token_lifetime": 1200},
+     "roles": [{"type": "space_manager", "user": "alice", "space_guid"}],
      "delays": {"staging": 2, "start": 2, "job": 1},
      "failing_images": ["ecsim/ec-service:broken.1"],
      "organizations": [{"guid", "name"}], "spaces": [{"guid", "name", "organization_guid"}],
@@ -15,6 +17,8 @@ Seed layout (every key optional)::
                "bindings": [{"guid", "service_instance_guid", "name"}]}],
      "routes": [{"guid", "host", "domain_guid", "space_guid", "path"}]}
 
+A user given by its password alone is a foundation admin (group ``cloud_controller.admin``); a user
+given as an object has exactly the groups it lists, and sees what its roles let it see.
 Seeded apps with an image are staged and, unless ``state`` is "STOPPED", RUNNING at once.
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cfsim.people import Person, Role
 from cfsim.state import (
     App,
     Binding,
@@ -67,13 +72,25 @@ def load_seed(store: Store, seed: dict, *, keep_config: bool = False) -> None:
         )
     for route in seed.get("routes", []):
         _add_route(store, route, route["space_guid"], app_guid=None)
+    for role in seed.get("roles", []):
+        person = store.people[role["user"]]
+        guid = role.get("guid") or new_guid()
+        store.roles[guid] = Role(
+            guid=guid,
+            type=role["type"],
+            user_guid=person.guid,
+            space_guid=role.get("space_guid"),
+            organization_guid=role.get("organization_guid"),
+        )
     for app in seed.get("apps", []):
         _load_app(store, app)
 
 
 def _load_config(store: Store, seed: dict, keep_config: bool) -> None:
     uaa = seed.get("uaa", {})
-    store.users = dict(uaa.get("users", {"admin": "admin"}))
+    store.users, store.people = {}, {}
+    for name, spec in uaa.get("users", {"admin": "admin"}).items():
+        _add_person(store, name, spec if isinstance(spec, dict) else {"password": spec})
     store.clients = dict(uaa.get("clients", {"cf": ""}))
     if keep_config:
         return
@@ -85,6 +102,21 @@ def _load_config(store: Store, seed: dict, keep_config: bool) -> None:
     config.job_delay = float(delays.get("job", config.job_delay))
     config.failing_images = set(seed.get("failing_images", []))
     config.crashing_images = set(seed.get("crashing_images", []))
+
+
+ADMIN_GROUPS = ["openid", "cloud_controller.read", "cloud_controller.write", "cloud_controller.admin"]
+
+
+def _add_person(store: Store, name: str, spec: dict) -> None:
+    store.users[name] = spec["password"]
+    store.people[name] = Person(
+        guid=spec.get("guid") or new_guid(),
+        username=name,
+        email=spec.get("email", f"{name}@example.com"),
+        groups=list(spec.get("groups", ADMIN_GROUPS)),
+        given_name=spec.get("given_name", name.capitalize()),
+        family_name=spec.get("family_name", ""),
+    )
 
 
 def _load_app(store: Store, spec: dict) -> None:

@@ -9,7 +9,17 @@ import uuid
 from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from cfsim import control, faults, handlers_apps, handlers_routes, handlers_services, handlers_staging, uaa
+from cfsim import (
+    control,
+    faults,
+    handlers_apps,
+    handlers_routes,
+    handlers_services,
+    handlers_staging,
+    oidc,
+    roles,
+    uaa,
+)
 from cfsim.errors import ApiError, error_body
 from cfsim.http_util import KeepAliveHandler, Request, Response, ok
 from cfsim.state import Store
@@ -30,7 +40,7 @@ def _compile(*modules) -> RouteTable:
     ]
 
 
-V3_ROUTES = _compile(handlers_routes, handlers_apps, handlers_staging, handlers_services)
+V3_ROUTES = _compile(handlers_routes, handlers_apps, handlers_staging, handlers_services, roles)
 
 
 def root(req: Request) -> Response:
@@ -104,6 +114,7 @@ class ApiServer(ThreadingHTTPServer):
         self.store = store
         self.faults = fault_table
         self.control_state = state
+        oidc.signing_key()  # made now, so that the first sign-in does not wait for it
 
 
 class ApiHandler(KeepAliveHandler):
@@ -181,9 +192,8 @@ class ApiHandler(KeepAliveHandler):
             return root(req)
         if path == "/v3" and req.method == "GET":
             return v3_root(req)
-        if path == "/uaa/oauth/token" and req.method == "POST":
-            with store.lock:
-                return uaa.token_endpoint(req, store)
+        if path.startswith("/uaa/"):
+            return self._uaa(req, store, path)
         if path == "/v3/info" and req.method == "GET":
             return info(req, store)
         with store.lock:
@@ -196,9 +206,29 @@ class ApiHandler(KeepAliveHandler):
                 body = error_body(10013, "CF-RateLimitExceeded", "Rate Limit Exceeded")
                 return Response(429, body, headers | {"Retry-After": str(retry_after)})
             store.advance()
+            req.subject = subject
+            req.visible_spaces = roles.visible_spaces(
+                store, uaa.token_of(store, req.headers.get("authorization"))
+            )
             response = self._dispatch(req, store)
         response.headers.update(headers)
         return response
+
+    def _uaa(self, req: Request, store: Store, path: str) -> Response:
+        if path == "/uaa/oauth/token" and req.method == "POST":
+            with store.lock:
+                return uaa.token_endpoint(req, store)
+        if path == "/uaa/oauth/authorize" and req.method in ("GET", "POST"):
+            with store.lock:
+                return oidc.authorize(req, store)
+        if path == "/uaa/.well-known/openid-configuration" and req.method == "GET":
+            return oidc.discovery(req)
+        if path == "/uaa/token_keys" and req.method == "GET":
+            return oidc.token_keys()
+        if path == "/uaa/userinfo" and req.method == "GET":
+            with store.lock:
+                return oidc.userinfo(store, req.headers.get("authorization"))
+        return Response(404, {"error": "not_found", "error_description": f"No endpoint {req.method} {path}"})
 
     def _dispatch(self, req: Request, store: Store) -> Response:
         path = req.path.rstrip("/")
@@ -217,10 +247,13 @@ class ApiHandler(KeepAliveHandler):
         return Response(404, error_body(10000, "CF-NotFound", "Unknown request"))
 
     def _send(self, response: Response, request_id: str) -> None:
-        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        raw = isinstance(response.body, bytes)  # a page (UAA's login form), its type in its headers
+        payload = (
+            response.body if raw else b"" if response.body is None else json.dumps(response.body).encode()
+        )
         self.send_response(response.status)
         self.send_header("X-Vcap-Request-Id", request_id)
-        if payload:
+        if payload and not raw:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         for name, value in response.headers.items():

@@ -18,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from cfsim.people import Person, Role
+
 CRASH_DETAILS = "APP/PROC/WEB: Exited with status 1 (out of memory)"
 
 
@@ -229,6 +231,7 @@ class Token:
     client_id: str
     expires_at: float
     scope: str = "cloud_controller.read cloud_controller.write openid"
+    user: bool = False  # a user's token (password or authorization code grant), else a client's
 
 
 class Store:
@@ -258,6 +261,10 @@ class Store:
         self.refresh_tokens: dict[str, tuple[str, str]] = {}  # refresh token -> (subject, client_id)
         self.users: dict[str, str] = {}
         self.clients: dict[str, str] = {}
+        self.people: dict[str, Person] = {}  # user name -> the user's record
+        self.roles: dict[str, Role] = {}
+        # Authorization codes waiting for the token endpoint (never saved: they live a few minutes).
+        self.auth_codes: dict[str, dict] = {}
         # Only unsettled builds/jobs are scanned on every request, so a long run stays fast.
         self.pending_builds: dict[str, Build] = {}
         self.pending_jobs: dict[str, Job] = {}

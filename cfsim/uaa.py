@@ -1,4 +1,5 @@
-"""UAA's token endpoint: ``POST /uaa/oauth/token`` (password, client_credentials, refresh_token).
+"""UAA's token endpoint: ``POST /uaa/oauth/token`` (authorization_code, password, client_credentials,
+refresh_token). The OpenID Connect side of UAA is in ``cfsim/oidc.py``.
 
 Access tokens look like JWTs (their payload carries ``exp``) so clients that read the expiry from
 the token work; cfsim itself only trusts its own table of issued tokens.
@@ -13,8 +14,11 @@ import secrets
 import time
 from urllib.parse import parse_qs
 
+from cfsim import oidc
 from cfsim.http_util import Request, Response
 from cfsim.state import Store, Token
+
+CLIENT_SCOPE = "cloud_controller.read cloud_controller.write cloud_controller.admin uaa.resource"
 
 
 def _oauth_error(status: int, error: str, description: str) -> Response:
@@ -38,8 +42,15 @@ def _client_credentials(req: Request, form: dict[str, str]) -> tuple[str | None,
     return form.get("client_id"), form.get("client_secret", "")
 
 
-def issue(store: Store, subject: str, client_id: str, *, with_refresh: bool) -> dict:
-    """Mint an access token (and optionally a refresh token). Call with the lock held."""
+def issue(
+    store: Store, subject: str, client_id: str, *, with_refresh: bool, scope: str | None = None
+) -> dict:
+    """Mint an access token (and optionally a refresh token) for a user (``subject`` one of
+    ``store.people``, with the groups it holds as scopes unless ``scope`` narrows them) or for a
+    client. Call with the lock held."""
+    person = store.people.get(subject) if subject != client_id else None
+    if scope is None:
+        scope = " ".join(person.groups) if person else CLIENT_SCOPE
     lifetime = store.config.token_lifetime
     now = int(time.time())
     claims = {
@@ -50,7 +61,14 @@ def issue(store: Store, subject: str, client_id: str, *, with_refresh: bool) -> 
         "jti": secrets.token_hex(8),
     }
     value = f"{_b64({'alg': 'RS256', 'typ': 'JWT'})}.{_b64(claims)}.{secrets.token_urlsafe(16)}"
-    token = Token(value=value, subject=subject, client_id=client_id, expires_at=time.time() + lifetime)
+    token = Token(
+        value=value,
+        subject=subject,
+        client_id=client_id,
+        expires_at=time.time() + lifetime,
+        scope=scope,
+        user=person is not None,
+    )
     store.tokens[value] = token
     body = {
         "access_token": value,
@@ -74,6 +92,8 @@ def token_endpoint(req: Request, store: Store) -> Response:
     if client_id is None or store.clients.get(client_id) != secret:
         return _oauth_error(401, "unauthorized", "Bad credentials")
     grant = form.get("grant_type")
+    if grant == "authorization_code":
+        return _authorization_code(req, store, form, client_id)
     if grant == "password":
         username = form.get("username", "")
         if username not in store.users or store.users[username] != form.get("password"):
@@ -92,6 +112,23 @@ def token_endpoint(req: Request, store: Store) -> Response:
     if not grant:
         return _oauth_error(400, "invalid_request", "Missing grant type")
     return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
+
+
+def _authorization_code(req: Request, store: Store, form: dict[str, str], client_id: str) -> Response:
+    grant, problem = oidc.redeem_code(form, client_id, store)
+    if grant is None:
+        return _oauth_error(400, "invalid_grant", problem)
+    person = store.people[grant["username"]]
+    scopes = oidc.granted_scopes(person, grant["scope"])
+    body = issue(store, person.username, client_id, with_refresh=True, scope=" ".join(scopes))
+    lifetime = store.config.token_lifetime
+    return Response(200, body | {"id_token": oidc.id_token(req, person, client_id, grant, scopes, lifetime)})
+
+
+def token_of(store: Store, header: str | None) -> Token | None:
+    """The token an ``Authorization: bearer ...`` header carries, if cfsim issued it."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    return store.tokens.get(value.strip()) if scheme.lower() == "bearer" else None
 
 
 def authenticate(store: Store, header: str | None) -> tuple[str | None, str | None]:

@@ -23,3 +23,12 @@ def demo_foundations(api_url: str) -> list[dict]:
 def demo_secrets() -> dict[str, str]:
     """The secret variables of the demo foundations, set to cfsim's client secret."""
     return {secret_env: CFSIM_CLIENT_SECRET for *_, secret_env in DEMO_FOUNDATIONS}
+
+
+def demo_sign_in(api_url: str) -> dict[str, str]:
+    """The OIDC_* variables that sign people in through the UAA of the cfsim on `api_url`."""
+    return {
+        "OIDC_UAA_URL": f"{api_url}/uaa",
+        "OIDC_RP_CLIENT_ID": "ecportal",
+        "OIDC_RP_CLIENT_SECRET": CFSIM_CLIENT_SECRET,
+    }

@@ -3,11 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from ecportal.views import favicon, healthz
+from upgrades.web.signin_views import ProviderCallback, ProviderSignIn
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # Sign-in through the OpenID Connect provider (the names are mozilla-django-oidc's).
+    path("oidc/authenticate/", ProviderSignIn.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", ProviderCallback.as_view(), name="oidc_authentication_callback"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(

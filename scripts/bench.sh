@@ -27,3 +27,6 @@ $PY bench/campaign.py --waves-services "${BENCH_CAMPAIGN_WAVES:-500}" \
 echo
 echo "== sign-in: the password check of the portal's hasher beside Django's defaults"
 $PY bench/login.py
+echo
+echo "== sign-in through cfsim's UAA (authorization code flow) and the ownership check at intake"
+$PY bench/signin.py

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ecportal.embedded import demo_secrets  # noqa: E402
+from ecportal.embedded import demo_secrets, demo_sign_in  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -38,6 +38,9 @@ def environment() -> dict[str, str]:
     env.setdefault("CFSIM_ROUTER_PORT", str(CFSIM_ROUTER_PORT))
     for name, secret in demo_secrets().items():
         env.setdefault(name, secret)
+    # "Sign in with UAA": cfsim's UAA, with the portal's client from cfsim's seed.
+    for name, value in demo_sign_in(f"http://127.0.0.1:{CFSIM_PORT}").items():
+        env.setdefault(name, value)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -258,6 +261,8 @@ def print_banner(env) -> None:
         f"  cfsim (CF v3): http://127.0.0.1:{CFSIM_PORT}/   router: http://127.0.0.1:{CFSIM_ROUTER_PORT}/",
         f"  mail:          SMTP 127.0.0.1:{SMTP_PORT}, messages in var/mail/",
         f"  logins:        alice, bob (EC users), olga (EC team), admin; password: {DEMO_PASSWORD}",
+        "  Sign in with UAA (cfsim): alice (ACME's services), bob (Globex's), olga (EC team through the",
+        "                 group ecportal.operate); password: ecportal-demo",
         "  demo services:",
         *[f"    {url}" for url in seeded_services()],
         "Press Ctrl-C to stop everything.",

@@ -9,7 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 
-from upgrades.models import UpgradeRequest
+from upgrades.models import ProviderIdentity, UpgradeRequest
 from upgrades.workflow import Role
 
 EC_TEAM_GROUP = "EC team"
@@ -19,6 +19,8 @@ OPERATE = "upgrades.operate"
 @cache
 def _user_sql() -> str:
     """The user's columns and whether they hold OPERATE, directly or through a group, in one statement.
+    A user who signs in through the OpenID Connect provider holds it only while the provider says
+    they are EC team (`ProviderIdentity.ec_team`, set at each sign-in).
 
     Written out rather than built by the ORM: every request runs it, and composing the same query
     anew each time cost more than running it (PostgreSQL then plans it once per connection)."""
@@ -30,6 +32,7 @@ def _user_sql() -> str:
         "user_permissions": user.user_permissions.through._meta.db_table,
         "user_groups": user.groups.through._meta.db_table,
         "group_permissions": Group.permissions.through._meta.db_table,
+        "identity": ProviderIdentity._meta.db_table,
     }
     columns = ", ".join(f'u."{field.column}"' for field in user._meta.concrete_fields)
     return """
@@ -42,6 +45,8 @@ def _user_sql() -> str:
                     JOIN {user_groups} ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id
                 )
             )
+        ) AND NOT EXISTS (
+            SELECT 1 FROM {identity} i WHERE i.user_id = u.id AND NOT i.ec_team
         ) AS operates
         FROM {user} u WHERE u.id = %s
     """.format(columns=columns, **tables)  # noqa: S608 (names from the models, values as parameters)
@@ -91,7 +96,14 @@ class PortalBackend(ModelBackend):
     def has_perm(self, user_obj, perm, obj=None):
         if perm == OPERATE and obj is None and hasattr(user_obj, "operates"):
             return user_obj.is_active and bool(user_obj.operates)
+        if perm == OPERATE and provider_denies_team(user_obj):
+            return False
         return super().has_perm(user_obj, perm, obj)
+
+
+def provider_denies_team(user) -> bool:
+    """Whether the OpenID Connect provider said at the user's last sign-in that they are not EC team."""
+    return ProviderIdentity.objects.filter(user_id=user.pk, ec_team=False).exists()
 
 
 def ec_team_group() -> Group:

@@ -139,6 +139,7 @@ SESSION_ENGINE = "ecportal.sessions"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "upgrades.permissions.PortalBackend",
+    "upgrades.identity.ProviderBackend",  # sign-in through OpenID Connect, when configured below
 ]
 # Argon2id first, at OWASP's recommended cost (see ecportal/hashers.py): a sign-in spent nearly all
 # its time in PBKDF2. Hashes made with PBKDF2 still verify and are rehashed at their owner's next sign-in.
@@ -172,6 +173,45 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+
+# --- Sign-in through OpenID Connect (UAA or another provider) ---------------------------------------
+# mozilla-django-oidc runs the authorization code flow with PKCE (upgrades/identity.py). OIDC_UAA_URL
+# (e.g. https://uaa.sys.example.com) gives every endpoint as UAA names them; each may be set on its
+# own for another provider. Without a client ID and endpoints, the "Sign in with UAA" button is hidden.
+OIDC_UAA_URL = env.str("OIDC_UAA_URL", default="").rstrip("/")
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str(
+    "OIDC_OP_AUTHORIZATION_ENDPOINT", default=OIDC_UAA_URL and f"{OIDC_UAA_URL}/oauth/authorize"
+)
+OIDC_OP_TOKEN_ENDPOINT = env.str(
+    "OIDC_OP_TOKEN_ENDPOINT", default=OIDC_UAA_URL and f"{OIDC_UAA_URL}/oauth/token"
+)
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default=OIDC_UAA_URL and f"{OIDC_UAA_URL}/userinfo")
+OIDC_OP_JWKS_ENDPOINT = env.str(
+    "OIDC_OP_JWKS_ENDPOINT", default=OIDC_UAA_URL and f"{OIDC_UAA_URL}/token_keys"
+)
+# UAA names itself by its token endpoint; ID tokens from any other issuer are refused.
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER", default=OIDC_OP_TOKEN_ENDPOINT)
+OIDC_ENABLED = bool(
+    OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT and OIDC_OP_TOKEN_ENDPOINT and OIDC_OP_JWKS_ENDPOINT
+)
+OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="UAA")
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+# UAA grants the requested scopes the user's groups hold: cloud_controller.read for the ownership
+# check, and the EC team's group when the user is in it.
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email cloud_controller.read ecportal.operate")
+# The claim of the ID token that makes someone EC team, and the value it must hold (a list claim such
+# as UAA's `scope` or a `groups` claim, or a single value).
+OIDC_EC_TEAM_CLAIM = env.str("OIDC_EC_TEAM_CLAIM", default="scope")
+OIDC_EC_TEAM_VALUE = env.str("OIDC_EC_TEAM_VALUE", default="ecportal.operate")
+OIDC_CLOCK_LEEWAY = env.int("OIDC_CLOCK_LEEWAY", default=30)  # seconds of clock skew tolerated
+OIDC_STORE_ACCESS_TOKEN = True  # in the server-side session, for the ownership check; never in a page
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=5.0)
+OIDC_CREATE_USER = True
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?signin=failed"
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from upgrades import actions, campaign_reads, campaigns, deadlines, evidence, fleet, selectors
+from upgrades import actions, campaign_reads, campaigns, deadlines, evidence, fleet, identity, selectors
 from upgrades.api.serializers import (
     ActionSerializer,
     CampaignActionSerializer,
@@ -89,7 +89,10 @@ class RequestListCreate(generics.GenericAPIView):
         ),
     )
     def post(self, request):
-        incoming = RequestCreateSerializer(data=request.data)
+        must_own, token = identity.provider_access(request.user, request.session)
+        incoming = RequestCreateSerializer(
+            data=request.data, context={"owner_token": token if must_own else None}
+        )
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         created = actions.submit_request(

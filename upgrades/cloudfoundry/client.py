@@ -133,6 +133,13 @@ class CFClient(Transport):
     def get_service_instance(self, guid: str) -> ServiceInstance:
         return ServiceInstance.from_json(self.get_json(f"/v3/service_instances/{guid}"))
 
+    def space_manager_names(self, space_guid: str) -> list[str]:
+        """The user names of the space's managers, as far as the caller may see them."""
+        params = {"types": "space_manager", "space_guids": space_guid, "include": "user"}
+        body = self.get_json("/v3/roles", params=params)
+        users = (body.get("included") or {}).get("users") or []
+        return sorted({user.get("username") or "" for user in users if isinstance(user, dict)} - {""})
+
     def list_service_instances(self, guids) -> list[ServiceInstance]:
         """The service instances of these GUIDs (those that exist), a batch of GUIDs per call."""
         return [ServiceInstance.from_json(b) for b in self._batched("/v3/service_instances", "guids", guids)]

@@ -34,9 +34,10 @@ def client_for(
     return client
 
 
-def quick_client_for(foundation: Foundation) -> CFClient:
+def quick_client_for(foundation: Foundation, access_token: str | None = None) -> CFClient:
     """A client for a web request: every call bounded by CF_WEB_TIMEOUT seconds, never retried, so a
-    slow foundation costs a user a few seconds and a clear message, never a timed-out page."""
+    slow foundation costs a user a few seconds and a clear message, never a timed-out page. With
+    ``access_token`` it calls CF as the signed-in person, seeing only what their roles let them see."""
     limit = settings.CF_WEB_TIMEOUT
     return CFClient(
         foundation.api_url,
@@ -45,4 +46,5 @@ def quick_client_for(foundation: Foundation) -> CFClient:
         timeout=(min(limit, settings.CF_CONNECT_TIMEOUT), limit),
         max_retries=0,
         max_retry_after=0,
+        access_token=access_token,
     )

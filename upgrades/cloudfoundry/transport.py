@@ -102,7 +102,10 @@ class Transport:
         backoff_cap: float = 8.0,
         max_retry_after: float = 10.0,
         session: requests.Session | None = None,
+        access_token: str | None = None,
     ):
+        """``access_token``: call CF as the person whose token it is (their sign-in's token, used
+        as it is: never renewed nor shared), instead of logging in with the client's credentials."""
         self.api_url = api_url.rstrip("/")
         self.client_id = client_id
         self._client_secret = client_secret
@@ -118,6 +121,7 @@ class Transport:
         self._session = session or requests.Session()
         self._links: dict[str, Any] | None = None
         self._token_key = (self.api_url, client_id, username)
+        self._own_token = access_token
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -142,6 +146,8 @@ class Transport:
     # -- UAA ---------------------------------------------------------------------------------
 
     def _access_token(self) -> str:
+        if self._own_token is not None:
+            return self._own_token
         with _TOKENS_LOCK:
             token = _TOKENS.get(self._token_key)
         if token is None or not token.fresh():
@@ -215,7 +221,8 @@ class Transport:
                 return response
             body = self._json_or_none(response)
             error = from_response(status, body, response.headers.get("X-Vcap-Request-Id"))
-            if status == 401 and token and error.title == "CF-InvalidAuthToken" and not replayed:
+            renewable = token and self._own_token is None
+            if status == 401 and renewable and error.title == "CF-InvalidAuthToken" and not replayed:
                 self._invalidate(token)  # expired mid-run: renew once, replay once
                 replayed = True
             elif status == 429 and attempt < self.max_retries:

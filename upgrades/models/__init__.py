@@ -6,6 +6,7 @@ One module per part of the domain; every model is importable from `upgrades.mode
 from upgrades.models.campaigns import Campaign
 from upgrades.models.deadlines import Leftover, WindowReminder
 from upgrades.models.fleet import FleetChange, FleetContact, FleetService, FleetSync, TeamOnlyQuerySet
+from upgrades.models.identity import ProviderIdentity
 from upgrades.models.requests import (
     CallLog,
     Contact,
@@ -36,6 +37,7 @@ __all__ = [
     "Leftover",
     "Notification",
     "Preflight",
+    "ProviderIdentity",
     "Release",
     "ServiceUpgrade",
     "ServiceUpgradeQuerySet",

@@ -13,4 +13,5 @@ def roles(request):
         "user_is_ec_team": bool(user and is_ec_team(user)),
         "limits": limits,
         "ec_team": ec_team_contact(),
+        "oidc_provider": settings.OIDC_PROVIDER_NAME if settings.OIDC_ENABLED else "",
     }

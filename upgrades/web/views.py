@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import condition, require_POST
 
-from upgrades import actions, campaign_reads, foundations, selectors, workflow
+from upgrades import actions, campaign_reads, foundations, identity, selectors, workflow
 from upgrades.models import Leftover, ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
 from upgrades.web import home as home_page
@@ -56,7 +56,13 @@ def how_it_works(request):
 @login_required
 def new_request(request):
     initial = _filed_again(request) if request.method == "GET" else None
-    form = UpgradeRequestForm(request.POST or None, initial=initial, requester_email=request.user.email)
+    must_own, token = identity.provider_access(request.user, request.session)
+    form = UpgradeRequestForm(
+        request.POST or None,
+        initial=initial,
+        requester_email=request.user.email,
+        owner_token=token if must_own else None,
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

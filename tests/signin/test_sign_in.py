@@ -1,0 +1,153 @@
+"""The whole sign-in through cfsim's UAA with Django's test client: the portal's side of the
+authorization code flow, who the person becomes, EC team rights from the provider's group only, and
+filing only for one's own services."""
+
+import json
+
+import pytest
+from django.contrib.auth.models import User
+
+from cfsim.seeds import DEMO_SEED
+from testkit import demo
+from testkit.uaa import sign_in
+from upgrades.identity import SESSION_ACCESS_TOKEN
+from upgrades.models import ProviderIdentity, Release, UpgradeRequest
+from upgrades.permissions import PortalBackend, ec_team_group, is_ec_team
+from upgrades.web.forms import UpgradeRequestForm
+
+GLOBEX_PROD_URL = f"https://{demo.GLOBEX_PROD_ZONE}.{demo.WEST}"
+
+
+def _user(client) -> User:
+    """The signed-in user as each page loads them."""
+    return PortalBackend().get_user(client.session["_auth_user_id"])
+
+
+def test_the_login_page_offers_uaa_only_when_configured(client, db, settings, provider):
+    assert "Sign in with UAA" in client.get("/accounts/login/").text
+    settings.OIDC_ENABLED = False
+    assert "Sign in with UAA" not in client.get("/accounts/login/").text
+    assert client.get("/oidc/authenticate/").status_code == 404
+
+
+def test_signing_in_makes_a_portal_user_with_the_cf_token_kept_server_side(client, db, provider, cast):
+    answer = sign_in(client, "alice")
+    assert answer.status_code == 302 and answer["Location"] == "/"
+    user = _user(client)
+    assert user.username == "alice.2"  # the local account alice keeps its name
+    assert user.email == "alice@example.com" and not user.has_usable_password()
+    assert ProviderIdentity.objects.get(user=user).subject == "a11ce000-0000-4000-8000-000000000001"
+    token = client.session[SESSION_ACCESS_TOKEN]
+    assert token
+    page = client.get("/")
+    assert page.status_code == 200 and token not in page.text
+    sign_in(client, "alice")  # again: the same person
+    assert ProviderIdentity.objects.count() == 1
+
+
+def test_ec_team_rights_come_from_the_providers_group(client, db, provider, cast):
+    sign_in(client, "olga")
+    olga = _user(client)
+    assert is_ec_team(olga)
+    assert client.get("/fleet/").status_code == 200
+    # The provider drops olga from ecportal.operate: at her next sign-in she is EC team no more.
+    seed = json.loads(DEMO_SEED.read_text())
+    seed["uaa"]["users"]["olga"]["groups"].remove("ecportal.operate")
+    provider.reset(seed)
+    client.logout()
+    sign_in(client, "olga")
+    olga = _user(client)
+    assert not is_ec_team(olga)
+    assert client.get("/fleet/").status_code == 403
+
+
+def test_a_group_checkbox_alone_makes_no_provider_user_ec_team(client, db, provider, cast):
+    sign_in(client, "bob")
+    bob = _user(client)
+    bob.groups.add(ec_team_group())  # what ticking "EC team" in the admin does
+    assert not is_ec_team(_user(client))
+    assert not is_ec_team(User.objects.get(pk=bob.pk))
+    assert client.get("/fleet/").status_code == 403
+    assert is_ec_team(cast["olga"])  # local accounts keep their group
+
+
+def test_a_refused_sign_in_says_so_on_the_login_page(client, db, settings, provider):
+    settings.OIDC_RP_CLIENT_SECRET = "not-the-secret"  # the token endpoint refuses the code
+    answer = sign_in(client, "alice")
+    assert answer.status_code == 302 and answer["Location"] == "/accounts/login/?signin=failed"
+    page = client.get(answer["Location"])
+    assert "Signing in through UAA did not succeed" in page.text
+    assert "_auth_user_id" not in client.session
+
+
+def _file(client, url: str):
+    return client.post(
+        "/requests/new/",
+        {"service_urls": url, "plan": "test_first", "release": _release(), "contacts": "", "notes": ""},
+    )
+
+
+def _release() -> int:
+    return Release.objects.get(recommended=True).pk
+
+
+def test_alice_files_for_acme_and_is_refused_for_globex(client, db, provider, releases):
+    sign_in(client, "alice")
+    refused = _file(client, GLOBEX_PROD_URL)
+    assert refused.status_code == 200
+    assert f"the service {demo.GLOBEX_PROD_ZONE} on Predix West / Basic is not yours" in refused.text
+    assert "ask the people who manage its space in Cloud Foundry, or the EC team" in refused.text
+    assert not UpgradeRequest.objects.exists()
+    accepted = _file(client, demo.ACME_PROD_URL)
+    assert accepted.status_code == 302
+    request = UpgradeRequest.objects.get()
+    # The space's manager, as CF names them, is offered as a point of contact.
+    assert [c.email for c in request.contacts.all()] == ["dana@acme.example"]
+
+
+def test_the_ec_team_files_for_anyone(client, db, provider, releases):
+    sign_in(client, "olga")
+    assert _file(client, GLOBEX_PROD_URL).status_code == 302
+
+
+def test_without_a_cf_token_nothing_is_filed(client, db, provider, releases):
+    sign_in(client, "alice")
+    session = client.session
+    del session[SESSION_ACCESS_TOKEN]
+    session.save()
+    answer = _file(client, demo.ACME_PROD_URL)
+    assert "sign out and sign in through UAA again" in answer.text
+    assert not UpgradeRequest.objects.exists()
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token"])
+def test_the_form_refuses_when_cf_does_not_know_the_token(db, provider, releases, token):
+    form = UpgradeRequestForm(
+        {"service_urls": demo.ACME_PROD_URL, "plan": "test_first", "release": _release()}, owner_token=token
+    )
+    assert not form.is_valid()
+    assert "sign" in " ".join(form.errors["service_urls"])
+
+
+def test_the_api_applies_the_same_rule(client, db, provider, releases):
+    sign_in(client, "alice")
+    refused = client.post(
+        "/api/requests/", {"service_urls": [GLOBEX_PROD_URL]}, content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert "is not yours" in json.dumps(refused.json())
+    accepted = client.post(
+        "/api/requests/", {"services": [{"url": demo.ACME_PROD_URL}]}, content_type="application/json"
+    )
+    assert accepted.status_code == 201, accepted.json()
+    assert "dana@acme.example" in json.dumps(accepted.json()["contacts"])
+
+
+def test_a_provider_user_calling_the_api_with_a_token_must_sign_in_through_uaa(
+    client, db, provider, releases, api
+):
+    sign_in(client, "bob")
+    bob = _user(client)
+    answer = api(bob).post("/api/requests/", {"service_urls": [GLOBEX_PROD_URL]}, format="json")
+    assert answer.status_code == 400
+    assert "sign in through UAA again" in json.dumps(answer.json())
