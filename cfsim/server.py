@@ -186,6 +186,8 @@ class ApiHandler(KeepAliveHandler):
                 return uaa.token_endpoint(req, store)
         if path == "/v3/info" and req.method == "GET":
             return info(req, store)
+        if path == "/uaa/info" and req.method == "GET":
+            return uaa.info(req)
         with store.lock:
             subject, problem = uaa.authenticate(store, req.headers.get("authorization"))
             if problem:

@@ -1,4 +1,5 @@
-"""UAA's token endpoint: ``POST /uaa/oauth/token`` (password, client_credentials, refresh_token).
+"""UAA's token endpoint: ``POST /uaa/oauth/token`` (password, client_credentials, refresh_token), and its
+public ``GET /uaa/info``.
 
 Access tokens look like JWTs (their payload carries ``exp``) so clients that read the expiry from
 the token work; cfsim itself only trusts its own table of issued tokens.
@@ -92,6 +93,29 @@ def token_endpoint(req: Request, store: Store) -> Response:
     if not grant:
         return _oauth_error(400, "invalid_request", "Missing grant type")
     return _oauth_error(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
+
+
+def info(req: Request) -> Response:
+    """What a real UAA's ``GET /info`` answers without a token: version, links, zone, login prompts."""
+    base = f"{req.base}/uaa"
+    return Response(
+        200,
+        {
+            "app": {"version": "78.0.0"},
+            "links": {
+                "uaa": base,
+                "passwd": "/forgot_password",
+                "login": base,
+                "register": "/create_account",
+            },
+            "zone_name": "uaa",
+            "entityID": "cloudfoundry-saml-login",
+            "commit_id": "cfsim",
+            "idpDefinitions": {},
+            "prompts": {"username": ["text", "Email"], "password": ["password", "Password"]},
+            "timestamp": "2026-01-01T00:00:00+0000",
+        },
+    )
 
 
 def authenticate(store: Store, header: str | None) -> tuple[str | None, str | None]:

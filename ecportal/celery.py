@@ -3,9 +3,32 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init, worker_process_shutdown
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecportal.settings")
 
 app = Celery("ecportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# `upgrades.metrics` is imported only after the settings are read: they point prometheus-client at the
+# multiprocess directory, which it must know when it is first imported.
+
+
+@worker_init.connect
+def _wipe_metrics(**_) -> None:
+    """The worker's main process, before its pool starts: wipe the metrics directory if it is ours."""
+    directory, wipe = settings.PROMETHEUS_MULTIPROC_DIR, settings.METRICS_WIPE_ON_START
+    from upgrades import metrics
+
+    if wipe:
+        metrics.wipe_directory(directory)
+
+
+@worker_process_shutdown.connect
+def _pool_process_ended(pid=None, **_) -> None:
+    directory = settings.PROMETHEUS_MULTIPROC_DIR
+    from upgrades import metrics
+
+    metrics.process_died(pid or os.getpid(), directory)

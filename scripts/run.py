@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ecportal.embedded import demo_secrets  # noqa: E402
+from upgrades import metrics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -220,6 +221,8 @@ def main() -> int:
     if not env.get("DATABASE_URL"):
         manage(env, "seed_demo")
     (var_dir / "mail").mkdir(parents=True, exist_ok=True)
+    # Web, worker and beat share one metrics directory (the settings' default): it starts empty.
+    metrics.wipe_directory(env.get("PROMETHEUS_MULTIPROC_DIR") or var_dir / "metrics")
     if env.get("CFSIM_RESET", "") not in ("", "0"):
         (var_dir / CFSIM_STATE).unlink(missing_ok=True)
         print(f"CFSIM_RESET: cfsim starts from its seed ({var_dir / CFSIM_STATE} removed).", flush=True)

@@ -1,10 +1,16 @@
 """Production settings: everything from the environment, HTTPS-only cookies, HSTS, no demo data."""
 
 import os
+import tempfile
 
 from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("ECPORTAL_EMBEDDED", "false")
+os.environ.setdefault("LOG_FORMAT", "json")
+# Each container's own, wiped by gunicorn and the Celery worker when they start (the app's files may be
+# read-only to the user it runs as).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "ecportal-metrics"))
+os.environ.setdefault("METRICS_WIPE_ON_START", "true")
 
 from ecportal.settings import *  # noqa: E402,F403
 from ecportal.settings import env  # noqa: E402
@@ -18,6 +24,9 @@ if not env.list("ALLOWED_HOSTS", default=[]):
 if not env.str("CACHE_URL", default="").startswith(("redis://", "rediss://")):
     # Kept pages are marked out of date by the workers: web and workers must share one cache.
     raise ImproperlyConfigured("CACHE_URL must name the Redis that web, worker and beat share in production.")
+if not env.str("METRICS_TOKEN", default="") and not env.bool("METRICS_NETWORK_RULE", default=False):
+    # Set METRICS_NETWORK_RULE=true instead only where a network rule keeps /metrics from the public.
+    raise ImproperlyConfigured("METRICS_TOKEN must be set in production (the bearer token for /metrics).")
 
 DEBUG = False
 EMBEDDED = False
@@ -26,7 +35,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 # The platform's health check calls the app over plain HTTP, past the router: a redirect would fail it.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
