@@ -30,6 +30,7 @@ echo "== check --deploy (production settings)"
 DJANGO_SETTINGS_MODULE=ecportal.settings.production \
   SECRET_KEY=$($VENV/bin/python -c 'import secrets; print(secrets.token_urlsafe(60))') \
   ALLOWED_HOSTS=ecportal.example.com \
+  METRICS_TOKEN=$($VENV/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))') \
   $VENV/bin/python manage.py check --deploy --fail-level WARNING
 
 echo "== browser (Debian chromium, axe-core)"

@@ -21,6 +21,7 @@ def production_env(**overrides) -> dict:
         SECRET_KEY="s" * 20 + "-k3y-" + "x" * 40,
         ALLOWED_HOSTS="ecportal.example.com",
         CACHE_URL=os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/14"),
+        METRICS_TOKEN="m" * 32,
     )
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
@@ -59,6 +60,7 @@ def test_check_deploy_is_clean_under_production_settings():
         ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS must be set"),
         ({"CACHE_URL": None}, "CACHE_URL must name the Redis"),
         ({"CACHE_URL": "filecache:///tmp/ecportal-cache"}, "CACHE_URL must name the Redis"),
+        ({"METRICS_TOKEN": None}, "METRICS_TOKEN must be set"),
     ],
 )
 def test_production_settings_refuse_unsafe_configuration(overrides, message):

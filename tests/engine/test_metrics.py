@@ -1,0 +1,51 @@
+"""`/metrics` after a real upgrade: the counts recorded in the worker's processes (CF calls, sub-steps)
+show up on the web's scrape beside those counted from the database, so the processes share their figures
+(prometheus-client's multiprocess mode)."""
+
+import pytest
+from django.test import Client, override_settings
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.engine.conftest import ACME_PROD, approve_and_trigger, filed_and_checked, wait_state
+from upgrades.workflow import Plan, State
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+TOKEN = "scrape-me-" + "x" * 30
+
+
+def scrape() -> dict[tuple[str, tuple], float]:
+    """Every sample of `/metrics`, by name and sorted labels."""
+    response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.content.decode())
+        for sample in family.samples
+    }
+
+
+def total(samples: dict, name: str, **labels) -> float:
+    """The sum of `name`'s samples whose labels include `labels`."""
+    wanted = set(labels.items())
+    return sum(value for (n, found), value in samples.items() if n == name and wanted <= set(found))
+
+
+@override_settings(METRICS_TOKEN=TOKEN)
+def test_a_scrape_after_an_upgrade_shows_the_worker_s_counts_and_the_database_s(engine, cast):
+    before = scrape()
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    wait_state(request.services.get().pk, State.COMPLETED)
+    after = scrape()
+
+    assert total(after, "ecportal_upgrades", state="completed") == 1
+    assert total(after, "ecportal_upgrades", state="submitted") == 0
+    # Recorded by the worker's pool processes, read by this one.
+    created = total(after, "ecportal_cf_calls_total", operation="POST /v3/apps", status="201")
+    assert created - total(before, "ecportal_cf_calls_total", operation="POST /v3/apps", status="201") == 1
+    calls = total(after, "ecportal_cf_call_seconds_count") - total(before, "ecportal_cf_call_seconds_count")
+    assert calls >= 10, "every CF call of the upgrade is timed"
+    for step in ("create_green", "stage", "map_original", "delete_blue", "rename_green"):
+        runs = total(after, "ecportal_substep_seconds_count", step=step, outcome="done")
+        assert runs - total(before, "ecportal_substep_seconds_count", step=step, outcome="done") == 1, step
+    assert total(after, "ecportal_upgrade_failures_total") == total(before, "ecportal_upgrade_failures_total")
