@@ -1,6 +1,15 @@
-"""`/healthz/`: the platform's liveness check answers without login and without the database."""
+"""`/healthz/`: the platform's liveness check answers without login and without the database. `/readyz/`:
+a JSON line per dependency, 200 only when the required ones answer. `/metrics`: behind its bearer token."""
 
-from django.test import Client
+import json
+import socket
+
+import pytest
+from django.test import Client, override_settings
+
+from ecportal.embedded import demo_foundations
+from testkit.cfsim import CfSim
+from upgrades import foundations
 
 
 def test_healthz_answers_ok_without_login_or_database():
@@ -14,3 +23,66 @@ def test_healthz_answers_ok_without_login_or_database():
 
 def test_healthz_refuses_writes():
     assert Client().post("/healthz/").status_code == 405
+
+
+METRICS_TOKEN = "scrape-" + "k" * 32
+
+
+def test_metrics_needs_the_bearer_token_when_one_is_set(db):
+    with override_settings(METRICS_TOKEN=METRICS_TOKEN):
+        missing = Client().get("/metrics")
+        assert missing.status_code == 401 and missing["WWW-Authenticate"].startswith("Bearer")
+        assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+        assert Client().get("/metrics", HTTP_AUTHORIZATION=f"Token {METRICS_TOKEN}").status_code == 401
+        scraped = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+        assert scraped.status_code == 200 and b'ecportal_upgrades{state="completed"}' in scraped.content
+        assert "no-cache" in scraped["Cache-Control"]
+    with override_settings(METRICS_TOKEN=""):
+        assert Client().get("/metrics").status_code == 200
+
+
+@pytest.fixture
+def foundations_at():
+    """Point the configured foundations at `api_url` for one test."""
+    overrides = []
+
+    def point(api_url: str):
+        override = override_settings(FOUNDATIONS=demo_foundations(api_url))
+        override.enable()
+        overrides.append(override)
+        foundations._configured.cache_clear()
+
+    yield point
+    for override in overrides:
+        override.disable()
+    foundations._configured.cache_clear()
+
+
+def ready_lines(response) -> dict:
+    assert response["Content-Type"] == "application/x-ndjson" and "no-cache" in response["Cache-Control"]
+    return {line["check"]: line for line in map(json.loads, response.content.decode().splitlines())}
+
+
+def test_readyz_has_a_line_per_dependency_and_each_foundation_s_uaa(db, foundations_at):
+    with CfSim() as sim:
+        foundations_at(sim.api_url)
+        response = Client().get("/readyz/")
+    lines = ready_lines(response)
+    assert response.status_code == 200
+    assert set(lines) == {"database", "broker", "cache", "uaa:predix-west", "uaa:predix-east", "uaa:cf3"}
+    assert all(line["ok"] for line in lines.values())
+    assert Client().post("/readyz/").status_code == 405
+
+
+def test_a_uaa_that_does_not_answer_is_reported_and_required_only_when_configured(db, foundations_at):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nobody = probe.getsockname()[1]  # nothing listens here once the probe closes
+    foundations_at(f"http://127.0.0.1:{nobody}")
+    response = Client().get("/readyz/")
+    lines = ready_lines(response)
+    assert response.status_code == 200, "a foundation's outage does not take the portal out of rotation"
+    assert not lines["uaa:cf3"]["ok"] and "ConnectionError" in lines["uaa:cf3"]["error"]
+    assert lines["database"]["ok"] and lines["broker"]["ok"] and lines["cache"]["ok"]
+    with override_settings(READYZ_REQUIRE_UAA=True):
+        assert Client().get("/readyz/").status_code == 503

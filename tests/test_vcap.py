@@ -64,8 +64,9 @@ def test_a_portal_process_is_configured_from_vcap_services_alone(django_db_setup
         "import json, django; django.setup(); "
         "from django.conf import settings; from django.test import Client; "
         "r = Client().get('/readyz/', secure=True); "
-        "print(json.dumps({'db': settings.DATABASES['default']['NAME'], 'broker': settings.CELERY_BROKER_URL, "
-        "'cache': settings.CACHES['default']['LOCATION'], 'ready': r.status_code, 'lines': r.content.decode()}))"
+        "print(json.dumps({'db': settings.DATABASES['default']['NAME'], "
+        "'broker': settings.CELERY_BROKER_URL, 'cache': settings.CACHES['default']['LOCATION'], "
+        "'ready': r.status_code, 'lines': r.content.decode()}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
