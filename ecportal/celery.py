@@ -3,8 +3,10 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_shutdown
+from celery.signals import task_prerun, worker_init, worker_process_shutdown
 from django.conf import settings
+
+from ecportal import logcontext
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecportal.settings")
 
@@ -32,3 +34,9 @@ def _pool_process_ended(pid=None, **_) -> None:
     from upgrades import metrics
 
     metrics.process_died(pid or os.getpid(), directory)
+
+
+@task_prerun.connect
+def _fresh_log_context(**_) -> None:
+    """Each task's log lines start without the ids a previous task in this process noted."""
+    logcontext.note(request_id=None, upgrade_id=None, cf_request_id=None)

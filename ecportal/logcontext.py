@@ -57,8 +57,10 @@ def request_id(get_response):
 
     def middleware(request):
         request.request_id = _incoming_id(request)
-        with bound(request_id=request.request_id, upgrade_id=None, cf_request_id=None):
-            response = get_response(request)
+        # Set, not bound to this block: Django logs a 4xx/5xx answer after the middleware returns it. The
+        # next request on this thread sets them again.
+        note(request_id=request.request_id, upgrade_id=None, cf_request_id=None)
+        response = get_response(request)
         response["X-Request-Id"] = request.request_id
         return response
 
