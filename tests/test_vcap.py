@@ -1,5 +1,5 @@
 """On Cloud Foundry the portal finds its database and Redis in the bound services (VCAP_SERVICES) when
-DATABASE_URL, CELERY_BROKER_URL and CACHE_URL are not set."""
+DATABASE_URL, CELERY_BROKER_URL and CACHE_URL are not set; manifest.yml deploys web, worker and beat."""
 
 import json
 import os
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ecportal.vcap import bound_urls
 
@@ -56,14 +57,17 @@ def test_a_portal_process_is_configured_from_vcap_services_alone(django_db_setup
         "VCAP_SERVICES": vcap(database, redis),
         "DJANGO_SETTINGS_MODULE": "ecportal.settings.production",
         "SECRET_KEY": "v" * 20 + "-k3y-" + "c" * 40,
-        "ALLOWED_HOSTS": "testserver",
+        "ALLOWED_HOSTS": "ecportal.example.com",
+        # The platform's health check calls the instance by its own address.
+        "VCAP_APPLICATION": json.dumps({"application_name": "ecportal"}),
+        "CF_INSTANCE_INTERNAL_IP": "10.255.0.7",
         "METRICS_TOKEN": "t" * 32,
         "FOUNDATIONS": "[]",
     }
     script = (
         "import json, django; django.setup(); "
         "from django.conf import settings; from django.test import Client; "
-        "r = Client().get('/readyz/', secure=True); "
+        "r = Client().get('/readyz/', HTTP_HOST='10.255.0.7'); "
         "print(json.dumps({'db': settings.DATABASES['default']['NAME'], "
         "'broker': settings.CELERY_BROKER_URL, 'cache': settings.CACHES['default']['LOCATION'], "
         "'ready': r.status_code, 'lines': r.content.decode()}))"
@@ -76,3 +80,17 @@ def test_a_portal_process_is_configured_from_vcap_services_alone(django_db_setup
     assert seen["db"] == database.rsplit("/", 1)[1]
     assert seen["broker"] == redis and seen["cache"] == redis
     assert seen["ready"] == 200, seen["lines"]
+
+
+def test_the_manifest_deploys_web_worker_and_beat_as_processes_of_one_app_with_the_bound_services():
+    (app,) = yaml.safe_load((ROOT / "manifest.yml").read_text())["applications"]
+    assert app["services"] == ["ecportal-db", "ecportal-redis"]
+    assert app["env"]["DJANGO_SETTINGS_MODULE"] == "ecportal.settings.production"
+    assert not {"DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL"} & set(app["env"]), "from VCAP_SERVICES"
+    processes = {process["type"]: process for process in app["processes"]}
+    assert set(processes) == {"web", "worker", "beat"} and processes["beat"]["instances"] == 1
+    assert "gunicorn ecportal.wsgi" in processes["web"]["command"] and "$PORT" in processes["web"]["command"]
+    assert processes["web"]["health-check-http-endpoint"] == "/healthz/"
+    assert processes["web"]["readiness-health-check-http-endpoint"] == "/readyz/"
+    assert "celery -A ecportal worker" in processes["worker"]["command"]
+    assert "celery -A ecportal beat" in processes["beat"]["command"]

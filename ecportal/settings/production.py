@@ -32,6 +32,11 @@ DEBUG = False
 EMBEDDED = False
 SECRET_KEY = env.str("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+if env.str("VCAP_APPLICATION", default=""):
+    # On CF the platform's health checks call an instance by its own address, not the route's host.
+    ALLOWED_HOSTS += [
+        env.str(name) for name in ("CF_INSTANCE_INTERNAL_IP", "CF_INSTANCE_IP") if env.str(name, "")
+    ]
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 # The platform's health check calls the app over plain HTTP, past the router: a redirect would fail it.
