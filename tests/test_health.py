@@ -2,7 +2,11 @@
 a JSON line per dependency, 200 only when the required ones answer. `/metrics`: behind its bearer token."""
 
 import json
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.test import Client, override_settings
@@ -10,6 +14,8 @@ from django.test import Client, override_settings
 from ecportal.embedded import demo_foundations
 from testkit.cfsim import CfSim
 from upgrades import foundations
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_healthz_answers_ok_without_login_or_database():
@@ -36,6 +42,7 @@ def test_metrics_needs_the_bearer_token_when_one_is_set(db):
         assert Client().get("/metrics", HTTP_AUTHORIZATION=f"Token {METRICS_TOKEN}").status_code == 401
         scraped = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
         assert scraped.status_code == 200 and b'ecportal_upgrades{state="completed"}' in scraped.content
+        assert b"ecportal_database_figures_up 1.0" in scraped.content
         assert "no-cache" in scraped["Cache-Control"]
     with override_settings(METRICS_TOKEN=""):
         assert Client().get("/metrics").status_code == 200
@@ -86,3 +93,21 @@ def test_a_uaa_that_does_not_answer_is_reported_and_required_only_when_configure
     assert lines["database"]["ok"] and lines["broker"]["ok"] and lines["cache"]["ok"]
     with override_settings(READYZ_REQUIRE_UAA=True):
         assert Client().get("/readyz/").status_code == 503
+
+
+def test_metrics_still_answers_when_the_database_does_not():
+    # A portal process whose PostgreSQL is a port where nothing listens.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nobody = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{nobody}/gone", "METRICS_TOKEN": ""}
+    script = (
+        "import django; django.setup(); from django.test import Client; r = Client().get('/metrics'); "
+        "print(r.status_code); print(r.content.decode())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    status, _, body = result.stdout.partition("\n")
+    assert status == "200", result.stderr[-2000:]
+    assert "ecportal_database_figures_up 0.0" in body and "ecportal_upgrades{" not in body

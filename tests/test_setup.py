@@ -88,6 +88,8 @@ def test_a_fresh_clone_has_everything_the_commands_need(tmp_path):
         "scripts/ensure-browser.sh",
         "README.md",
         "docker-compose.yml",
+        "manifest.yml",
+        "gunicorn.conf.py",
     ]:
         assert (clone / needed).exists(), f"{needed} is committed"
     dry = run("make", "-n", "test", "run", cwd=clone)
