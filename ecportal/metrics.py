@@ -19,18 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 
 from upgrades.models import Delivery, Event, ServiceUpgrade
-from upgrades.workflow import State
-
-# Who must act for a service to move on from a state where it waits on people.
-WAITING_ON = {
-    State.SUBMITTED: "ec_team",
-    State.APPROVED: "ec_team",
-    State.VERIFIED: "ec_team",
-    State.STEP1_FAILED: "ec_team",
-    State.STEP2_FAILED: "ec_team",
-    State.ROLLBACK_FAILED: "ec_team",
-    State.AWAITING_VERIFICATION: "requester",
-}
+from upgrades.workflow import WAITING_ON, State
 
 
 class DatabaseCollector:
@@ -82,8 +71,8 @@ class DatabaseCollector:
         now = timezone.now()
         for state, party in WAITING_ON.items():
             row = found.get(state.value)
-            waiting.add_metric([state.value, party], row["n"] if row else 0)
-            oldest.add_metric([state.value, party], (now - row["since"]).total_seconds() if row else 0)
+            waiting.add_metric([state.value, party.value], row["n"] if row else 0)
+            oldest.add_metric([state.value, party.value], (now - row["since"]).total_seconds() if row else 0)
         yield waiting
         yield oldest
 

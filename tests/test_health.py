@@ -111,3 +111,11 @@ def test_metrics_still_answers_when_the_database_does_not():
     status, _, body = result.stdout.partition("\n")
     assert status == "200", result.stderr[-2000:]
     assert "ecportal_database_figures_up 0.0" in body and "ecportal_upgrades{" not in body
+
+
+def test_metrics_count_services_waiting_on_people_by_state_and_party(db, filed):
+    scraped = Client().get("/metrics").content.decode()
+    assert 'ecportal_waiting_on_people{party="ec_team",state="submitted"} 2.0' in scraped
+    assert 'ecportal_waiting_on_people{party="requester",state="awaiting_verification"} 0.0' in scraped
+    assert 'ecportal_upgrades{state="submitted"} 2.0' in scraped
+    assert 'ecportal_waiting_on_people_oldest_seconds{party="ec_team",state="submitted"}' in scraped

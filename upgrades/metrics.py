@@ -27,6 +27,12 @@ SUBSTEP_SECONDS = Histogram(
     ["step", "outcome"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
+WAITED = Histogram(
+    "ecportal_waited_on_people_seconds",
+    "How long a service waited on people in a state before it moved on, by state and who had to act.",
+    ["state", "party"],
+    buckets=(60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400),
+)
 FAILURES = Counter("ecportal_upgrade_failures", "Sub-steps that failed a service, by reason.", ["reason"])
 REVIVALS = Counter(
     "ecportal_reconciler_revivals", "Running services the reconciler queued again (silent or lease expired)."
@@ -52,6 +58,10 @@ def cf_call(method: str, path: str, status: int | None, seconds: float) -> None:
 
 def substep(step: str, outcome: str, seconds: float) -> None:
     SUBSTEP_SECONDS.labels(step, outcome).observe(seconds)
+
+
+def waited(state: str, party: str, seconds: float) -> None:
+    WAITED.labels(state, party).observe(seconds)
 
 
 def failure(reason: str) -> None:

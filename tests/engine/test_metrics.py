@@ -49,3 +49,7 @@ def test_a_scrape_after_an_upgrade_shows_the_worker_s_counts_and_the_database_s(
         runs = total(after, "ecportal_substep_seconds_count", step=step, outcome="done")
         assert runs - total(before, "ecportal_substep_seconds_count", step=step, outcome="done") == 1, step
     assert total(after, "ecportal_upgrade_failures_total") == total(before, "ecportal_upgrade_failures_total")
+    # The EC team's waits (to approve, then to start Step 1), each counted once it ended.
+    for state in ("submitted", "approved"):
+        name, labels = "ecportal_waited_on_people_seconds_count", {"state": state, "party": "ec_team"}
+        assert total(after, name, **labels) - total(before, name, **labels) == 1, state
