@@ -6,7 +6,7 @@ import pytest
 from django.test import Client, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.engine.conftest import ACME_PROD, approve_and_trigger, filed_and_checked, wait_state
+from tests.engine.conftest import ACME_PROD, NEW, approve_and_trigger, filed_and_checked, wait_state
 from upgrades.workflow import Plan, State
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -53,3 +53,23 @@ def test_a_scrape_after_an_upgrade_shows_the_worker_s_counts_and_the_database_s(
     for state in ("submitted", "approved"):
         name, labels = "ecportal_waited_on_people_seconds_count", {"state": state, "party": "ec_team"}
         assert total(after, name, **labels) - total(before, name, **labels) == 1, state
+
+
+@override_settings(METRICS_TOKEN=TOKEN)
+def test_a_failed_staging_counts_as_a_failure_by_its_reason(engine, sim, cast):
+    before = scrape()
+    request = filed_and_checked(cast["alice"], [ACME_PROD])
+    sim.configure(failing_images=[NEW])
+    approve_and_trigger(request, cast["olga"])
+    wait_state(request.services.get().pk, State.STEP1_FAILED)
+    sim.configure(failing_images=[])
+    after = scrape()
+    name = "ecportal_upgrade_failures_total"
+    assert total(after, name, reason="step_failed") - total(before, name, reason="step_failed") == 1
+    failed = "ecportal_substep_seconds_count"
+    assert (
+        total(after, failed, step="stage", outcome="step_failed")
+        - total(before, failed, step="stage", outcome="step_failed")
+        == 1
+    )
+    assert total(after, "ecportal_upgrades", state="step1_failed") == 1
