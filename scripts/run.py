@@ -221,8 +221,9 @@ def main() -> int:
     if not env.get("DATABASE_URL"):
         manage(env, "seed_demo")
     (var_dir / "mail").mkdir(parents=True, exist_ok=True)
-    # Web, worker and beat share one metrics directory (the settings' default): it starts empty.
-    metrics.wipe_directory(env.get("PROMETHEUS_MULTIPROC_DIR") or var_dir / "metrics")
+    # Web, worker and beat share one metrics directory under the var directory: it starts empty.
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(var_dir / "metrics")
+    metrics.wipe_directory(env["PROMETHEUS_MULTIPROC_DIR"])
     if env.get("CFSIM_RESET", "") not in ("", "0"):
         (var_dir / CFSIM_STATE).unlink(missing_ok=True)
         print(f"CFSIM_RESET: cfsim starts from its seed ({var_dir / CFSIM_STATE} removed).", flush=True)
