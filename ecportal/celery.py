@@ -19,13 +19,16 @@ app.autodiscover_tasks()
 
 
 @worker_init.connect
-def _wipe_metrics(**_) -> None:
-    """The worker's main process, before its pool starts: wipe the metrics directory if it is ours."""
+def _worker_metrics(**_) -> None:
+    """The worker's main process, before its pool starts: wipe the metrics directory if it is ours, and
+    serve its figures on WORKER_METRICS_PORT if set."""
     directory, wipe = settings.PROMETHEUS_MULTIPROC_DIR, settings.METRICS_WIPE_ON_START
     from upgrades import metrics
 
     if wipe:
         metrics.wipe_directory(directory)
+    if settings.WORKER_METRICS_PORT:
+        metrics.serve(settings.WORKER_METRICS_PORT, settings.METRICS_TOKEN, directory)
 
 
 @worker_process_shutdown.connect

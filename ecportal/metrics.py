@@ -5,8 +5,6 @@ The metrics recorded where things happen live in `upgrades.metrics`. Here: `Data
 state, services waiting on people by state and who must act, the mail outbox) and the view.
 """
 
-import hmac
-
 from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Count, F, Min, OuterRef, Subquery, Sum
@@ -18,6 +16,7 @@ from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
+from upgrades import metrics as upgrade_metrics
 from upgrades.models import Delivery, Event, ServiceUpgrade
 from upgrades.workflow import WAITING_ON, State
 
@@ -95,18 +94,14 @@ class DatabaseCollector:
 
 
 def _refusal(request) -> HttpResponse | None:
-    """401 without a bearer token, 403 with a wrong one, None when none is needed or it matches."""
-    expected = settings.METRICS_TOKEN
-    if not expected:
+    refused = upgrade_metrics.refusal(request.headers.get("Authorization", ""), settings.METRICS_TOKEN)
+    if refused is None:
         return None
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        response = HttpResponse("A bearer token is required.\n", status=401, content_type="text/plain")
+    status, text = refused
+    response = HttpResponse(text + "\n", status=status, content_type="text/plain")
+    if status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
-    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
-        return HttpResponse("Wrong token.\n", status=403, content_type="text/plain")
-    return None
+    return response
 
 
 @never_cache

@@ -7,10 +7,14 @@ counts from the database at scrape time. Nothing here imports the rest of the po
 record.
 """
 
+import hmac
 import re
+import threading
 from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import Counter, Histogram, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app, multiprocess
+from prometheus_client.exposition import ThreadingWSGIServer
 
 CF_CALLS = Counter(
     "ecportal_cf_calls", "HTTP calls to Cloud Foundry (UAA included).", ["operation", "status"]
@@ -89,3 +93,43 @@ def wipe_directory(directory: Path | str) -> None:
 def process_died(pid: int, directory: Path | str) -> None:
     """A process that recorded metrics has exited: its live gauges no longer count."""
     multiprocess.mark_process_dead(pid, str(directory))
+
+
+def refusal(authorization: str, expected: str) -> tuple[int, str] | None:
+    """Why a scrape with this `Authorization` header is refused (401 without a bearer token, 403 with
+    another), or None when no token is needed or it matches (compared in constant time)."""
+    if not expected:
+        return None
+    scheme, _, given = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return 401, "A bearer token is required."
+    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        return 403, "Wrong token."
+    return None
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args) -> None:  # scrapes every few seconds would flood the worker's log
+        pass
+
+
+def serve(port: int, token: str, directory: Path | str) -> None:
+    """Serve what the processes recording into `directory` recorded, on `port` (all interfaces), from a
+    thread of this process: for a Celery worker in a container of its own, where no web process shares
+    its directory."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(directory))
+    metrics_app = make_wsgi_app(registry)
+
+    def guarded(environ, start_response):
+        refused = refusal(environ.get("HTTP_AUTHORIZATION", ""), token)
+        if refused is None:
+            return metrics_app(environ, start_response)
+        status, text = refused
+        headers = [("Content-Type", "text/plain"), ("WWW-Authenticate", 'Bearer realm="metrics"')]
+        start_response(f"{status} {'Unauthorized' if status == 401 else 'Forbidden'}", headers)
+        return [text.encode() + b"\n"]
+
+    # All interfaces: the worker's container port, which the platform's network rules guard.
+    server = make_server("0.0.0.0", port, guarded, ThreadingWSGIServer, handler_class=_QuietHandler)  # noqa: S104
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()

@@ -352,6 +352,9 @@ PROMETHEUS_MULTIPROC_DIR = Path(env.str("PROMETHEUS_MULTIPROC_DIR", default=str(
 PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)  # read by prometheus-client
 METRICS_WIPE_ON_START = env.bool("METRICS_WIPE_ON_START", default=False)
+# A Celery worker in a container of its own serves its processes' figures on this port (0: it does not),
+# behind the same token.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 # `/readyz/`: each dependency must answer within this many seconds. A foundation's UAA is reported but
 # only required with READYZ_REQUIRE_UAA (one foundation's outage should not take every web process out).
 READYZ_TIMEOUT = env.float("READYZ_TIMEOUT", default=2.0)

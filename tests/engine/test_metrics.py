@@ -2,10 +2,17 @@
 show up on the web's scrape beside those counted from the database, so the processes share their figures
 (prometheus-client's multiprocess mode)."""
 
+import socket
+import urllib.error
+import urllib.request
+
 import pytest
+from django.conf import settings
+from django.db import connection
 from django.test import Client, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
+from testkit.stack import Stack, database_url
 from tests.engine.conftest import ACME_PROD, NEW, approve_and_trigger, filed_and_checked, wait_state
 from upgrades.workflow import Plan, State
 
@@ -17,9 +24,13 @@ def scrape() -> dict[tuple[str, tuple], float]:
     """Every sample of `/metrics`, by name and sorted labels."""
     response = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    return samples(response.content.decode())
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.content.decode())
+        for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
 
@@ -73,3 +84,35 @@ def test_a_failed_staging_counts_as_a_failure_by_its_reason(engine, sim, cast):
         == 1
     )
     assert total(after, "ecportal_upgrades", state="step1_failed") == 1
+
+
+def test_a_worker_in_a_container_of_its_own_serves_its_figures_behind_the_token(engine, sim, cast, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    worker = Stack(
+        database=database_url(connection.settings_dict),
+        broker=settings.CELERY_BROKER_URL,
+        api_url=sim.api_url,
+        log_dir=tmp_path,
+        extra_env={"WORKER_METRICS_PORT": str(port), "METRICS_TOKEN": TOKEN},
+    )
+    worker.start_worker(1)
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=10)
+        assert refused.value.code == 401
+
+        def worker_scrape() -> dict:
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return samples(reply.read().decode())
+
+        before = worker_scrape()
+        filed_and_checked(cast["alice"], [ACME_PROD])  # preflight: CF calls by a worker's pool process
+        after = worker_scrape()
+        calls = "ecportal_cf_calls_total"
+        assert total(after, calls) > total(before, calls)
+    finally:
+        worker.stop()
