@@ -5,8 +5,12 @@ a page, an API answer or a contact page. Log lines carry the request id, the upg
 import io
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -21,6 +25,8 @@ from ecportal.logredact import AccessLogger
 from testkit.cfsim import CfSim
 from upgrades.cloudfoundry import CFClient
 from upgrades.notifications import links as contact_links
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_access_log_line_carries_no_contact_token(filed):
@@ -101,3 +107,26 @@ def test_engine_log_lines_carry_the_upgrade_id_and_cf_s_request_id(json_lines):
     (line,) = json_lines()
     assert line["upgrade_id"] == 7 and line["message"] == "looked at the foundation"
     assert re.fullmatch(r"[0-9a-f-]{36}", line["cf_request_id"] or ""), "CF's X-Vcap-Request-Id of its answer"
+
+
+def test_production_writes_json_log_lines():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ecportal.settings.production",
+        "SECRET_KEY": "j" * 20 + "-k3y-" + "s" * 40,
+        "ALLOWED_HOSTS": "ecportal.example.com",
+        "METRICS_TOKEN": "t" * 32,
+        "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/14"),
+    }
+    env.pop("LOG_FORMAT", None)
+    script = (
+        "import django, logging; django.setup(); from ecportal import logcontext\n"
+        "with logcontext.bound(upgrade_id=12):\n"
+        "    logging.getLogger('upgrades.engine.runner').warning('stage %s', 'failed')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    line = json.loads(result.stderr.strip().splitlines()[-1])
+    assert line["message"] == "stage failed" and line["level"] == "WARNING" and line["upgrade_id"] == 12
+    assert line["logger"] == "upgrades.engine.runner" and "request_id" in line and "time" in line

@@ -8,6 +8,7 @@ record.
 """
 
 import hmac
+import os
 import re
 import threading
 from pathlib import Path
@@ -15,6 +16,10 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app, multiprocess
 from prometheus_client.exposition import ThreadingWSGIServer
+
+# The directory prometheus-client records into (the settings name it) must exist before the first value.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 CF_CALLS = Counter(
     "ecportal_cf_calls", "HTTP calls to Cloud Foundry (UAA included).", ["operation", "status"]

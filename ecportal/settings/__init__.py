@@ -348,9 +348,16 @@ LOGGING = {
 # mode); the web serves what all processes sharing it recorded. Whoever starts them wipes it first
 # (`make run`; in a container, gunicorn and the Celery worker when METRICS_WIPE_ON_START is on).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-PROMETHEUS_MULTIPROC_DIR = Path(env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "metrics")))
-PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)  # read by prometheus-client
+METRICS_DIR_GIVEN = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+
+
+def use_metrics_dir(path: str | Path) -> Path:
+    """Point prometheus-client at `path` (it reads the variable when first imported, after the settings)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return Path(path)
+
+
+PROMETHEUS_MULTIPROC_DIR = use_metrics_dir(METRICS_DIR_GIVEN or VAR_DIR / "metrics")
 METRICS_WIPE_ON_START = env.bool("METRICS_WIPE_ON_START", default=False)
 # A Celery worker in a container of its own serves its processes' figures on this port (0: it does not),
 # behind the same token.
@@ -361,7 +368,6 @@ READYZ_TIMEOUT = env.float("READYZ_TIMEOUT", default=2.0)
 READYZ_REQUIRE_UAA = env.bool("READYZ_REQUIRE_UAA", default=False)
 # Log lines carry the request id, the upgrade id and CF's request id where known (ecportal/logcontext.py);
 # LOG_FORMAT=json (production's default) writes each as one JSON object.
-LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 MIDDLEWARE.insert(0, "ecportal.logcontext.request_id")
 LOGGING["filters"]["log_context"] = {"()": "ecportal.logcontext.LogContext"}
 LOGGING["handlers"]["console"]["filters"].append("log_context")
@@ -372,10 +378,19 @@ LOGGING["formatters"] = {
         "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
     }
 }
-if LOG_FORMAT == "json":
-    LOGGING["handlers"]["console"]["formatter"] = "json"
-    # Celery's worker and beat then log through these handlers too, instead of their own format.
-    CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+
+def use_log_format(name: str) -> str:
+    """`json` or `text` for the console handler (LOGGING); Celery's worker and beat follow it when JSON."""
+    LOGGING["handlers"]["console"].pop("formatter", None)
+    if name == "json":
+        LOGGING["handlers"]["console"]["formatter"] = "json"
+    return name
+
+
+LOG_FORMAT = use_log_format(env.str("LOG_FORMAT", default="text"))
+# With JSON logs, Celery logs through these handlers instead of its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 
 # --- The blue-green engine (DESIGN §3) ----------------------------------------------------------
 # A sub-step holds its lease this long, renewed by a heartbeat every third of it while its worker lives

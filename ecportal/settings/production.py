@@ -6,14 +6,9 @@ import tempfile
 from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("ECPORTAL_EMBEDDED", "false")
-os.environ.setdefault("LOG_FORMAT", "json")
-# Each container's own, wiped by gunicorn and the Celery worker when they start (the app's files may be
-# read-only to the user it runs as).
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "ecportal-metrics"))
-os.environ.setdefault("METRICS_WIPE_ON_START", "true")
 
 from ecportal.settings import *  # noqa: E402,F403
-from ecportal.settings import env  # noqa: E402
+from ecportal.settings import METRICS_DIR_GIVEN, env, use_log_format, use_metrics_dir  # noqa: E402
 
 if env.bool("DEBUG", default=False):
     raise ImproperlyConfigured("DEBUG must be off in production.")
@@ -30,6 +25,14 @@ if not env.str("METRICS_TOKEN", default="") and not env.bool("METRICS_NETWORK_RU
 
 DEBUG = False
 EMBEDDED = False
+LOG_FORMAT = use_log_format(env.str("LOG_FORMAT", default="json"))
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+# Each container's own, wiped by gunicorn and the Celery worker when they start (the app's files may be
+# read-only to the user it runs as).
+PROMETHEUS_MULTIPROC_DIR = use_metrics_dir(
+    METRICS_DIR_GIVEN or os.path.join(tempfile.gettempdir(), "ecportal-metrics")
+)
+METRICS_WIPE_ON_START = env.bool("METRICS_WIPE_ON_START", default=True)
 SECRET_KEY = env.str("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 if env.str("VCAP_APPLICATION", default=""):
