@@ -6,7 +6,7 @@ from celery import Celery
 from celery.signals import task_prerun, worker_init, worker_process_shutdown
 from django.conf import settings
 
-from ecportal import logcontext
+from ecportal import logcontext, metrics_dir
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecportal.settings")
 
@@ -14,29 +14,22 @@ app = Celery("ecportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# `upgrades.metrics` is imported only after the settings are read: they point prometheus-client at the
-# multiprocess directory, which it must know when it is first imported.
-
 
 @worker_init.connect
 def _worker_metrics(**_) -> None:
     """The worker's main process, before its pool starts: wipe the metrics directory if it is ours, and
     serve its figures on WORKER_METRICS_PORT if set."""
-    directory, wipe = settings.PROMETHEUS_MULTIPROC_DIR, settings.METRICS_WIPE_ON_START
-    from upgrades import metrics
-
-    if wipe:
-        metrics.wipe_directory(directory)
+    if settings.METRICS_WIPE_ON_START:
+        metrics_dir.wipe(settings.PROMETHEUS_MULTIPROC_DIR)
     if settings.WORKER_METRICS_PORT:
-        metrics.serve(settings.WORKER_METRICS_PORT, settings.METRICS_TOKEN, directory)
+        from upgrades import metrics  # after the wipe: defining the metrics creates this process's file
+
+        metrics.serve(settings.WORKER_METRICS_PORT, settings.METRICS_TOKEN, settings.PROMETHEUS_MULTIPROC_DIR)
 
 
 @worker_process_shutdown.connect
 def _pool_process_ended(pid=None, **_) -> None:
-    directory = settings.PROMETHEUS_MULTIPROC_DIR
-    from upgrades import metrics
-
-    metrics.process_died(pid or os.getpid(), directory)
+    metrics_dir.process_died(pid or os.getpid(), settings.PROMETHEUS_MULTIPROC_DIR)
 
 
 @task_prerun.connect

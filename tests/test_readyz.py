@@ -1,6 +1,6 @@
 """`/readyz/` of a real portal process (gunicorn): ready while its Redis answers, not ready (503, the
 broker and cache lines failing) while it is stopped, and ready again once it is back. The Redis is this
-test's own, on a free port."""
+test's own, on a free port. (The same gunicorn wipes its metrics directory as it starts.)"""
 
 import json
 import os
@@ -107,7 +107,11 @@ def test_readyz_follows_redis_going_away_and_coming_back(django_db_setup, own_re
         "FOUNDATIONS": "[]",
         "ECPORTAL_VAR_DIR": str(tmp_path / "var"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "METRICS_WIPE_ON_START": "true",
     }
+    # Left by an earlier run of the container: gunicorn.conf.py wipes it when the master starts.
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "counter_1.db").write_bytes(b"\0" * 16)
     log = open(tmp_path / "web.log", "w")  # noqa: SIM115
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "ecportal.wsgi", "--bind", f"127.0.0.1:{web_port}",
@@ -117,6 +121,7 @@ def test_readyz_follows_redis_going_away_and_coming_back(django_db_setup, own_re
     try:
         lines = wait_for_status(web_port, 200)
         assert {"database", "broker", "cache"} <= set(lines) and all(lines[n]["ok"] for n in lines)
+        assert not (tmp_path / "metrics" / "counter_1.db").exists()
 
         own_redis.shut_down()
         lines = wait_for_status(web_port, 503)

@@ -86,20 +86,6 @@ def probe_failed(foundation: str) -> None:
     PROBE_FAILURES.labels(foundation).inc()
 
 
-def wipe_directory(directory: Path | str) -> None:
-    """Empty the multiprocess directory before the processes that share it start (the client's rule:
-    files left by an earlier run would add to this run's figures)."""
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    for leftover in path.glob("*.db"):
-        leftover.unlink(missing_ok=True)
-
-
-def process_died(pid: int, directory: Path | str) -> None:
-    """A process that recorded metrics has exited: its live gauges no longer count."""
-    multiprocess.mark_process_dead(pid, str(directory))
-
-
 def refusal(authorization: str, expected: str) -> tuple[int, str] | None:
     """Why a scrape with this `Authorization` header is refused (401 without a bearer token, 403 with
     another), or None when no token is needed or it matches (compared in constant time)."""
