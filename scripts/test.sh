@@ -37,4 +37,6 @@ echo "== browser (Debian chromium, axe-core)"
 bash scripts/ensure-browser.sh
 
 echo "== pytest"
+# Every test process and worker records metrics under the var directory: start the run with none.
+rm -rf "$ECPORTAL_VAR_DIR/metrics"
 $VENV/bin/pytest "$@"
