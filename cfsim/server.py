@@ -223,6 +223,8 @@ class ApiHandler(KeepAliveHandler):
                 return oidc.authorize(req, store)
         if path == "/uaa/.well-known/openid-configuration" and req.method == "GET":
             return oidc.discovery(req)
+        if path == "/uaa/info" and req.method == "GET":
+            return uaa.info(req)
         if path == "/uaa/token_keys" and req.method == "GET":
             return oidc.token_keys()
         if path == "/uaa/userinfo" and req.method == "GET":

@@ -1,5 +1,5 @@
 """UAA's token endpoint: ``POST /uaa/oauth/token`` (authorization_code, password, client_credentials,
-refresh_token). The OpenID Connect side of UAA is in ``cfsim/oidc.py``.
+refresh_token), and its public ``GET /uaa/info``. The OpenID Connect side of UAA is in ``cfsim/oidc.py``.
 
 Access tokens look like JWTs (their payload carries ``exp``) so clients that read the expiry from
 the token work; cfsim itself only trusts its own table of issued tokens.
@@ -129,6 +129,29 @@ def token_of(store: Store, header: str | None) -> Token | None:
     """The token an ``Authorization: bearer ...`` header carries, if cfsim issued it."""
     scheme, _, value = (header or "").strip().partition(" ")
     return store.tokens.get(value.strip()) if scheme.lower() == "bearer" else None
+
+
+def info(req: Request) -> Response:
+    """What a real UAA's ``GET /info`` answers without a token: version, links, zone, login prompts."""
+    base = f"{req.base}/uaa"
+    return Response(
+        200,
+        {
+            "app": {"version": "78.0.0"},
+            "links": {
+                "uaa": base,
+                "passwd": "/forgot_password",
+                "login": base,
+                "register": "/create_account",
+            },
+            "zone_name": "uaa",
+            "entityID": "cloudfoundry-saml-login",
+            "commit_id": "cfsim",
+            "idpDefinitions": {},
+            "prompts": {"username": ["text", "Email"], "password": ["password", "Password"]},
+            "timestamp": "2026-01-01T00:00:00+0000",
+        },
+    )
 
 
 def authenticate(store: Store, header: str | None) -> tuple[str | None, str | None]:

@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from ecportal.health import readyz
+from ecportal.metrics import metrics
 from ecportal.views import favicon, healthz
 from upgrades.web.signin_views import ProviderCallback, ProviderSignIn
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
+    path("readyz/", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     # Sign-in through the OpenID Connect provider (the names are mozilla-django-oidc's).

@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ecportal import metrics_dir  # noqa: E402
 from ecportal.embedded import demo_secrets, demo_sign_in  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,6 +224,9 @@ def main() -> int:
     if not env.get("DATABASE_URL"):
         manage(env, "seed_demo")
     (var_dir / "mail").mkdir(parents=True, exist_ok=True)
+    # Web, worker and beat share one metrics directory under the var directory: it starts empty.
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(var_dir / "metrics")
+    metrics_dir.wipe(env["PROMETHEUS_MULTIPROC_DIR"])
     if env.get("CFSIM_RESET", "") not in ("", "0"):
         (var_dir / CFSIM_STATE).unlink(missing_ok=True)
         print(f"CFSIM_RESET: cfsim starts from its seed ({var_dir / CFSIM_STATE} removed).", flush=True)

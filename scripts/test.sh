@@ -31,10 +31,13 @@ DJANGO_SETTINGS_MODULE=ecportal.settings.production \
   SECRET_KEY=$($VENV/bin/python -c 'import secrets; print(secrets.token_urlsafe(60))') \
   ALLOWED_HOSTS=ecportal.example.com \
   EVIDENCE_KEY=$($VENV/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))') \
+  METRICS_TOKEN=$($VENV/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))') \
   $VENV/bin/python manage.py check --deploy --fail-level WARNING
 
 echo "== browser (Debian chromium, axe-core)"
 bash scripts/ensure-browser.sh
 
 echo "== pytest"
+# Every test process and worker records metrics under the var directory: start the run with none.
+rm -rf "$ECPORTAL_VAR_DIR/metrics"
 $VENV/bin/pytest "$@"

@@ -1,6 +1,21 @@
-"""`/healthz/`: the platform's liveness check answers without login and without the database."""
+"""`/healthz/`: the platform's liveness check answers without login and without the database. `/readyz/`:
+a JSON line per dependency, 200 only when the required ones answer. `/metrics`: behind its bearer token."""
 
-from django.test import Client
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client, override_settings
+
+from ecportal.embedded import demo_foundations
+from testkit.cfsim import CfSim
+from upgrades import foundations
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_healthz_answers_ok_without_login_or_database():
@@ -14,3 +29,93 @@ def test_healthz_answers_ok_without_login_or_database():
 
 def test_healthz_refuses_writes():
     assert Client().post("/healthz/").status_code == 405
+
+
+METRICS_TOKEN = "scrape-" + "k" * 32
+
+
+def test_metrics_needs_the_bearer_token_when_one_is_set(db):
+    with override_settings(METRICS_TOKEN=METRICS_TOKEN):
+        missing = Client().get("/metrics")
+        assert missing.status_code == 401 and missing["WWW-Authenticate"].startswith("Bearer")
+        assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+        assert Client().get("/metrics", HTTP_AUTHORIZATION=f"Token {METRICS_TOKEN}").status_code == 401
+        scraped = Client().get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+        assert scraped.status_code == 200 and b'ecportal_upgrades{state="completed"}' in scraped.content
+        assert b"ecportal_database_figures_up 1.0" in scraped.content
+        assert "no-cache" in scraped["Cache-Control"]
+    with override_settings(METRICS_TOKEN=""):
+        assert Client().get("/metrics").status_code == 200
+
+
+@pytest.fixture
+def foundations_at():
+    """Point the configured foundations at `api_url` for one test."""
+    overrides = []
+
+    def point(api_url: str):
+        override = override_settings(FOUNDATIONS=demo_foundations(api_url))
+        override.enable()
+        overrides.append(override)
+        foundations._configured.cache_clear()
+
+    yield point
+    for override in overrides:
+        override.disable()
+    foundations._configured.cache_clear()
+
+
+def ready_lines(response) -> dict:
+    assert response["Content-Type"] == "application/x-ndjson" and "no-cache" in response["Cache-Control"]
+    return {line["check"]: line for line in map(json.loads, response.content.decode().splitlines())}
+
+
+def test_readyz_has_a_line_per_dependency_and_each_foundation_s_uaa(db, foundations_at):
+    with CfSim() as sim:
+        foundations_at(sim.api_url)
+        response = Client().get("/readyz/")
+    lines = ready_lines(response)
+    assert response.status_code == 200
+    assert set(lines) == {"database", "broker", "cache", "uaa:predix-west", "uaa:predix-east", "uaa:cf3"}
+    assert all(line["ok"] for line in lines.values())
+    assert Client().post("/readyz/").status_code == 405
+
+
+def test_a_uaa_that_does_not_answer_is_reported_and_required_only_when_configured(db, foundations_at):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nobody = probe.getsockname()[1]  # nothing listens here once the probe closes
+    foundations_at(f"http://127.0.0.1:{nobody}")
+    response = Client().get("/readyz/")
+    lines = ready_lines(response)
+    assert response.status_code == 200, "a foundation's outage does not take the portal out of rotation"
+    assert not lines["uaa:cf3"]["ok"] and "ConnectionError" in lines["uaa:cf3"]["error"]
+    assert lines["database"]["ok"] and lines["broker"]["ok"] and lines["cache"]["ok"]
+    with override_settings(READYZ_REQUIRE_UAA=True):
+        assert Client().get("/readyz/").status_code == 503
+
+
+def test_metrics_still_answers_when_the_database_does_not():
+    # A portal process whose PostgreSQL is a port where nothing listens.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nobody = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{nobody}/gone", "METRICS_TOKEN": ""}
+    script = (
+        "import django; django.setup(); from django.test import Client; r = Client().get('/metrics'); "
+        "print(r.status_code); print(r.content.decode())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    status, _, body = result.stdout.partition("\n")
+    assert status == "200", result.stderr[-2000:]
+    assert "ecportal_database_figures_up 0.0" in body and "ecportal_upgrades{" not in body
+
+
+def test_metrics_count_services_waiting_on_people_by_state_and_party(db, filed):
+    scraped = Client().get("/metrics").content.decode()
+    assert 'ecportal_waiting_on_people{party="ec_team",state="submitted"} 2.0' in scraped
+    assert 'ecportal_waiting_on_people{party="requester",state="awaiting_verification"} 0.0' in scraped
+    assert 'ecportal_upgrades{state="submitted"} 2.0' in scraped
+    assert 'ecportal_waiting_on_people_oldest_seconds{party="ec_team",state="submitted"}' in scraped

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -162,6 +163,8 @@ def test_the_web_server_has_no_control_socket_and_keeps_tokens_out_of_its_access
         web.wait(timeout=10)
     log = output.read_text()
     assert "GET /c/[redacted]/" in log and "a-contact-link-token" not in log
+    # gunicorn.conf.py: each access-log line ends with the id the portal answered in X-Request-Id.
+    assert re.search(r'"GET /c/\[redacted\]/ HTTP/1.1" 404 .* [0-9a-f]{32}$', log, re.MULTILINE), log
 
 
 def test_ctrl_c_stops_everything_even_when_started_in_the_background(tmp_path):

@@ -23,6 +23,7 @@ def production_env(**overrides) -> dict:
         ALLOWED_HOSTS="ecportal.example.com",
         EVIDENCE_KEY="e" * 20 + "-evidence-" + "y" * 20,
         CACHE_URL=os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/14"),
+        METRICS_TOKEN="m" * 32,
     )
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
@@ -63,6 +64,7 @@ def test_check_deploy_is_clean_under_production_settings():
         ({"EVIDENCE_KEY": "short"}, "EVIDENCE_KEY must be set"),
         ({"CACHE_URL": None}, "CACHE_URL must name the Redis"),
         ({"CACHE_URL": "filecache:///tmp/ecportal-cache"}, "CACHE_URL must name the Redis"),
+        ({"METRICS_TOKEN": None}, "METRICS_TOKEN must be set"),
     ],
 )
 def test_production_settings_refuse_unsafe_configuration(overrides, message):
@@ -90,6 +92,8 @@ def test_a_fresh_clone_has_everything_the_commands_need(tmp_path):
         "scripts/ensure-browser.sh",
         "README.md",
         "docker-compose.yml",
+        "manifest.yml",
+        "gunicorn.conf.py",
     ]:
         assert (clone / needed).exists(), f"{needed} is committed"
     dry = run("make", "-n", "test", "run", cwd=clone)

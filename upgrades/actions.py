@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from upgrades import dispatch, intake, windows, workflow
+from upgrades import dispatch, intake, metrics, windows, workflow
 from upgrades.models import (
     Contact,
     Event,
@@ -211,6 +211,8 @@ def transition(
             message=message,
         )
         outbox.on_transition(service=service, source=source, target=target, event=event)
+        if source in workflow.WAITING_ON:
+            _note_wait(service, source, event.created_at)
         if target in workflow.RUNNING_STATES:
             enqueue_step(service)
         if target in workflow.FAILED_STATES:
@@ -218,6 +220,20 @@ def transition(
         if target in workflow.CONFIRMED_STATES and source not in workflow.CONFIRMED_STATES:
             _note_followers(service, actor)
     return event
+
+
+def _note_wait(service: ServiceUpgrade, source: State, left_at: datetime) -> None:
+    """Count how long the service waited on people in `source` (since it entered it, or was filed),
+    once the change commits."""
+    entered = (
+        service.events.filter(kind=Event.Kind.TRANSITION, to_state=source)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    ) or service.request.created_at
+    seconds = (left_at - entered).total_seconds()
+    party = workflow.WAITING_ON[source]
+    transaction.on_commit(lambda: metrics.waited(source.value, party.value, seconds))
 
 
 def _note_followers(service: ServiceUpgrade, actor: Actor) -> None:

@@ -247,6 +247,16 @@ FAILED_STATE = {
     State.STEP2_RUNNING: State.STEP2_FAILED,
     State.ROLLING_BACK: State.ROLLBACK_FAILED,
 }
+# States where a service waits on people, and who must act for it to move on (metrics of waiting).
+WAITING_ON = {
+    State.SUBMITTED: Role.EC_TEAM,
+    State.APPROVED: Role.EC_TEAM,
+    State.VERIFIED: Role.EC_TEAM,
+    State.STEP1_FAILED: Role.EC_TEAM,
+    State.STEP2_FAILED: Role.EC_TEAM,
+    State.ROLLBACK_FAILED: Role.EC_TEAM,
+    State.AWAITING_VERIFICATION: Role.REQUESTER,
+}
 
 FAILED_STATES = frozenset(FAILED_STATE.values())
 

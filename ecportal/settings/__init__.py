@@ -8,6 +8,7 @@ on `make run`'s database.
 """
 
 import hashlib
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from ecportal import vcap
 from ecportal.embedded import demo_foundations
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -97,6 +99,12 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Bound services on Cloud Foundry ---------------------------------------------------------------
+# On CF, the database and Redis come from the app's bound services (VCAP_SERVICES) unless DATABASE_URL,
+# CELERY_BROKER_URL or CACHE_URL say otherwise (ecportal/vcap.py).
+for _name, _url in vcap.bound_urls(env.str("VCAP_SERVICES", default="")).items():
+    os.environ.setdefault(_name, _url)
 
 # --- Database -----------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
@@ -381,6 +389,56 @@ LOGGING = {
         "django.request": {"filters": ["redact_contact_tokens"]},
     },
 }
+
+# --- Metrics, readiness and structured logs ------------------------------------------------------
+# `/metrics` (ecportal/metrics.py) needs `Authorization: Bearer <METRICS_TOKEN>` when it is set (production
+# requires it). Every process records into PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess
+# mode); the web serves what all processes sharing it recorded. Whoever starts them wipes it first
+# (`make run`; in a container, gunicorn and the Celery worker when METRICS_WIPE_ON_START is on).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_DIR_GIVEN = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+
+
+def use_metrics_dir(path: str | Path) -> Path:
+    """Point prometheus-client at `path` (it reads the variable when first imported, after the settings)."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return Path(path)
+
+
+PROMETHEUS_MULTIPROC_DIR = use_metrics_dir(METRICS_DIR_GIVEN or VAR_DIR / "metrics")
+METRICS_WIPE_ON_START = env.bool("METRICS_WIPE_ON_START", default=False)
+# A Celery worker in a container of its own serves its processes' figures on this port (0: it does not),
+# behind the same token.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+# `/readyz/`: each dependency must answer within this many seconds. A foundation's UAA is reported but
+# only required with READYZ_REQUIRE_UAA (one foundation's outage should not take every web process out).
+READYZ_TIMEOUT = env.float("READYZ_TIMEOUT", default=2.0)
+READYZ_REQUIRE_UAA = env.bool("READYZ_REQUIRE_UAA", default=False)
+# Log lines carry the request id, the upgrade id and CF's request id where known (ecportal/logcontext.py);
+# LOG_FORMAT=json (production's default) writes each as one JSON object.
+MIDDLEWARE.insert(0, "ecportal.logcontext.request_id")
+LOGGING["filters"]["log_context"] = {"()": "ecportal.logcontext.LogContext"}
+LOGGING["handlers"]["console"]["filters"].append("log_context")
+LOGGING["formatters"] = {
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+        "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+    }
+}
+
+
+def use_log_format(name: str) -> str:
+    """`json` or `text` for the console handler (LOGGING); Celery's worker and beat follow it when JSON."""
+    LOGGING["handlers"]["console"].pop("formatter", None)
+    if name == "json":
+        LOGGING["handlers"]["console"]["formatter"] = "json"
+    return name
+
+
+LOG_FORMAT = use_log_format(env.str("LOG_FORMAT", default="text"))
+# With JSON logs, Celery logs through these handlers instead of its own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 
 # --- The blue-green engine (DESIGN §3) ----------------------------------------------------------
 # A sub-step holds its lease this long, renewed by a heartbeat every third of it while its worker lives

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from ecportal import logcontext
+from upgrades import metrics
 from upgrades.cloudfoundry.errors import (
     CFError,
     RateLimited,
@@ -123,6 +125,10 @@ class Transport:
         self._token_key = (self.api_url, client_id, username)
         self._own_token = access_token
 
+    def close(self) -> None:
+        """Close the connections this transport keeps open (for short-lived clients)."""
+        self._session.close()
+
     # -- discovery ---------------------------------------------------------------------------
 
     def root_links(self) -> dict[str, Any]:
@@ -136,12 +142,19 @@ class Transport:
     def api_version(self) -> str | None:
         return ((self.root_links().get("cloud_controller_v3") or {}).get("meta") or {}).get("version")
 
-    def _token_url(self) -> str:
+    def _uaa_url(self) -> str:
         links = self.root_links()
         for name in ("login", "uaa"):
             if (links.get(name) or {}).get("href"):
-                return links[name]["href"].rstrip("/") + "/oauth/token"
-        return self.api_url + "/oauth/token"
+                return links[name]["href"].rstrip("/")
+        return self.api_url
+
+    def _token_url(self) -> str:
+        return self._uaa_url() + "/oauth/token"
+
+    def uaa_info(self) -> dict:
+        """UAA's public ``GET /info`` (no token): whether the foundation's UAA answers."""
+        return self._json(self._send("GET", self._uaa_url() + "/info", authenticated=False))
 
     # -- UAA ---------------------------------------------------------------------------------
 
@@ -262,7 +275,11 @@ class Transport:
     ) -> None:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        record = CallRecord(method, path, status, int((time.monotonic() - started) * 1000), request_id)
+        seconds = time.monotonic() - started
+        record = CallRecord(method, path, status, int(seconds * 1000), request_id)
+        metrics.cf_call(method, parts.path, status, seconds)
+        if request_id:
+            logcontext.note(cf_request_id=request_id)
         log.debug("CF %s %s -> %s (%d ms, %s)", method, path, status, record.duration_ms, request_id)
         if self.on_call is not None:
             try:

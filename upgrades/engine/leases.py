@@ -22,7 +22,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from upgrades import actions, workflow
+from upgrades import actions, metrics, workflow
 from upgrades.cloudfoundry import CallRecord
 from upgrades.models import CallLog, ServiceUpgrade, version_bump
 from upgrades.workflow import State
@@ -173,6 +173,7 @@ def retry_later(service: ServiceUpgrade, owner: str, message: str) -> None:
     attempt = service.attempt + 1
     if attempt >= settings.ENGINE_MAX_ATTEMPTS:
         fail(service, owner, f"{message} (gave up after {attempt} attempts)")
+        metrics.failure("cf_unavailable")
         return
     countdown = min(settings.ENGINE_BACKOFF_CAP, settings.ENGINE_BACKOFF_BASE * 2 ** (attempt - 1))
     with transaction.atomic():

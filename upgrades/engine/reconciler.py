@@ -7,7 +7,7 @@ work.
 
 import logging
 
-from upgrades import actions
+from upgrades import actions, metrics
 from upgrades.engine import leases
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,7 @@ def reconcile() -> dict:
         log.info("reconcile: re-enqueueing service %s at %s", service.pk, service.step)
         actions.enqueue_step_now(service)
         revived += 1
+    metrics.revived(revived)
     rechecked = 0
     for service in actions.quiet_preflights():
         actions.nudge_preflight(service)

@@ -6,8 +6,10 @@ next; the order of sub-steps is `workflow.PHASES`, and this module binds each na
 """
 
 import logging
+import time
 
-from upgrades import workflow
+from ecportal import logcontext
+from upgrades import metrics, workflow
 from upgrades.cloudfoundry import CFError, Forbidden, RateLimited, Transient, Unauthorized
 from upgrades.cloudfoundry.factory import client_for
 from upgrades.engine import leases, rollback, step1, step2
@@ -53,9 +55,12 @@ def run(service_id: int, step: str) -> None:
     service = leases.claim(service_id, step, owner)
     if service is None:
         return
-    calls = []
+    calls, started = [], time.monotonic()
     try:
-        _settle(service, owner, _carry_out(service, owner, calls))
+        with logcontext.bound(upgrade_id=service_id, cf_request_id=None):
+            outcome = _carry_out(service, owner, calls)
+            _settle(service, owner, outcome)
+        _measure(step, outcome, time.monotonic() - started)
     except leases.LeaseLost:
         # The service moved on under us (e.g. the EC team rolled back mid-sub-step): hand the lease
         # back and queue whatever its current sub-step is now, instead of leaving it to the reconciler.
@@ -64,6 +69,24 @@ def run(service_id: int, step: str) -> None:
         leases.requeue(service_id)
     finally:
         leases.record_calls(service, step, calls)
+
+
+# How a run of a sub-step ended, for its metrics; the ones past "retry" failed the service.
+_OUTCOMES = (
+    (Done, "done"),
+    (Wait, "wait"),
+    ((Transient, RateLimited), "retry"),
+    (StepFailed, "step_failed"),
+    ((Unauthorized, Forbidden), "cf_refused_account"),
+    (CFError, "cf_error"),
+)
+
+
+def _measure(step: str, outcome, seconds: float) -> None:
+    kind = next((name for types, name in _OUTCOMES if isinstance(outcome, types)), "no_outcome")
+    metrics.substep(step, kind, seconds)
+    if kind not in ("done", "wait", "retry"):
+        metrics.failure(kind)
 
 
 def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait | Exception:

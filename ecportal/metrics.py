@@ -1,0 +1,117 @@
+"""`/metrics`: Prometheus text for every process sharing the multiprocess directory, plus figures counted
+from the database at scrape time.
+
+The metrics recorded where things happen live in `upgrades.metrics`. Here: `DatabaseCollector` (upgrades by
+state, services waiting on people by state and who must act, the mail outbox) and the view.
+"""
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Count, F, Min, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import HttpResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+from upgrades import metrics as upgrade_metrics
+from upgrades.models import Delivery, Event, ServiceUpgrade
+from upgrades.workflow import WAITING_ON, State
+
+
+class DatabaseCollector:
+    """Figures counted from the database on each scrape (a few grouped queries)."""
+
+    def collect(self):
+        # A database that does not answer costs these figures, not the processes' own: say so instead.
+        try:
+            families = [self._by_state(), *self._waiting(), *self._outbox()]
+        except DatabaseError:
+            families = []
+        yield GaugeMetricFamily(
+            "ecportal_database_figures_up", "1 when the figures counted from the database could be read.",
+            value=1 if families else 0,
+        )  # fmt: skip
+        yield from families
+
+    @staticmethod
+    def _by_state() -> GaugeMetricFamily:
+        family = GaugeMetricFamily("ecportal_upgrades", "Services by upgrade state.", labels=["state"])
+        counts = dict(ServiceUpgrade.objects.values_list("state").annotate(n=Count("pk")).order_by())
+        for state in State:
+            family.add_metric([state.value], counts.get(state.value, 0))
+        return family
+
+    @staticmethod
+    def _waiting():
+        waiting = GaugeMetricFamily(
+            "ecportal_waiting_on_people", "Services waiting on people, by state and who must act.",
+            labels=["state", "party"],
+        )  # fmt: skip
+        oldest = GaugeMetricFamily(
+            "ecportal_waiting_on_people_oldest_seconds",
+            "How long the longest-waiting service in each state has waited, by who must act.",
+            labels=["state", "party"],
+        )
+        # A service entered its state at its latest state change into it (or when it was filed).
+        entered = Event.objects.filter(
+            service=OuterRef("pk"), kind=Event.Kind.TRANSITION, to_state=OuterRef("state")
+        ).order_by("-created_at")
+        rows = (
+            ServiceUpgrade.objects.filter(state__in=list(WAITING_ON))
+            .annotate(entered=Coalesce(Subquery(entered.values("created_at")[:1]), F("request__created_at")))
+            .values("state")
+            .annotate(n=Count("pk"), since=Min("entered"))
+            .order_by()
+        )
+        found = {row["state"]: row for row in rows}
+        now = timezone.now()
+        for state, party in WAITING_ON.items():
+            row = found.get(state.value)
+            waiting.add_metric([state.value, party.value], row["n"] if row else 0)
+            oldest.add_metric([state.value, party.value], (now - row["since"]).total_seconds() if row else 0)
+        yield waiting
+        yield oldest
+
+    @staticmethod
+    def _outbox():
+        pending = Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
+            n=Count("pk"), since=Min("created_at"), attempts=Coalesce(Sum("attempts"), 0)
+        )
+        age = (timezone.now() - pending["since"]).total_seconds() if pending["since"] else 0
+        yield GaugeMetricFamily(
+            "ecportal_outbox_pending", "Mail deliveries not sent yet.", value=pending["n"]
+        )
+        yield GaugeMetricFamily(
+            "ecportal_outbox_oldest_pending_seconds", "Age of the oldest delivery not sent yet.", value=age
+        )
+        yield GaugeMetricFamily(
+            "ecportal_outbox_pending_attempts", "Failed send attempts of the deliveries not sent yet.",
+            value=pending["attempts"],
+        )  # fmt: skip
+
+
+def _refusal(request) -> HttpResponse | None:
+    refused = upgrade_metrics.refusal(request.headers.get("Authorization", ""), settings.METRICS_TOKEN)
+    if refused is None:
+        return None
+    status, text = refused
+    response = HttpResponse(text + "\n", status=status, content_type="text/plain")
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
+
+
+@never_cache
+@require_safe
+def metrics(request):
+    """Prometheus text: what every process recorded, and the figures counted from the database now."""
+    refused = _refusal(request)
+    if refused is not None:
+        return refused
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(settings.PROMETHEUS_MULTIPROC_DIR))
+    registry.register(DatabaseCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
