@@ -370,6 +370,18 @@ MAX_SERVICES_PER_CAMPAIGN = env.int("MAX_SERVICES_PER_CAMPAIGN", default=5000)
 # How far ahead a campaign may be scheduled to start.
 MAX_SCHEDULE_DAYS = env.int("MAX_SCHEDULE_DAYS", default=30)
 
+# --- Webhooks (issue 14) ------------------------------------------------------------------------
+# Signing secrets are derived from WEBHOOK_KEY and a per-subscription nonce, never stored: changing
+# the key changes every subscription's secret. Without it, a key derived from SECRET_KEY.
+WEBHOOK_KEY = env.str("WEBHOOK_KEY", default="")
+# Plain http and loopback/private receivers: for `make run` and tests; production allows neither
+# unless WEBHOOK_ALLOW_PRIVATE says so (an in-house chat server on a private network).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=EMBEDDED)
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=EMBEDDED)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+MAX_WEBHOOKS_PER_SCOPE = env.int("MAX_WEBHOOKS_PER_SCOPE", default=20)
+
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},
     "send-mail": {"task": "upgrades.tasks.send_pending", "schedule": NOTIFY_SEND_SECONDS},

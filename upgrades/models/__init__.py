@@ -20,6 +20,7 @@ from upgrades.models.requests import (
     UpgradeRequestQuerySet,
     version_bump,
 )
+from upgrades.models.webhooks import Webhook, WebhookQuerySet
 
 __all__ = [
     "CallLog",
@@ -40,5 +41,7 @@ __all__ = [
     "TeamOnlyQuerySet",
     "UpgradeRequest",
     "UpgradeRequestQuerySet",
+    "Webhook",
+    "WebhookQuerySet",
     "version_bump",
 ]
