@@ -239,6 +239,12 @@ def aim(case, world: dict) -> None:
             case.body[field] = [aimed(item, valid) for item in case.body[field]]
     if isinstance(case.body.get("release"), str) and case.body["release"]:
         case.body["release"] = aimed(case.body["release"], lambda _: "okinawa.130")
+    if isinstance(case.body.get("url"), str):  # a webhook's receiver
+        case.body["url"] = aimed(
+            case.body["url"], lambda text: f"https://{a_contact(text)[8:16]}.example.com/in"
+        )
+    if isinstance(case.body.get("request"), int) and case.body["request"] % 5 != 4:
+        case.body["request"] = world["request_id"][case.body["request"] % len(world["request_id"])]
 
 
 def aimed(value, valid):

@@ -51,8 +51,8 @@ class WebhookListCreate(generics.GenericAPIView):
             format=data["format"],
         )
         listed = subscriptions.listed(request.user).get(pk=hook.pk)
-        body = WebhookCreatedSerializer(listed).data | {"secret": secret}
-        return Response(body, status=status.HTTP_201_CREATED)
+        listed.secret = secret  # for this answer only: never stored
+        return Response(WebhookCreatedSerializer(listed).data, status=status.HTTP_201_CREATED)
 
 
 def _scope(user, data: dict) -> subscriptions.Scope:
