@@ -381,6 +381,8 @@ WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=EMBEDDED)
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
 MAX_WEBHOOKS_PER_SCOPE = env.int("MAX_WEBHOOKS_PER_SCOPE", default=20)
+# Receivers' certificates are checked against the system's CAs, or this bundle (a private CA).
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default=env.str("REQUESTS_CA_BUNDLE", default=""))
 
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},

@@ -9,6 +9,7 @@ from django.db import connection
 
 from testkit.stack import Stack, database_url
 from tests.conftest import NONPROD, PROD, file_request
+from tests.engine.conftest import wait_for
 from upgrades import subscriptions
 from upgrades.models import Delivery
 
@@ -40,16 +41,6 @@ def stack(transactional_db, tmp_path):
     running.start_beat()
     yield running
     running.stop()
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def webhook_deliveries():

@@ -7,9 +7,11 @@ import pytest
 from django.utils import timezone
 
 from tests.conftest import file_request
-from upgrades import subscriptions
-from upgrades.models import Delivery, Notification, Webhook
-from upgrades.notifications import webhook_sender
+from tests.webhooks.conftest import self_signed
+from upgrades import campaigns, subscriptions
+from upgrades.models import Delivery, FleetService, Notification, ServiceUpgrade, Webhook
+from upgrades.notifications import outbox, webhook_sender
+from upgrades.workflow import Plan
 
 SLACK_LIKE = "https://hooks.slack.example/services/T0/B0/x"
 
@@ -199,3 +201,71 @@ def test_pages_show_each_scope_s_webhooks_to_who_manages_them(cast, releases, ap
     deleted = alice.post(f"/webhooks/{hook.pk}/delete/")
     assert deleted.status_code == 302 and deleted["Location"] == f"/requests/{request.pk}/"
     assert not Webhook.objects.filter(pk=hook.pk).exists()
+
+
+def test_a_campaign_s_milestone_goes_to_its_webhooks_and_each_request_hears_only_its_own(
+    cast, releases, receiver, api
+):
+    receiver.start()
+    now = timezone.now()
+    zones = [f"5e6f7081-92a3-4b44-8d5e-6f708192a3b{n}" for n in range(3)]
+    FleetService.objects.bulk_create(
+        FleetService(zone_id=zone, foundation="predix-west", domain="run.aws-usw02-pr.ice.predix.io",
+                     release="sendai.120", first_seen_at=now, last_seen_at=now)
+        for zone in zones
+    )  # fmt: skip
+    shape = campaigns.Waves(canary_size=1, wave_size=1, max_parallel=1, pause_seconds=None, failure_budget=1)
+    campaign = campaigns.create_campaign(
+        creator=cast["olga"],
+        name="hooks",
+        release=releases["okinawa"],
+        plan=Plan.BACK_TO_BACK,
+        named=campaigns.named_services(zones, "zone_ids"),
+        waves=shape,
+    )
+    olga = api(cast["olga"])
+    page = olga.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert 'id="webhooks"' in page
+    form = {"url": receiver.url("/campaign"), "format": "json"}
+    made = olga.post(f"/campaigns/{campaign.pk}/webhooks/", form)
+    assert made.status_code == 200
+    services = list(ServiceUpgrade.objects.filter(campaign=campaign).order_by("id"))
+    one = services[0]
+    subscriptions.subscribe(
+        user=cast["olga"], scope=subscriptions.Scope(request=one.request), url=receiver.url("/request"),
+        events=[], format="json",
+    )  # fmt: skip
+    Delivery.objects.all().delete()  # what filing the campaign's requests sent is not this test's
+    outbox.on_wave_scheduled(campaign_id=campaign.pk, services=services, starts_at=None)
+    send_now()
+    hits = {hit.path: hit.json() for hit in receiver.all()}
+    assert set(hits) == {"/campaign", "/request"}
+    assert hits["/campaign"]["campaign"]["id"] == campaign.pk
+    assert sorted(s["zone_id"] for s in hits["/campaign"]["services"]) == sorted(zones)
+    assert [s["zone_id"] for s in hits["/request"]["services"]] == [one.zone_id]
+
+
+def test_https_connects_to_the_checked_address_and_still_checks_the_certificate_s_name(
+    cast, releases, receiver, tmp_path, settings
+):
+    """The connection goes to the address resolved and checked (127.0.0.1), while TLS checks the
+    certificate against the URL's host name: a certificate for another name is refused."""
+    tls, bundle = self_signed(tmp_path, "localhost")
+    receiver.start(tls)
+    settings.WEBHOOK_CA_BUNDLE = bundle
+    good, secret = subscriptions.subscribe(
+        user=cast["olga"], scope=subscriptions.Scope(), url=f"https://localhost:{receiver.port}/tls",
+        events=["new_request"], format="json",
+    )  # fmt: skip
+    wrong_name = subscriptions.subscribe(
+        user=cast["olga"], scope=subscriptions.Scope(), url=f"https://127.0.0.1:{receiver.port}/tls",
+        events=["new_request"], format="json",
+    )[0]  # fmt: skip
+    file_request(cast["alice"])
+    report = send_now()
+    assert report.sent == 1 and report.deferred == 1
+    (hit,) = receiver.all()
+    assert hit.signed_with(secret) and hit.headers["Host"] == f"localhost:{receiver.port}"
+    refused = wrong_name.deliveries.get()
+    assert refused.status == Delivery.Status.PENDING and "certificate" in refused.last_error.lower()
+    assert good.deliveries.get().status == Delivery.Status.SENT

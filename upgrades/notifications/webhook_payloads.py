@@ -40,26 +40,11 @@ def json_payload(delivery: Delivery) -> dict:
     """The milestone, its services as they were when they reached it, and links to the portal."""
     notification = delivery.notification
     request, campaign = _subject(notification)
-    services = []
-    for facts in notification.details.get("services", []):
-        request_id = facts.get("request_id") or notification.request_id
-        services.append(
-            {
-                "id": facts["id"],
-                "name": facts.get("name") or None,
-                "zone_id": facts["zone_id"],
-                "foundation": facts["foundation"],
-                "foundation_name": facts.get("foundation_name", ""),
-                "state": facts["state"],
-                "state_label": facts.get("state_label", ""),
-                "error": facts.get("error", ""),
-                "links": {
-                    "service": facts["url"],
-                    "temporary": facts.get("temporary_url") or None,
-                    "request": links.absolute(reverse("request-detail", args=[request_id])),
-                },
-            }
-        )
+    facts_of = notification.details.get("services", [])
+    if delivery.webhook and delivery.webhook.request_id and notification.campaign_id:
+        # A request's subscription hears of its own services only, not the campaign's others.
+        facts_of = [f for f in facts_of if f.get("request_id") == delivery.webhook.request_id]
+    services = [_service(facts, facts.get("request_id") or notification.request_id) for facts in facts_of]
     return {
         "delivery": str(delivery.pk),
         "milestone": notification.milestone,
@@ -68,6 +53,25 @@ def json_payload(delivery: Delivery) -> dict:
         "campaign": campaign,
         "services": services,
         "links": {"portal": links.absolute("/"), "page": (request or campaign or {}).get("url")},
+    }
+
+
+def _service(facts: dict, request_id: int) -> dict:
+    """A service as the notification's snapshot has it, with its links."""
+    return {
+        "id": facts["id"],
+        "name": facts.get("name") or None,
+        "zone_id": facts["zone_id"],
+        "foundation": facts["foundation"],
+        "foundation_name": facts.get("foundation_name", ""),
+        "state": facts["state"],
+        "state_label": facts.get("state_label", ""),
+        "error": facts.get("error", ""),
+        "links": {
+            "service": facts["url"],
+            "temporary": facts.get("temporary_url") or None,
+            "request": links.absolute(reverse("request-detail", args=[request_id])),
+        },
     }
 
 

@@ -3,7 +3,8 @@
 The host is resolved here, every address checked (`webhook_urls.addresses`), and the connection
 made to the checked address itself, with the host name kept for the Host header, TLS SNI and the
 certificate check: a name that resolves elsewhere a moment later (DNS rebinding) is never
-connected to. No redirects are followed and no proxy from the environment is used.
+connected to. No redirects are followed and no proxy from the environment is used; certificates are
+checked against the system's CAs, or those of WEBHOOK_CA_BUNDLE.
 """
 
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
         raise Unreachable(f"{parts.hostname} does not resolve: {error}") from error
     with requests.Session() as session:
         session.trust_env = False  # no proxy from the environment: we connect to `address` ourselves
+        session.verify = settings.WEBHOOK_CA_BUNDLE or True  # a private CA, where one is used
         session.mount(f"{parts.scheme}://", _PinnedAdapter(address))
         try:
             response = session.post(

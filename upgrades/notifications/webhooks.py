@@ -54,13 +54,16 @@ def recipient_of(webhook: Webhook) -> str:
 
 def add_deliveries(notification: Notification, services: list[ServiceUpgrade]) -> None:
     """A delivery for each subscription that wants this notification and lacks one: portal-wide
-    ones, the request's, and those of the campaigns of `services` (which just joined it)."""
+    ones, the request's, and those of the campaigns of `services` (which just joined it); of a
+    campaign's notification, also those of the services' requests (each is sent only its own)."""
     scope = Q(request__isnull=True, campaign__isnull=True)
     if notification.request_id:
         scope |= Q(request_id=notification.request_id)
     campaigns = {s.campaign_id for s in services if s.campaign_id} | {notification.campaign_id} - {None}
     if campaigns:
         scope |= Q(campaign_id__in=campaigns)
+    if notification.campaign_id:  # a campaign's mail stands in for its requests' own
+        scope |= Q(request_id__in={s.request_id for s in services})
     wanted = [
         hook
         for hook in Webhook.objects.filter(scope)
