@@ -1,4 +1,5 @@
-"""The webhook subscriptions of the API: list, create (the secret in the 201 only), delete."""
+"""The webhook subscriptions of the API: list, create (the secret in the 201 only), delete (200 with
+the webhook as it was, as every other answer of the API has a JSON body)."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -73,7 +74,7 @@ def _scope(user, data: dict) -> subscriptions.Scope:
 class WebhookDetail(APIView):
     @extend_schema(
         responses=responses(
-            {204: OpenApiResponse(description="Deleted.")},
+            {200: OpenApiResponse(WebhookSerializer, description="Deleted; the webhook as it was.")},
             401,
             (403, "Not allowed to delete this webhook."),
             (404, "No such webhook, or not one this user may see."),
@@ -84,4 +85,4 @@ class WebhookDetail(APIView):
         if found is None:
             raise NotFound()
         subscriptions.unsubscribe(user=request.user, webhook=found)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(WebhookSerializer(found).data)
