@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import NONPROD, PROD, file_request
-from upgrades import actions, campaigns
+from upgrades import actions, campaigns, subscriptions
 from upgrades.models import FleetService, Preflight, Release, ServiceUpgrade
 from upgrades.workflow import Plan, State
 
@@ -142,7 +142,19 @@ def world(cast, releases):
         "request_id": [r.pk for r in (fresh, unchecked, testing, failed)],
         "service_id": list(ServiceUpgrade.objects.order_by("id").values_list("id", flat=True)),
         "campaign_id": campaign_world(cast),
+        "webhook_id": webhook_world(cast, fresh),
     }
+
+
+def webhook_world(cast, request) -> list[int]:
+    """A webhook of alice's request (hers) and a portal-wide one (the EC team's)."""
+    made = [
+        subscriptions.subscribe(user=user, scope=scope, url="https://hooks.example.com/in", events=[],
+                                format="json")[0]
+        for user, scope in ((cast["alice"], subscriptions.Scope(request=request)),
+                            (cast["olga"], subscriptions.Scope()))
+    ]  # fmt: skip
+    return [hook.pk for hook in made]
 
 
 def campaign_world(cast) -> list[int]:
@@ -227,6 +239,12 @@ def aim(case, world: dict) -> None:
             case.body[field] = [aimed(item, valid) for item in case.body[field]]
     if isinstance(case.body.get("release"), str) and case.body["release"]:
         case.body["release"] = aimed(case.body["release"], lambda _: "okinawa.130")
+    if isinstance(case.body.get("url"), str):  # a webhook's receiver
+        case.body["url"] = aimed(
+            case.body["url"], lambda text: f"https://{a_contact(text)[8:16]}.example.com/in"
+        )
+    if isinstance(case.body.get("request"), int) and case.body["request"] % 5 != 4:
+        case.body["request"] = world["request_id"][case.body["request"] % len(world["request_id"])]
 
 
 def aimed(value, valid):

@@ -74,6 +74,6 @@ class CallLogAdmin(AuditAdmin):
 class DeliveryAdmin(ReadOnlyAdmin):
     """The outbox, for the EC team to see what went out and what is stuck."""
 
-    list_display = ["notification", "recipient", "status", "attempts", "last_error", "sent_at"]
-    list_filter = ["status"]
+    list_display = ["notification", "recipient", "channel", "status", "attempts", "last_error", "sent_at"]
+    list_filter = ["status", "channel"]
     search_fields = ["recipient"]

@@ -14,7 +14,7 @@ from upgrades import campaign_driver, deadlines, inventory
 from upgrades.engine import cleanup, observe, reconciler, runner
 from upgrades.engine import preflight as preflight_check
 from upgrades.models import Notification
-from upgrades.notifications import sender
+from upgrades.notifications import sender, webhook_sender
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -37,14 +37,16 @@ def reconcile() -> dict:
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def send_notification(self, notification_id: int) -> None:
-    """Send one notification's mails once its grouping window closed; retry with backoff while
-    some are pending (a bounded number of times; beat's `send_pending` carries on after that)."""
+    """Send one notification's mails and webhook deliveries once its grouping window closed; retry
+    with backoff while some are pending (a bounded number of times; beat's `send_pending` carries
+    on after that)."""
     notification = Notification.objects.filter(pk=notification_id).first()
     if notification is None:
         return
     early = (notification.ready_at - timezone.now()).total_seconds()
     if early <= 0:
         sender.send_due(notification_id=notification_id)
+        webhook_sender.send_due(notification_id=notification_id)
         early = sender.next_retry_in(notification_id) or 0
     if early > 0 and self.request.retries < settings.NOTIFY_TASK_RETRIES:
         raise self.retry(countdown=early, max_retries=settings.NOTIFY_TASK_RETRIES)
@@ -52,8 +54,10 @@ def send_notification(self, notification_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def send_pending() -> dict:
-    """Beat, every NOTIFY_SEND_SECONDS: queue due reminders, then send everything pending and due."""
-    return sender.send_pending()
+    """Beat, every NOTIFY_SEND_SECONDS: queue due reminders, then send every mail and webhook
+    delivery pending and due."""
+    report = webhook_sender.send_due()
+    return sender.send_pending() | {"webhooks_sent": report.sent, "webhooks_deferred": report.deferred}
 
 
 @shared_task(ignore_result=True)

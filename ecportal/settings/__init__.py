@@ -492,6 +492,19 @@ DEADLINE_CHECK_SECONDS = env.float("DEADLINE_CHECK_SECONDS", default=60.0)
 SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=3600.0)
 if TEST_WINDOW_ON_END not in ("rollback", "escalate"):
     raise ImproperlyConfigured("TEST_WINDOW_ON_END is rollback or escalate.")
+# --- Webhooks (issue 14) ------------------------------------------------------------------------
+# Signing secrets are derived from WEBHOOK_KEY and a per-subscription nonce, never stored: changing
+# the key changes every subscription's secret. Without it, a key derived from SECRET_KEY.
+WEBHOOK_KEY = env.str("WEBHOOK_KEY", default="")
+# Plain http and loopback/private receivers: for `make run` and tests; production allows neither
+# unless WEBHOOK_ALLOW_PRIVATE says so (an in-house chat server on a private network).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=EMBEDDED)
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=EMBEDDED)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+MAX_WEBHOOKS_PER_SCOPE = env.int("MAX_WEBHOOKS_PER_SCOPE", default=20)
+# Receivers' certificates are checked against the system's CAs, or this bundle (a private CA).
+WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default=env.str("REQUESTS_CA_BUNDLE", default=""))
 
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},

@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from upgrades.api import views
+from upgrades.api import views, webhook_views
 from upgrades.campaigns import CampaignAction
 from upgrades.workflow import REQUEST_ACTIONS, SERVICE_ACTIONS
 
@@ -44,6 +44,8 @@ urlpatterns = [
         )
         for action in CampaignAction
     ],
+    path("webhooks/", webhook_views.WebhookListCreate.as_view(), name="api-webhooks"),
+    path("webhooks/<int:webhook_id>/", webhook_views.WebhookDetail.as_view(), name="api-webhook"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     # Last: whatever else ends in a slash (paths without one are first redirected to it, as elsewhere).

@@ -22,6 +22,7 @@ from upgrades.models.requests import (
     UpgradeRequestQuerySet,
     version_bump,
 )
+from upgrades.models.webhooks import Webhook, WebhookQuerySet
 
 __all__ = [
     "CallLog",
@@ -44,6 +45,8 @@ __all__ = [
     "TeamOnlyQuerySet",
     "UpgradeRequest",
     "UpgradeRequestQuerySet",
+    "Webhook",
+    "WebhookQuerySet",
     "version_bump",
     "WindowReminder",
 ]

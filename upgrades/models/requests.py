@@ -424,8 +424,19 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
 
+    class Channel(models.TextChoices):
+        MAIL = "mail", "Mail"
+        WEBHOOK = "webhook", "Webhook"
+
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    # An email address, or "webhook <id>" for a webhook's delivery (one per notification and webhook).
     recipient = models.CharField(max_length=254)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.MAIL)
+    # A deleted subscription leaves its deliveries for the record; the sender skips the pending ones.
+    webhook = models.ForeignKey(
+        "Webhook", null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)  # a webhook's last answer
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

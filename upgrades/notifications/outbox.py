@@ -10,6 +10,9 @@ campaign and milestone (`CAMPAIGN_MILESTONES`) listing all their services in the
 reached it within CAMPAIGN_NOTIFY_GROUP_SECONDS, starting with the notice that their wave is
 scheduled. One notification holds every recipient's services, each service's facts naming its
 recipients; each delivery's mail lists that recipient's own.
+
+Webhook subscriptions (portal-wide, the request's, the services' campaigns') get a delivery of each
+notification they want, beside the mails (`webhooks.add_deliveries`).
 """
 
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from upgrades.models import (
     ServiceUpgrade,
     UpgradeRequest,
 )
+from upgrades.notifications import webhooks
 from upgrades.permissions import is_ec_team
 from upgrades.workflow import Plan, State
 
@@ -244,6 +248,7 @@ def _record(
         notification.details = {**notification.details, "services": facts}
         notification.save(update_fields=["details"])
         notification.services.add(*ids)
+        webhooks.add_deliveries(notification, [service for service, _ in entries])
 
 
 def _record_for_campaign(
@@ -263,6 +268,7 @@ def _record_for_campaign(
         notification.details = {**notification.details, "services": kept + facts}
         notification.save(update_fields=["details"])
         notification.services.add(*ids)
+        webhooks.add_deliveries(notification, services)
         emails = _unique(email for fact in facts for email in fact["recipients"])
         Delivery.objects.bulk_create(
             [
@@ -405,6 +411,7 @@ def queue_reminders(now=None) -> int:
                 )
                 reminder.services.add(*waiting)
                 _create_deliveries(reminder, recipients(original.request, USERS))
+                webhooks.add_deliveries(reminder, [])
                 _send_when_ready(reminder)
         except IntegrityError:
             continue  # another beat run queued it first

@@ -41,11 +41,12 @@ def backoff(attempts: int) -> float:
     return min(settings.NOTIFY_RETRY_CAP, settings.NOTIFY_RETRY_BASE * 2 ** max(0, attempts - 1))
 
 
-def due(*, notification_id: int | None = None):
-    """Pending deliveries whose notification is ready, whose retry time came and whose lease is free."""
+def due(*, notification_id: int | None = None, channel: str = Delivery.Channel.MAIL):
+    """Pending deliveries of `channel` whose notification is ready, whose retry time came and whose
+    lease is free."""
     now = timezone.now()
     queryset = Delivery.objects.filter(
-        status=PENDING, next_attempt_at__lte=now, notification__ready_at__lte=now
+        channel=channel, status=PENDING, next_attempt_at__lte=now, notification__ready_at__lte=now
     ).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
     if notification_id is not None:
         queryset = queryset.filter(notification_id=notification_id)

@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from upgrades import actions, campaign_reads, campaigns, fleet, workflow
+from upgrades import actions, campaign_reads, campaigns, fleet, subscriptions, workflow
 from upgrades.models import Campaign, Release
 from upgrades.permissions import is_ec_team
+from upgrades.web import webhook_views
 from upgrades.web.campaign_forms import CampaignForm
 from upgrades.web.fleet_views import fleet_filters
 from upgrades.web.pages import Button
@@ -164,7 +165,9 @@ def _bar(progress: campaign_reads.Progress) -> list[tuple[State, int, float, flo
 @login_required
 def campaign_detail(request, campaign_id: int):
     _team_only(request.user)
-    return render(request, "upgrades/campaign_detail.html", _context(request, campaign_id))
+    context = _context(request, campaign_id)
+    context.update(webhook_views.section(request.user, subscriptions.Scope(campaign=context["campaign"])))
+    return render(request, "upgrades/campaign_detail.html", context)
 
 
 def campaign_live(request, campaign_id: int):

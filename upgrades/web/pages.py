@@ -445,6 +445,9 @@ def file_again_initial(user, service_id: int) -> dict:
     }
 
 
+MAIL = Delivery.Channel.MAIL  # the mail log; webhook deliveries show in their own section
+
+
 def contacts_context(upgrade_request: UpgradeRequest, user) -> dict:
     """Context for `upgrades/_contacts.html` and `upgrades/_mail_log.html` on the request page.
 
@@ -454,7 +457,7 @@ def contacts_context(upgrade_request: UpgradeRequest, user) -> dict:
     refused = {
         email.lower()
         for email in Delivery.objects.filter(
-            notification__request=upgrade_request, status=Delivery.Status.FAILED
+            notification__request=upgrade_request, status=Delivery.Status.FAILED, channel=MAIL
         ).values_list("recipient", flat=True)
     }
     rows = [
@@ -471,9 +474,9 @@ def contacts_context(upgrade_request: UpgradeRequest, user) -> dict:
     team = is_ec_team(user)
     mail_log = []
     if team:
-        deliveries = Delivery.objects.filter(notification__request=upgrade_request).select_related(
-            "notification"
-        )
+        deliveries = Delivery.objects.filter(
+            notification__request=upgrade_request, channel=MAIL
+        ).select_related("notification")
         mail_log = [
             {
                 "recipient": d.recipient,

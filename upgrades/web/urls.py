@@ -1,6 +1,14 @@
 from django.urls import path
 
-from upgrades.web import campaign_views, deadline_views, evidence_views, fleet_views, settings_views, views
+from upgrades.web import (
+    campaign_views,
+    deadline_views,
+    evidence_views,
+    fleet_views,
+    settings_views,
+    views,
+    webhook_views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +19,7 @@ urlpatterns = [
     path("requests/<int:request_id>/", views.request_detail, name="request-detail"),
     path("requests/<int:request_id>/live/", views.request_live, name="request-live"),
     path("requests/<int:request_id>/comment/", views.comment, name="request-comment"),
+    path("requests/<int:request_id>/webhooks/", webhook_views.request_webhooks, name="request-webhooks"),
     path("requests/<int:request_id>/calls/", views.request_calls, name="request-calls"),
     path("requests/<int:request_id>/evidence/", evidence_views.evidence_page, name="request-evidence"),
     path(
@@ -43,12 +52,15 @@ urlpatterns = [
     path("fleet/refresh/", fleet_views.fleet_refresh, name="fleet-refresh"),
     path("fleet/contacts/import/", fleet_views.fleet_contacts_import, name="fleet-contacts-import"),
     path("fleet/<str:zone_id>/contacts/", fleet_views.fleet_contacts, name="fleet-contacts"),
+    path("webhooks/", webhook_views.webhooks_page, name="webhooks"),
+    path("webhooks/<int:webhook_id>/delete/", webhook_views.webhook_delete, name="webhook-delete"),
     path("settings/", settings_views.settings_page, name="settings"),
     path("settings/token/", settings_views.create_token, name="settings-token-create"),
     path("settings/token/revoke/", settings_views.revoke_token, name="settings-token-revoke"),
     path("campaigns/", campaign_views.campaign_list, name="campaign-list"),
     path("campaigns/new/", campaign_views.campaign_new, name="campaign-new"),
     path("campaigns/<int:campaign_id>/", campaign_views.campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/webhooks/", webhook_views.campaign_webhooks, name="campaign-webhooks"),
     path("campaigns/<int:campaign_id>/live/", campaign_views.campaign_live, name="campaign-live"),
     path("campaigns/<int:campaign_id>/<str:action>/", campaign_views.campaign_action, name="campaign-action"),
 ]

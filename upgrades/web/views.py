@@ -15,11 +15,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import condition, require_POST
 
-from upgrades import actions, campaign_reads, foundations, identity, selectors, workflow
+from upgrades import actions, campaign_reads, foundations, identity, selectors, subscriptions, workflow
 from upgrades.models import Leftover, ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
 from upgrades.web import home as home_page
-from upgrades.web import pages, topology
+from upgrades.web import pages, topology, webhook_views
 from upgrades.web.conditional import request_etag
 from upgrades.web.forms import ApproveForm, QueueFilterForm, UpgradeRequestForm, plan_rows
 from upgrades.workflow import PLAN_LABELS, STATE_LABELS, Action, State
@@ -151,6 +151,7 @@ def _page_context(request, request_id: int) -> dict:
 def request_detail(request, request_id: int):
     context = _page_context(request, request_id)
     context.update(pages.contacts_context(context["req"], request.user), contacts_partial=True)
+    context.update(webhook_views.section(request.user, subscriptions.Scope(request=context["req"])))
     return render(request, "upgrades/request_detail.html", context)
 
 
