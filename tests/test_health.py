@@ -161,3 +161,21 @@ def test_metrics_count_services_waiting_on_people_by_state_and_party(db, filed):
     assert 'ecportal_waiting_on_people{party="requester",state="awaiting_verification"} 0.0' in scraped
     assert 'ecportal_upgrades{state="submitted"} 2.0' in scraped
     assert 'ecportal_waiting_on_people_oldest_seconds{party="ec_team",state="submitted"}' in scraped
+
+
+def test_metrics_count_the_outbox_by_channel(db, filed):
+    from upgrades.models import Delivery
+
+    mails = Delivery.objects.filter(status=Delivery.Status.PENDING, channel=Delivery.Channel.MAIL).count()
+    assert mails, "filing queues mail"
+    queued = Delivery.objects.filter(channel=Delivery.Channel.MAIL).first()
+    Delivery.objects.create(
+        notification=queued.notification, recipient="webhook 1", channel=Delivery.Channel.WEBHOOK,
+        attempts=3, next_attempt_at=queued.next_attempt_at,
+    )  # fmt: skip
+    scraped = Client().get("/metrics").content.decode()
+    assert f'ecportal_outbox_pending{{channel="mail"}} {float(mails)}' in scraped
+    assert 'ecportal_outbox_pending{channel="webhook"} 1.0' in scraped
+    assert 'ecportal_outbox_pending_attempts{channel="webhook"} 3.0' in scraped
+    assert 'ecportal_outbox_pending_attempts{channel="mail"} 0.0' in scraped
+    assert 'ecportal_outbox_oldest_pending_seconds{channel="webhook"}' in scraped
