@@ -93,3 +93,11 @@ def test_the_manifest_deploys_web_worker_and_beat_as_processes_of_one_app_with_t
     assert processes["web"]["readiness-health-check-http-endpoint"] == "/readyz/"
     assert "celery -A ecportal worker" in processes["worker"]["command"]
     assert "celery -A ecportal beat" in processes["beat"]["command"]
+
+
+def test_on_cf_each_worker_serves_its_own_figures_on_the_worker_metrics_port():
+    (app,) = yaml.safe_load((ROOT / "manifest.yml").read_text())["applications"]
+    # A manifest's processes take no env of their own: the app's env reaches the worker, which alone
+    # reads WORKER_METRICS_PORT.
+    assert int(app["env"]["WORKER_METRICS_PORT"]) > 0
+    assert all("env" not in process for process in app["processes"])
