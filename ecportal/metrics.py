@@ -2,7 +2,7 @@
 from the database at scrape time.
 
 The metrics recorded where things happen live in `upgrades.metrics`. Here: `DatabaseCollector` (upgrades by
-state, services waiting on people by state and who must act, the mail outbox) and the view.
+state, services waiting on people by state and who must act, the outbox by channel) and the view.
 """
 
 from django.conf import settings
@@ -77,20 +77,33 @@ class DatabaseCollector:
 
     @staticmethod
     def _outbox():
-        pending = Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
-            n=Count("pk"), since=Min("created_at"), attempts=Coalesce(Sum("attempts"), 0)
-        )
-        age = (timezone.now() - pending["since"]).total_seconds() if pending["since"] else 0
-        yield GaugeMetricFamily(
-            "ecportal_outbox_pending", "Mail deliveries not sent yet.", value=pending["n"]
-        )
-        yield GaugeMetricFamily(
-            "ecportal_outbox_oldest_pending_seconds", "Age of the oldest delivery not sent yet.", value=age
-        )
-        yield GaugeMetricFamily(
-            "ecportal_outbox_pending_attempts", "Failed send attempts of the deliveries not sent yet.",
-            value=pending["attempts"],
+        # Mail and webhook deliveries share the outbox but not their failures: one series per channel.
+        labels = ["channel"]
+        pending = GaugeMetricFamily("ecportal_outbox_pending", "Deliveries not sent yet.", labels=labels)
+        oldest = GaugeMetricFamily(
+            "ecportal_outbox_oldest_pending_seconds", "Age of the oldest delivery not sent yet.",
+            labels=labels,
         )  # fmt: skip
+        attempts = GaugeMetricFamily(
+            "ecportal_outbox_pending_attempts", "Failed send attempts of the deliveries not sent yet.",
+            labels=labels,
+        )  # fmt: skip
+        rows = (
+            Delivery.objects.filter(status=Delivery.Status.PENDING)
+            .values("channel")
+            .annotate(n=Count("pk"), since=Min("created_at"), attempts=Coalesce(Sum("attempts"), 0))
+            .order_by()
+        )
+        found = {row["channel"]: row for row in rows}
+        now = timezone.now()
+        for channel in Delivery.Channel:
+            row = found.get(channel.value)
+            pending.add_metric([channel.value], row["n"] if row else 0)
+            oldest.add_metric([channel.value], (now - row["since"]).total_seconds() if row else 0)
+            attempts.add_metric([channel.value], row["attempts"] if row else 0)
+        yield pending
+        yield oldest
+        yield attempts
 
 
 def _refusal(request) -> HttpResponse | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.test import Client, override_settings
 
+from ecportal import health
 from ecportal.embedded import demo_foundations
 from testkit.cfsim import CfSim
 from upgrades import foundations
@@ -58,11 +59,13 @@ def foundations_at():
         override.enable()
         overrides.append(override)
         foundations._configured.cache_clear()
+        health.forget_uaa_answers()
 
     yield point
     for override in overrides:
         override.disable()
     foundations._configured.cache_clear()
+    health.forget_uaa_answers()
 
 
 def ready_lines(response) -> dict:
@@ -81,7 +84,11 @@ def test_readyz_has_a_line_per_dependency_and_each_foundation_s_uaa(db, foundati
     assert Client().post("/readyz/").status_code == 405
 
 
-def test_a_uaa_that_does_not_answer_is_reported_and_required_only_when_configured(db, foundations_at):
+def test_a_uaa_that_does_not_answer_is_reported_and_required_only_when_configured(
+    transactional_db, foundations_at
+):
+    # transactional_db: /readyz/ closes an obsolete database connection, which inside a test's
+    # transaction would fail the database line of every later hit and hide why the portal is not ready.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         nobody = probe.getsockname()[1]  # nothing listens here once the probe closes
@@ -92,7 +99,49 @@ def test_a_uaa_that_does_not_answer_is_reported_and_required_only_when_configure
     assert not lines["uaa:cf3"]["ok"] and "ConnectionError" in lines["uaa:cf3"]["error"]
     assert lines["database"]["ok"] and lines["broker"]["ok"] and lines["cache"]["ok"]
     with override_settings(READYZ_REQUIRE_UAA=True):
-        assert Client().get("/readyz/").status_code == 503
+        response = Client().get("/readyz/")
+        lines = ready_lines(response)
+        assert response.status_code == 503 and lines["database"]["ok"] and lines["cache"]["ok"]
+        assert lines["uaa:cf3"]["required"] and not lines["uaa:cf3"]["ok"]
+
+
+def nobody_listens() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens here once the probe closes
+
+
+def test_readyz_tells_why_a_check_failed_only_to_the_holder_of_the_metrics_token(db, foundations_at):
+    nobody = nobody_listens()
+    foundations_at(f"http://127.0.0.1:{nobody}")
+    with override_settings(METRICS_TOKEN=METRICS_TOKEN):
+        for authorization in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}):
+            response = Client().get("/readyz/", **authorization)
+            assert str(nobody) not in response.content.decode()
+            lines = ready_lines(response)
+            assert not lines["uaa:cf3"]["ok"]
+            assert all(set(line) == {"check", "ok", "required", "ms"} for line in lines.values())
+        told = ready_lines(Client().get("/readyz/", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}"))
+        assert "ConnectionError" in told["uaa:cf3"]["error"] and str(nobody) in told["uaa:cf3"]["error"]
+    # Production without a token (a network rule guards /metrics): nobody is told.
+    with override_settings(METRICS_TOKEN="", EMBEDDED=False):
+        assert "error" not in ready_lines(Client().get("/readyz/"))["uaa:cf3"]
+
+
+def test_readyz_reuses_each_foundation_s_uaa_answer_for_a_while(db, foundations_at):
+    def uaa_calls(sim) -> int:
+        return sum(1 for call in sim.calls() if call["path"] == "/uaa/info")
+
+    with CfSim() as sim:
+        foundations_at(sim.api_url)
+        with override_settings(READYZ_UAA_REUSE_SECONDS=3600):
+            for _ in range(3):
+                lines = ready_lines(Client().get("/readyz/"))
+                assert lines["uaa:cf3"]["ok"] and lines["uaa:predix-west"]["ok"]
+            assert uaa_calls(sim) == 3, "one call per foundation, however often the load balancer asks"
+        with override_settings(READYZ_UAA_REUSE_SECONDS=0):
+            Client().get("/readyz/")
+            assert uaa_calls(sim) == 6, "asked again once the kept answers are too old"
 
 
 def test_metrics_still_answers_when_the_database_does_not():
@@ -119,3 +168,21 @@ def test_metrics_count_services_waiting_on_people_by_state_and_party(db, filed):
     assert 'ecportal_waiting_on_people{party="requester",state="awaiting_verification"} 0.0' in scraped
     assert 'ecportal_upgrades{state="submitted"} 2.0' in scraped
     assert 'ecportal_waiting_on_people_oldest_seconds{party="ec_team",state="submitted"}' in scraped
+
+
+def test_metrics_count_the_outbox_by_channel(db, filed):
+    from upgrades.models import Delivery
+
+    mails = Delivery.objects.filter(status=Delivery.Status.PENDING, channel=Delivery.Channel.MAIL).count()
+    assert mails, "filing queues mail"
+    queued = Delivery.objects.filter(channel=Delivery.Channel.MAIL).first()
+    Delivery.objects.create(
+        notification=queued.notification, recipient="webhook 1", channel=Delivery.Channel.WEBHOOK,
+        attempts=3, next_attempt_at=queued.next_attempt_at,
+    )  # fmt: skip
+    scraped = Client().get("/metrics").content.decode()
+    assert f'ecportal_outbox_pending{{channel="mail"}} {float(mails)}' in scraped
+    assert 'ecportal_outbox_pending{channel="webhook"} 1.0' in scraped
+    assert 'ecportal_outbox_pending_attempts{channel="webhook"} 3.0' in scraped
+    assert 'ecportal_outbox_pending_attempts{channel="mail"} 0.0' in scraped
+    assert 'ecportal_outbox_oldest_pending_seconds{channel="webhook"}' in scraped

@@ -5,7 +5,6 @@ a page, an API answer or a contact page. Log lines carry the request id, the upg
 import io
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from ecportal.embedded import CFSIM_CLIENT_SECRET
 from ecportal.logcontext import LogContext
 from ecportal.logredact import AccessLogger
 from testkit.cfsim import CfSim
+from testkit.production import production_env
 from upgrades.cloudfoundry import CFClient
 from upgrades.notifications import links as contact_links
 
@@ -110,15 +110,7 @@ def test_engine_log_lines_carry_the_upgrade_id_and_cf_s_request_id(json_lines):
 
 
 def test_production_writes_json_log_lines():
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "ecportal.settings.production",
-        "SECRET_KEY": "j" * 20 + "-k3y-" + "s" * 40,
-        "ALLOWED_HOSTS": "ecportal.example.com",
-        "METRICS_TOKEN": "t" * 32,
-        "CACHE_URL": os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/14"),
-    }
-    env.pop("LOG_FORMAT", None)
+    env = production_env()
     script = (
         "import django, logging; django.setup(); from ecportal import logcontext\n"
         "with logcontext.bound(upgrade_id=12):\n"

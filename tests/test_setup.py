@@ -1,32 +1,20 @@
 """The set-up path: Python discovery, production settings, `check --deploy`, a fresh clone."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+
+from ecportal.vcap import bound_urls
+from testkit.production import REQUIRED, production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args, env=None, cwd=ROOT, timeout=120):
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def production_env(**overrides) -> dict:
-    unset = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "EVIDENCE_KEY")
-    env = {k: v for k, v in os.environ.items() if k not in unset}
-    env.update(
-        DJANGO_SETTINGS_MODULE="ecportal.settings.production",
-        SECRET_KEY="s" * 20 + "-k3y-" + "x" * 40,
-        ALLOWED_HOSTS="ecportal.example.com",
-        EVIDENCE_KEY="e" * 20 + "-evidence-" + "y" * 20,
-        CACHE_URL=os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/14"),
-        METRICS_TOKEN="m" * 32,
-    )
-    env.update(overrides)
-    return {k: v for k, v in env.items() if v is not None}
 
 
 def test_find_python_picks_a_python_of_at_least_3_12():
@@ -57,19 +45,38 @@ def test_check_deploy_is_clean_under_production_settings():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
+        *[({name: None}, f"{name} must") for name in REQUIRED],
         ({"DEBUG": "true"}, "DEBUG must be off"),
-        ({"SECRET_KEY": None}, "SECRET_KEY must be set"),
-        ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS must be set"),
-        ({"EVIDENCE_KEY": None}, "EVIDENCE_KEY must be set"),
         ({"EVIDENCE_KEY": "short"}, "EVIDENCE_KEY must be set"),
-        ({"CACHE_URL": None}, "CACHE_URL must name the Redis"),
         ({"CACHE_URL": "filecache:///tmp/ecportal-cache"}, "CACHE_URL must name the Redis"),
-        ({"METRICS_TOKEN": None}, "METRICS_TOKEN must be set"),
     ],
 )
 def test_production_settings_refuse_unsafe_configuration(overrides, message):
     result = run(sys.executable, "manage.py", "check", env=production_env(**overrides))
     assert result.returncode != 0 and message in result.stderr
+
+
+def test_the_manifest_and_compose_set_every_variable_production_requires():
+    (app,) = yaml.safe_load((ROOT / "manifest.yml").read_text())["applications"]
+    # On CF the broker and the cache (and the database) come from the bound services.
+    from_bound_services = set(
+        bound_urls('{"redis": [{"label": "redis", "credentials": {"uri": "redis://r"}}]}')
+    )
+    assert from_bound_services == {"CELERY_BROKER_URL", "CACHE_URL"}
+    missing = set(REQUIRED) - set(app["env"]) - from_bound_services
+    assert not missing, f"manifest.yml env lacks {sorted(missing)}"
+    # A secret comes from the vars file, never from the manifest itself.
+    assert app["env"]["EVIDENCE_KEY"] == "((evidence_key))"
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for process in ("web", "worker", "beat"):
+        environment = compose["services"][process]["environment"]
+        missing = set(REQUIRED) - set(environment)
+        assert not missing, f"docker-compose.yml {process} lacks {sorted(missing)}"
+    environment = compose["services"]["web"]["environment"]
+    for name in ("SECRET_KEY", "EVIDENCE_KEY", "METRICS_TOKEN", "ALLOWED_HOSTS"):
+        # `${NAME:?…}`: compose refuses to start without it, instead of a container failing at boot.
+        assert environment[name].startswith(f"${{{name}:?"), name
 
 
 def test_production_refuses_demo_data():

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from ecportal.vcap import bound_urls
+from testkit.production import production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,19 +52,17 @@ def test_a_portal_process_is_configured_from_vcap_services_alone(django_db_setup
     # The real PostgreSQL and Redis of this test run, named only in VCAP_SERVICES.
     database = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ecportal")
     redis = os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/14")
-    clean = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "VCAP_SERVICES": vcap(database, redis),
-        "DJANGO_SETTINGS_MODULE": "ecportal.settings.production",
-        "SECRET_KEY": "v" * 20 + "-k3y-" + "c" * 40,
-        "ALLOWED_HOSTS": "ecportal.example.com",
+    env = production_env(
+        VCAP_SERVICES=vcap(database, redis),
+        # Not set: the settings find them in VCAP_SERVICES.
+        DATABASE_URL=None,
+        CELERY_BROKER_URL=None,
+        CACHE_URL=None,
         # The platform's health check calls the instance by its own address.
-        "VCAP_APPLICATION": json.dumps({"application_name": "ecportal"}),
-        "CF_INSTANCE_INTERNAL_IP": "10.255.0.7",
-        "METRICS_TOKEN": "t" * 32,
-        "FOUNDATIONS": "[]",
-    }
+        VCAP_APPLICATION=json.dumps({"application_name": "ecportal"}),
+        CF_INSTANCE_INTERNAL_IP="10.255.0.7",
+        FOUNDATIONS="[]",
+    )
     script = (
         "import json, django; django.setup(); "
         "from django.conf import settings; from django.test import Client; "
@@ -73,7 +72,7 @@ def test_a_portal_process_is_configured_from_vcap_services_alone(django_db_setup
         "'ready': r.status_code, 'lines': r.content.decode()}))"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
@@ -94,3 +93,11 @@ def test_the_manifest_deploys_web_worker_and_beat_as_processes_of_one_app_with_t
     assert processes["web"]["readiness-health-check-http-endpoint"] == "/readyz/"
     assert "celery -A ecportal worker" in processes["worker"]["command"]
     assert "celery -A ecportal beat" in processes["beat"]["command"]
+
+
+def test_on_cf_each_worker_serves_its_own_figures_on_the_worker_metrics_port():
+    (app,) = yaml.safe_load((ROOT / "manifest.yml").read_text())["applications"]
+    # A manifest's processes take no env of their own: the app's env reaches the worker, which alone
+    # reads WORKER_METRICS_PORT.
+    assert int(app["env"]["WORKER_METRICS_PORT"]) > 0
+    assert all("env" not in process for process in app["processes"])

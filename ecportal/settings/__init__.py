@@ -414,6 +414,9 @@ WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 # only required with READYZ_REQUIRE_UAA (one foundation's outage should not take every web process out).
 READYZ_TIMEOUT = env.float("READYZ_TIMEOUT", default=2.0)
 READYZ_REQUIRE_UAA = env.bool("READYZ_REQUIRE_UAA", default=False)
+# A foundation's UAA answer is reused this many seconds by each process, so a load balancer polling
+# `/readyz/` every second does not ask every UAA every second.
+READYZ_UAA_REUSE_SECONDS = env.float("READYZ_UAA_REUSE_SECONDS", default=10.0)
 # Log lines carry the request id, the upgrade id and CF's request id where known (ecportal/logcontext.py);
 # LOG_FORMAT=json (production's default) writes each as one JSON object.
 MIDDLEWARE.insert(0, "ecportal.logcontext.request_id")
