@@ -5,6 +5,8 @@ flow with PKCE; this module decides what a verified sign-in means for the portal
   configured issuer and an expiry still ahead; anything else refuses the sign-in.
 - A provider's user is found by issuer and subject (`ProviderIdentity`), never by email alone, so the
   provider cannot sign someone in as a local (break-glass) account.
+- The email address, which decides what a user sees (contacts are matched by email), is taken only
+  when the provider says it has verified it (`email_verified`); otherwise the user's email is blank.
 - At each sign-in the configured claim (`OIDC_EC_TEAM_CLAIM`, holding `OIDC_EC_TEAM_VALUE`) grants or
   removes EC team rights.
 - The user's CF access token stays in the server-side session (`OIDC_STORE_ACCESS_TOKEN`), for the
@@ -36,6 +38,14 @@ def claim_values(claims: dict, name: str) -> set[str]:
     if isinstance(value, str):
         return set(value.split())
     return set() if value is None else {str(value)}
+
+
+def verified_email(claims: dict) -> str:
+    """The claims' email address if the provider vouches for it (`email_verified` is exactly true),
+    else "": an address anyone could type into their UAA profile must not open others' requests."""
+    if claims.get("email_verified") is True:
+        return str(claims.get("email") or "")
+    return ""
 
 
 def is_team_by_claims(claims: dict) -> bool:
@@ -91,7 +101,7 @@ class ProviderBackend(OIDCAuthenticationBackend):
 
     def create_user(self, claims):
         with transaction.atomic():
-            user = get_user_model().objects.create_user(_free_username(claims), email=claims.get("email", ""))
+            user = get_user_model().objects.create_user(_free_username(claims), email=verified_email(claims))
             user.set_unusable_password()
             user.save(update_fields=["password"])
             ProviderIdentity.objects.create(
@@ -105,8 +115,8 @@ class ProviderBackend(OIDCAuthenticationBackend):
 
     def update_user(self, user, claims):
         with transaction.atomic():
-            email = claims.get("email", "")
-            if email and email != user.email:
+            email = verified_email(claims)
+            if email != user.email:
                 user.email = email
                 user.save(update_fields=["email"])
             _sync_team(user, is_team_by_claims(self.id_claims))

@@ -45,6 +45,24 @@ def test_signing_in_makes_a_portal_user_with_the_cf_token_kept_server_side(clien
     assert ProviderIdentity.objects.count() == 1
 
 
+def test_an_email_the_provider_has_not_verified_is_not_taken(client, db, provider, cast):
+    # Contacts are matched by email: an unverified address must not open dana's requests to bob.
+    sign_in(client, "bob")
+    assert _user(client).email == "bob@example.com"
+    client.logout()
+    seed = json.loads(DEMO_SEED.read_text())
+    seed["uaa"]["users"]["bob"]["email"] = "dana@acme.example"
+    seed["uaa"]["users"]["bob"]["email_verified"] = False
+    provider.reset(seed)
+    sign_in(client, "bob")
+    assert _user(client).email == ""
+    client.logout()
+    seed["uaa"]["users"]["bob"]["email_verified"] = True  # once UAA has confirmed it, it counts
+    provider.reset(seed)
+    sign_in(client, "bob")
+    assert _user(client).email == "dana@acme.example"
+
+
 def test_ec_team_rights_come_from_the_providers_group(client, db, provider, cast):
     sign_in(client, "olga")
     olga = _user(client)
