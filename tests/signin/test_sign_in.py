@@ -6,11 +6,13 @@ import json
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
 
 from cfsim.seeds import DEMO_SEED
 from testkit import demo
 from testkit.uaa import sign_in
-from upgrades.identity import SESSION_ACCESS_TOKEN
+from upgrades.identity import SESSION_TOKEN_REFERENCE, access_token, forget_access_token
 from upgrades.models import ProviderIdentity, Release, UpgradeRequest
 from upgrades.permissions import PortalBackend, ec_team_group, is_ec_team
 from upgrades.web.forms import UpgradeRequestForm
@@ -37,7 +39,7 @@ def test_signing_in_makes_a_portal_user_with_the_cf_token_kept_server_side(clien
     assert user.username == "alice.2"  # the local account alice keeps its name
     assert user.email == "alice@example.com" and not user.has_usable_password()
     assert ProviderIdentity.objects.get(user=user).subject == "a11ce000-0000-4000-8000-000000000001"
-    token = client.session[SESSION_ACCESS_TOKEN]
+    token = access_token(client.session)
     assert token
     page = client.get("/")
     assert page.status_code == 200 and token not in page.text
@@ -61,6 +63,20 @@ def test_an_email_the_provider_has_not_verified_is_not_taken(client, db, provide
     provider.reset(seed)
     sign_in(client, "bob")
     assert _user(client).email == "dana@acme.example"
+
+
+def test_the_cf_token_is_kept_out_of_the_database_and_deleted_at_sign_out(client, db, provider, cast):
+    sign_in(client, "alice")
+    token = access_token(client.session)
+    assert token
+    client.get("/")  # a page load saves the session once more
+    rows = list(Session.objects.values_list("session_data", flat=True))
+    assert rows
+    for row in rows:
+        assert token not in row and token not in json.dumps(SessionStore().decode(row))
+    reference = client.session[SESSION_TOKEN_REFERENCE]
+    client.post("/accounts/logout/")
+    assert access_token({SESSION_TOKEN_REFERENCE: reference}) == ""
 
 
 def test_ec_team_rights_come_from_the_providers_group(client, db, provider, cast):
@@ -131,7 +147,7 @@ def test_the_ec_team_files_for_anyone(client, db, provider, releases):
 def test_without_a_cf_token_nothing_is_filed(client, db, provider, releases):
     sign_in(client, "alice")
     session = client.session
-    del session[SESSION_ACCESS_TOKEN]
+    forget_access_token(session)
     session.save()
     answer = _file(client, demo.ACME_PROD_URL)
     assert "sign out and sign in through UAA again" in answer.text
