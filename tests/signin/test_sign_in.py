@@ -11,7 +11,8 @@ from django.contrib.sessions.models import Session
 
 from cfsim.seeds import DEMO_SEED
 from testkit import demo
-from testkit.uaa import sign_in
+from testkit.uaa import sign_in, token_response
+from upgrades import intake, ownership
 from upgrades.identity import SESSION_TOKEN_REFERENCE, access_token, forget_access_token
 from upgrades.models import ProviderIdentity, Release, UpgradeRequest
 from upgrades.permissions import PortalBackend, ec_team_group, is_ec_team
@@ -154,13 +155,43 @@ def test_without_a_cf_token_nothing_is_filed(client, db, provider, releases):
     assert not UpgradeRequest.objects.exists()
 
 
+def _acme_prod() -> list:
+    services, problems = intake.parse_service_urls(demo.ACME_PROD_URL)
+    assert not problems
+    return services
+
+
 @pytest.mark.parametrize("token", ["", "not-a-token"])
-def test_the_form_refuses_when_cf_does_not_know_the_token(db, provider, releases, token):
-    form = UpgradeRequestForm(
-        {"service_urls": demo.ACME_PROD_URL, "plan": "test_first", "release": _release()}, owner_token=token
+def test_the_ownership_check_refuses_when_cf_does_not_know_the_token(db, provider, token):
+    with pytest.raises(ownership.NotYours) as refused:
+        ownership.confirm(services=_acme_prod(), contacts=[], owner_token=token)
+    assert "sign" in str(refused.value)
+
+
+def test_the_ownership_check_adds_the_space_managers_to_the_contacts_once(db, provider, settings):
+    token = token_response(provider.api_url, "alice", scope="openid cloud_controller.read")["access_token"]
+    confirmed = ownership.confirm(
+        services=_acme_prod(), contacts=["me@example.com", "dana@acme.example"], owner_token=token
     )
-    assert not form.is_valid()
-    assert "sign" in " ".join(form.errors["service_urls"])
+    assert confirmed == ["me@example.com", "dana@acme.example"]
+    assert ownership.confirm(services=_acme_prod(), contacts=[], owner_token=token) == ["dana@acme.example"]
+    settings.MAX_CONTACTS_PER_REQUEST = 1
+    assert ownership.confirm(services=_acme_prod(), contacts=["me@example.com"], owner_token=token) == [
+        "me@example.com"
+    ]
+    # Anyone's services may be named (owner_token None): CF is not asked, the contacts stay.
+    assert ownership.confirm(services=_acme_prod(), contacts=["x@example.com"], owner_token=None) == [
+        "x@example.com"
+    ]
+
+
+def test_the_request_form_does_not_ask_cf(db, provider, releases):
+    before = len(provider.calls())
+    form = UpgradeRequestForm(
+        {"service_urls": demo.ACME_PROD_URL, "plan": "test_first", "release": _release()}
+    )
+    assert form.is_valid(), form.errors
+    assert len(provider.calls()) == before
 
 
 def test_the_api_applies_the_same_rule(client, db, provider, releases):
