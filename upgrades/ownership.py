@@ -51,11 +51,25 @@ def confirm(
     return (contacts + offered)[: settings.MAX_CONTACTS_PER_REQUEST]
 
 
+def api_token_refusal() -> str:
+    """Why a UAA account cannot file with an API token: the token carries no CF access token, so whose
+    the services are cannot be checked. A browser sign-in through UAA has one; the EC team needs none."""
+    return (
+        "Your account signs in through UAA, and an API token carries no Cloud Foundry access to check "
+        "which services are yours, so requests cannot be filed with it. Sign in through UAA in the "
+        f"browser and file the request there, or ask the {_ec_team()} to file it for you."
+    )
+
+
 def whom_to_ask() -> str:
+    return f"the people who manage its space in Cloud Foundry, or the {_ec_team()}"
+
+
+def _ec_team() -> str:
+    """The EC team's name and how to reach them, as configured: "EC team (ec@example.com, ...)"."""
     team = ec_team_contact()
     ways = ", ".join(part for part in (team.email, team.chat_url, *team.people) if part)
-    reach = f" ({ways})" if ways else ""
-    return f"the people who manage its space in Cloud Foundry, or the {team.name}{reach}"
+    return f"{team.name} ({ways})" if ways else team.name
 
 
 def check(services: list[intake.ParsedService], access_token: str) -> Verdict:

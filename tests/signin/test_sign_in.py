@@ -8,11 +8,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
+from rest_framework.test import APIClient
 
 from cfsim.seeds import DEMO_SEED
 from testkit import demo
 from testkit.uaa import sign_in, token_response
-from upgrades import intake, ownership
+from upgrades import intake, ownership, tokens
 from upgrades.identity import SESSION_TOKEN_REFERENCE, access_token, forget_access_token
 from upgrades.models import ProviderIdentity, Release, UpgradeRequest
 from upgrades.permissions import PortalBackend, ec_team_group, is_ec_team
@@ -208,11 +209,21 @@ def test_the_api_applies_the_same_rule(client, db, provider, releases):
     assert "dana@acme.example" in json.dumps(accepted.json()["contacts"])
 
 
-def test_a_provider_user_calling_the_api_with_a_token_must_sign_in_through_uaa(
-    client, db, provider, releases, api
+def test_a_provider_user_calling_the_api_with_a_token_is_sent_to_the_browser_or_the_ec_team(
+    client, db, provider, releases
 ):
     sign_in(client, "bob")
-    bob = _user(client)
-    answer = api(bob).post("/api/requests/", {"service_urls": [GLOBEX_PROD_URL]}, format="json")
+    by_token = APIClient()
+    by_token.credentials(HTTP_AUTHORIZATION=f"Token {tokens.replace(_user(client))}")
+    answer = by_token.post("/api/requests/", {"services": [{"url": GLOBEX_PROD_URL}]}, format="json")
     assert answer.status_code == 400
-    assert "sign in through UAA again" in json.dumps(answer.json())
+    (message,) = answer.json()["services"]
+    assert "an API token carries no Cloud Foundry access" in message
+    assert "Sign in through UAA in the browser and file the request there, or ask the EC team" in message
+    assert "sign in through UAA again" not in message  # signing in again would not help the token
+    assert not UpgradeRequest.objects.exists()
+    # The same person through their browser session files for their own services.
+    filed = client.post(
+        "/api/requests/", {"services": [{"url": GLOBEX_PROD_URL}]}, content_type="application/json"
+    )
+    assert filed.status_code == 201, filed.json()

@@ -103,6 +103,9 @@ class RequestListCreate(generics.GenericAPIView):
         incoming = RequestCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
+        if must_own and request.auth is not None:
+            # Authenticated by an API token (a session has no `auth`): there is no CF token to check with.
+            raise ValidationError({incoming.services_field: [ownership.api_token_refusal()]})
         try:
             contacts = ownership.confirm(
                 services=data["services"], contacts=data["contacts"], owner_token=token if must_own else None
