@@ -94,7 +94,7 @@ def userinfo(store: Store, header: str | None) -> Response:
             "family_name": person.family_name,
             "name": f"{person.given_name} {person.family_name}".strip(),
             "email": person.email,
-            "email_verified": True,
+            "email_verified": person.email_verified,
             "previous_logon_time": None,
         },
     )

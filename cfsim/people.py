@@ -20,6 +20,7 @@ class Person:
     groups: list[str] = field(default_factory=list)  # UAA groups, which are the scopes it may get
     given_name: str = ""
     family_name: str = ""
+    email_verified: bool = True  # whether UAA has confirmed the address (its userinfo says so)
     created_at: str = field(default_factory=_now_iso)
 
 

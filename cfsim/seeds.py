@@ -116,6 +116,7 @@ def _add_person(store: Store, name: str, spec: dict) -> None:
         groups=list(spec.get("groups", ADMIN_GROUPS)),
         given_name=spec.get("given_name", name.capitalize()),
         family_name=spec.get("family_name", ""),
+        email_verified=spec.get("email_verified", True),
     )
 
 

@@ -5,7 +5,7 @@ from django.urls import include, path
 from ecportal.health import readyz
 from ecportal.metrics import metrics
 from ecportal.views import favicon, healthz
-from upgrades.web.signin_views import ProviderCallback, ProviderSignIn
+from upgrades.web.signin_views import ProviderCallback, ProviderSignIn, SignOut
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
@@ -16,7 +16,7 @@ urlpatterns = [
     # Sign-in through the OpenID Connect provider (the names are mozilla-django-oidc's).
     path("oidc/authenticate/", ProviderSignIn.as_view(), name="oidc_authentication_init"),
     path("oidc/callback/", ProviderCallback.as_view(), name="oidc_authentication_callback"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", SignOut.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "accounts/password/done/",

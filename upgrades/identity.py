@@ -5,17 +5,24 @@ flow with PKCE; this module decides what a verified sign-in means for the portal
   configured issuer and an expiry still ahead; anything else refuses the sign-in.
 - A provider's user is found by issuer and subject (`ProviderIdentity`), never by email alone, so the
   provider cannot sign someone in as a local (break-glass) account.
+- The email address, which decides what a user sees (contacts are matched by email), is taken only
+  when the provider says it has verified it (`email_verified`); otherwise the user's email is blank.
 - At each sign-in the configured claim (`OIDC_EC_TEAM_CLAIM`, holding `OIDC_EC_TEAM_VALUE`) grants or
   removes EC team rights.
-- The user's CF access token stays in the server-side session (`OIDC_STORE_ACCESS_TOKEN`), for the
-  ownership check at intake (`upgrades.ownership`).
+- The user's CF access token is kept for the ownership check at intake (`upgrades.ownership`) when
+  `OIDC_STORE_ACCESS_TOKEN` is on: in the cache, never in the database (sessions are written to the
+  database). The session holds only a random reference to it; the cached token expires with the
+  token and is deleted at sign-out. Without the cache the token is simply missing, and the intake
+  asks the user to sign in again.
 """
 
 import logging
+import secrets
 
 import jwt
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.utils import timezone
@@ -25,7 +32,48 @@ from upgrades.models import ProviderIdentity
 from upgrades.permissions import PortalBackend, ec_team_group
 
 logger = logging.getLogger(__name__)
-SESSION_ACCESS_TOKEN = "oidc_access_token"  # where mozilla-django-oidc keeps it (OIDC_STORE_ACCESS_TOKEN)
+SESSION_TOKEN_REFERENCE = "cf_access_token_ref"  # the session's key to its cached CF access token
+LEGACY_SESSION_ACCESS_TOKEN = "oidc_access_token"  # where mozilla-django-oidc would keep the token itself
+_CACHE_PREFIX = "cf-access-token:"
+_DEFAULT_TOKEN_SECONDS = 3600  # when the provider does not say how long its token lasts
+
+
+def keep_access_token(session, token: str, seconds: int) -> None:
+    """Cache ``token`` for ``seconds`` (its lifetime) and put a fresh random reference to it in
+    ``session``. A cache that does not answer leaves the session without a token."""
+    forget_access_token(session)
+    reference = secrets.token_urlsafe(32)
+    try:
+        cache.set(_CACHE_PREFIX + reference, token, max(1, seconds))
+    except Exception:
+        logger.warning("cache unreachable; the CF access token of this sign-in is not kept", exc_info=True)
+        return
+    session[SESSION_TOKEN_REFERENCE] = reference
+
+
+def access_token(session) -> str:
+    """The session's CF access token, or "" (none kept, expired, or the cache does not answer)."""
+    # Sessions from before the token moved to the cache: drop it, so the saved session no longer has it.
+    session.pop(LEGACY_SESSION_ACCESS_TOKEN, None)
+    reference = session.get(SESSION_TOKEN_REFERENCE)
+    if not reference:
+        return ""
+    try:
+        return cache.get(_CACHE_PREFIX + reference) or ""
+    except Exception:
+        logger.warning("cache unreachable; no CF access token for this request", exc_info=True)
+        return ""
+
+
+def forget_access_token(session) -> None:
+    """Delete the session's cached CF access token (at sign-out, or when a new one replaces it)."""
+    reference = session.pop(SESSION_TOKEN_REFERENCE, None)
+    if not reference:
+        return
+    try:
+        cache.delete(_CACHE_PREFIX + reference)
+    except Exception:
+        logger.warning("cache unreachable; the CF access token expires on its own", exc_info=True)
 
 
 def claim_values(claims: dict, name: str) -> set[str]:
@@ -36,6 +84,14 @@ def claim_values(claims: dict, name: str) -> set[str]:
     if isinstance(value, str):
         return set(value.split())
     return set() if value is None else {str(value)}
+
+
+def verified_email(claims: dict) -> str:
+    """The claims' email address if the provider vouches for it (`email_verified` is exactly true),
+    else "": an address anyone could type into their UAA profile must not open others' requests."""
+    if claims.get("email_verified") is True:
+        return str(claims.get("email") or "")
+    return ""
 
 
 def is_team_by_claims(claims: dict) -> bool:
@@ -63,6 +119,8 @@ class ProviderBackend(OIDCAuthenticationBackend):
     """mozilla-django-oidc's backend with the rules of the module docstring. It grants no
     permissions itself: those come from `PortalBackend`, which knows `ProviderIdentity.ec_team`."""
 
+    token_seconds = _DEFAULT_TOKEN_SECONDS  # the access token's lifetime, from the token answer
+
     def get_payload_data(self, token, key):
         return verify_id_token(token, key)
 
@@ -75,6 +133,16 @@ class ProviderBackend(OIDCAuthenticationBackend):
             # A refused token, a provider that did not answer or answered nonsense: no sign-in.
             logger.warning("Sign-in through the OpenID Connect provider refused: %s", exc)
             return None
+
+    def get_token(self, payload):
+        answer = super().get_token(payload)
+        self.token_seconds = _seconds_left(answer)
+        return answer
+
+    def store_tokens(self, access_token, id_token):
+        """Not in the session as mozilla-django-oidc would: in the cache (module docstring)."""
+        if settings.OIDC_STORE_ACCESS_TOKEN and access_token:
+            keep_access_token(self.request.session, access_token, self.token_seconds)
 
     def get_or_create_user(self, access_token, id_token, payload):
         self.id_claims = payload
@@ -91,7 +159,7 @@ class ProviderBackend(OIDCAuthenticationBackend):
 
     def create_user(self, claims):
         with transaction.atomic():
-            user = get_user_model().objects.create_user(_free_username(claims), email=claims.get("email", ""))
+            user = get_user_model().objects.create_user(_free_username(claims), email=verified_email(claims))
             user.set_unusable_password()
             user.save(update_fields=["password"])
             ProviderIdentity.objects.create(
@@ -105,8 +173,8 @@ class ProviderBackend(OIDCAuthenticationBackend):
 
     def update_user(self, user, claims):
         with transaction.atomic():
-            email = claims.get("email", "")
-            if email and email != user.email:
+            email = verified_email(claims)
+            if email != user.email:
                 user.email = email
                 user.save(update_fields=["email"])
             _sync_team(user, is_team_by_claims(self.id_claims))
@@ -123,6 +191,14 @@ class ProviderBackend(OIDCAuthenticationBackend):
 
     def get_all_permissions(self, user_obj, obj=None):
         return set()
+
+
+def _seconds_left(token_answer: dict) -> int:
+    """How long the token endpoint's access token lasts (its `expires_in`)."""
+    try:
+        return int(token_answer.get("expires_in") or _DEFAULT_TOKEN_SECONDS)
+    except (TypeError, ValueError):
+        return _DEFAULT_TOKEN_SECONDS
 
 
 def _free_username(claims: dict) -> str:
@@ -154,4 +230,4 @@ def provider_access(user, session) -> tuple[bool, str]:
         return False, ""
     if user.has_perm("upgrades.operate"):
         return False, ""
-    return True, session.get(SESSION_ACCESS_TOKEN, "")
+    return True, access_token(session)

@@ -216,7 +216,8 @@ OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email cloud_controlle
 OIDC_EC_TEAM_CLAIM = env.str("OIDC_EC_TEAM_CLAIM", default="scope")
 OIDC_EC_TEAM_VALUE = env.str("OIDC_EC_TEAM_VALUE", default="ecportal.operate")
 OIDC_CLOCK_LEEWAY = env.int("OIDC_CLOCK_LEEWAY", default=30)  # seconds of clock skew tolerated
-OIDC_STORE_ACCESS_TOKEN = True  # in the server-side session, for the ownership check; never in a page
+# The CF access token is kept for the ownership check: in the cache, never in the database or a page.
+OIDC_STORE_ACCESS_TOKEN = True
 OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=5.0)
 OIDC_CREATE_USER = True
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?signin=failed"

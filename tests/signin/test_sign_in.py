@@ -6,11 +6,15 @@ import json
 
 import pytest
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from rest_framework.test import APIClient
 
 from cfsim.seeds import DEMO_SEED
 from testkit import demo
-from testkit.uaa import sign_in
-from upgrades.identity import SESSION_ACCESS_TOKEN
+from testkit.uaa import sign_in, token_response
+from upgrades import intake, ownership, tokens
+from upgrades.identity import SESSION_TOKEN_REFERENCE, access_token, forget_access_token
 from upgrades.models import ProviderIdentity, Release, UpgradeRequest
 from upgrades.permissions import PortalBackend, ec_team_group, is_ec_team
 from upgrades.web.forms import UpgradeRequestForm
@@ -37,12 +41,44 @@ def test_signing_in_makes_a_portal_user_with_the_cf_token_kept_server_side(clien
     assert user.username == "alice.2"  # the local account alice keeps its name
     assert user.email == "alice@example.com" and not user.has_usable_password()
     assert ProviderIdentity.objects.get(user=user).subject == "a11ce000-0000-4000-8000-000000000001"
-    token = client.session[SESSION_ACCESS_TOKEN]
+    token = access_token(client.session)
     assert token
     page = client.get("/")
     assert page.status_code == 200 and token not in page.text
     sign_in(client, "alice")  # again: the same person
     assert ProviderIdentity.objects.count() == 1
+
+
+def test_an_email_the_provider_has_not_verified_is_not_taken(client, db, provider, cast):
+    # Contacts are matched by email: an unverified address must not open dana's requests to bob.
+    sign_in(client, "bob")
+    assert _user(client).email == "bob@example.com"
+    client.logout()
+    seed = json.loads(DEMO_SEED.read_text())
+    seed["uaa"]["users"]["bob"]["email"] = "dana@acme.example"
+    seed["uaa"]["users"]["bob"]["email_verified"] = False
+    provider.reset(seed)
+    sign_in(client, "bob")
+    assert _user(client).email == ""
+    client.logout()
+    seed["uaa"]["users"]["bob"]["email_verified"] = True  # once UAA has confirmed it, it counts
+    provider.reset(seed)
+    sign_in(client, "bob")
+    assert _user(client).email == "dana@acme.example"
+
+
+def test_the_cf_token_is_kept_out_of_the_database_and_deleted_at_sign_out(client, db, provider, cast):
+    sign_in(client, "alice")
+    token = access_token(client.session)
+    assert token
+    client.get("/")  # a page load saves the session once more
+    rows = list(Session.objects.values_list("session_data", flat=True))
+    assert rows
+    for row in rows:
+        assert token not in row and token not in json.dumps(SessionStore().decode(row))
+    reference = client.session[SESSION_TOKEN_REFERENCE]
+    client.post("/accounts/logout/")
+    assert access_token({SESSION_TOKEN_REFERENCE: reference}) == ""
 
 
 def test_ec_team_rights_come_from_the_providers_group(client, db, provider, cast):
@@ -113,20 +149,50 @@ def test_the_ec_team_files_for_anyone(client, db, provider, releases):
 def test_without_a_cf_token_nothing_is_filed(client, db, provider, releases):
     sign_in(client, "alice")
     session = client.session
-    del session[SESSION_ACCESS_TOKEN]
+    forget_access_token(session)
     session.save()
     answer = _file(client, demo.ACME_PROD_URL)
     assert "sign out and sign in through UAA again" in answer.text
     assert not UpgradeRequest.objects.exists()
 
 
+def _acme_prod() -> list:
+    services, problems = intake.parse_service_urls(demo.ACME_PROD_URL)
+    assert not problems
+    return services
+
+
 @pytest.mark.parametrize("token", ["", "not-a-token"])
-def test_the_form_refuses_when_cf_does_not_know_the_token(db, provider, releases, token):
-    form = UpgradeRequestForm(
-        {"service_urls": demo.ACME_PROD_URL, "plan": "test_first", "release": _release()}, owner_token=token
+def test_the_ownership_check_refuses_when_cf_does_not_know_the_token(db, provider, token):
+    with pytest.raises(ownership.NotYours) as refused:
+        ownership.confirm(services=_acme_prod(), contacts=[], owner_token=token)
+    assert "sign" in str(refused.value)
+
+
+def test_the_ownership_check_adds_the_space_managers_to_the_contacts_once(db, provider, settings):
+    token = token_response(provider.api_url, "alice", scope="openid cloud_controller.read")["access_token"]
+    confirmed = ownership.confirm(
+        services=_acme_prod(), contacts=["me@example.com", "dana@acme.example"], owner_token=token
     )
-    assert not form.is_valid()
-    assert "sign" in " ".join(form.errors["service_urls"])
+    assert confirmed == ["me@example.com", "dana@acme.example"]
+    assert ownership.confirm(services=_acme_prod(), contacts=[], owner_token=token) == ["dana@acme.example"]
+    settings.MAX_CONTACTS_PER_REQUEST = 1
+    assert ownership.confirm(services=_acme_prod(), contacts=["me@example.com"], owner_token=token) == [
+        "me@example.com"
+    ]
+    # Anyone's services may be named (owner_token None): CF is not asked, the contacts stay.
+    assert ownership.confirm(services=_acme_prod(), contacts=["x@example.com"], owner_token=None) == [
+        "x@example.com"
+    ]
+
+
+def test_the_request_form_does_not_ask_cf(db, provider, releases):
+    before = len(provider.calls())
+    form = UpgradeRequestForm(
+        {"service_urls": demo.ACME_PROD_URL, "plan": "test_first", "release": _release()}
+    )
+    assert form.is_valid(), form.errors
+    assert len(provider.calls()) == before
 
 
 def test_the_api_applies_the_same_rule(client, db, provider, releases):
@@ -143,11 +209,21 @@ def test_the_api_applies_the_same_rule(client, db, provider, releases):
     assert "dana@acme.example" in json.dumps(accepted.json()["contacts"])
 
 
-def test_a_provider_user_calling_the_api_with_a_token_must_sign_in_through_uaa(
-    client, db, provider, releases, api
+def test_a_provider_user_calling_the_api_with_a_token_is_sent_to_the_browser_or_the_ec_team(
+    client, db, provider, releases
 ):
     sign_in(client, "bob")
-    bob = _user(client)
-    answer = api(bob).post("/api/requests/", {"service_urls": [GLOBEX_PROD_URL]}, format="json")
+    by_token = APIClient()
+    by_token.credentials(HTTP_AUTHORIZATION=f"Token {tokens.replace(_user(client))}")
+    answer = by_token.post("/api/requests/", {"services": [{"url": GLOBEX_PROD_URL}]}, format="json")
     assert answer.status_code == 400
-    assert "sign in through UAA again" in json.dumps(answer.json())
+    (message,) = answer.json()["services"]
+    assert "an API token carries no Cloud Foundry access" in message
+    assert "Sign in through UAA in the browser and file the request there, or ask the EC team" in message
+    assert "sign in through UAA again" not in message  # signing in again would not help the token
+    assert not UpgradeRequest.objects.exists()
+    # The same person through their browser session files for their own services.
+    filed = client.post(
+        "/api/requests/", {"services": [{"url": GLOBEX_PROD_URL}]}, content_type="application/json"
+    )
+    assert filed.status_code == 201, filed.json()

@@ -6,7 +6,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from upgrades import addresses, foundations, intake, ownership
+from upgrades import addresses, foundations, intake
 from upgrades.models import Campaign, Release
 from upgrades.selectors import request_actions, service_actions
 from upgrades.workflow import FAILED_STATE, PLAN_LABELS, RUNNING_STATES, STATE_LABELS, Plan
@@ -197,23 +197,13 @@ class RequestCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"service_urls": ["This field is required (or give services instead)."]}
             )
-        field = "services" if "services" in attrs else "service_urls"
         attrs.setdefault("services", attrs.pop("service_urls", None))
-        owner_token = self.context.get("owner_token")
-        if owner_token is not None:
-            self._check_ownership(attrs, owner_token, field)
         return attrs
 
-    @staticmethod
-    def _check_ownership(attrs: dict, owner_token: str, field: str) -> None:
-        """Only the requester's own services (`upgrades.ownership`); their spaces' managers join the
-        contacts. The context's `owner_token` is None when anyone's services may be named."""
-        verdict = ownership.check(attrs["services"], owner_token)
-        if verdict.problems:
-            raise serializers.ValidationError({field: [str(problem) for problem in verdict.problems]})
-        contacts = attrs.get("contacts", [])
-        offered = [m for m in verdict.managers if m not in contacts]
-        attrs["contacts"] = (contacts + offered)[: settings.MAX_CONTACTS_PER_REQUEST]
+    @property
+    def services_field(self) -> str:
+        """The field that named the services, for messages about them (after `is_valid`)."""
+        return "services" if "services" in self.initial_data else "service_urls"
 
     def validate_contacts(self, value):
         contacts, problems = intake.parse_contacts(value)

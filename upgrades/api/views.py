@@ -2,11 +2,21 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from upgrades import actions, campaign_reads, campaigns, deadlines, evidence, fleet, identity, selectors
+from upgrades import (
+    actions,
+    campaign_reads,
+    campaigns,
+    deadlines,
+    evidence,
+    fleet,
+    identity,
+    ownership,
+    selectors,
+)
 from upgrades.api.serializers import (
     ActionSerializer,
     CampaignActionSerializer,
@@ -90,17 +100,24 @@ class RequestListCreate(generics.GenericAPIView):
     )
     def post(self, request):
         must_own, token = identity.provider_access(request.user, request.session)
-        incoming = RequestCreateSerializer(
-            data=request.data, context={"owner_token": token if must_own else None}
-        )
+        incoming = RequestCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
+        if must_own and request.auth is not None:
+            # Authenticated by an API token (a session has no `auth`): there is no CF token to check with.
+            raise ValidationError({incoming.services_field: [ownership.api_token_refusal()]})
+        try:
+            contacts = ownership.confirm(
+                services=data["services"], contacts=data["contacts"], owner_token=token if must_own else None
+            )
+        except ownership.NotYours as refused:
+            raise ValidationError({incoming.services_field: [str(p) for p in refused.problems]}) from None
         created = actions.submit_request(
             requester=request.user,
             services=data["services"],
             plan=Plan(data["plan"]),
             release=data["release"],
-            contacts=data["contacts"],
+            contacts=contacts,
             notes=data["notes"],
         )
         body = RequestSerializer(

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.html import format_html
 
-from upgrades import intake, ownership
+from upgrades import intake
 from upgrades.models import Release
 from upgrades.workflow import PLAN_LABELS, Plan
 
@@ -66,11 +66,8 @@ class UpgradeRequestForm(forms.Form):
         help_text="At most {notes} characters.",
     )
 
-    def __init__(self, *args, requester_email: str = "", owner_token: str | None = None, **kwargs):
-        """``owner_token``: the CF access token of a requester who may file only for their own
-        services (`upgrades.ownership`); None when anyone's services may be named."""
+    def __init__(self, *args, requester_email: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        self.owner_token = owner_token
         limits = {
             "services": settings.MAX_SERVICES_PER_REQUEST,
             "contacts": settings.MAX_CONTACTS_PER_REQUEST,
@@ -97,19 +94,7 @@ class UpgradeRequestForm(forms.Form):
         services = cleaned.get("service_urls")
         if services:
             cleaned["service_urls"] = self._planned(services)
-        if services and self.owner_token is not None:
-            self._check_ownership(services, cleaned)
         return cleaned
-
-    def _check_ownership(self, services: list[intake.ParsedService], cleaned: dict) -> None:
-        """Refuse the services that are not the requester's; offer their spaces' managers as contacts."""
-        verdict = ownership.check(services, self.owner_token or "")
-        for error in _as_errors(verdict.problems):
-            self.add_error("service_urls", error)
-        contacts = cleaned.get("contacts")
-        if contacts is not None and not verdict.problems:
-            offered = [m for m in verdict.managers if m not in contacts]
-            cleaned["contacts"] = (contacts + offered)[: settings.MAX_CONTACTS_PER_REQUEST]
 
     def _planned(self, services: list[intake.ParsedService]) -> list[intake.ParsedService]:
         """Each service with the plan chosen in its row ("" = the plan above) and the index of the

@@ -15,7 +15,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import condition, require_POST
 
-from upgrades import actions, campaign_reads, foundations, identity, selectors, subscriptions, workflow
+from upgrades import (
+    actions,
+    campaign_reads,
+    foundations,
+    identity,
+    ownership,
+    selectors,
+    subscriptions,
+    workflow,
+)
 from upgrades.models import Leftover, ServiceUpgrade, UpgradeRequest
 from upgrades.permissions import is_ec_team
 from upgrades.web import home as home_page
@@ -57,23 +66,25 @@ def how_it_works(request):
 def new_request(request):
     initial = _filed_again(request) if request.method == "GET" else None
     must_own, token = identity.provider_access(request.user, request.session)
-    form = UpgradeRequestForm(
-        request.POST or None,
-        initial=initial,
-        requester_email=request.user.email,
-        owner_token=token if must_own else None,
-    )
+    form = UpgradeRequestForm(request.POST or None, initial=initial, requester_email=request.user.email)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
+            contacts = ownership.confirm(
+                services=data["service_urls"],
+                contacts=data["contacts"],
+                owner_token=token if must_own else None,
+            )
             created = actions.submit_request(
                 requester=request.user,
                 services=data["service_urls"],
                 plan=workflow.Plan(data["plan"]),
                 release=data["release"],
-                contacts=data["contacts"],
+                contacts=contacts,
                 notes=data["notes"],
             )
+        except ownership.NotYours as refused:
+            form.add_problems({"service_urls": refused.problems})
         except actions.IntakeRejected as rejected:
             form.add_problems(rejected.problems)
         else:
