@@ -8,10 +8,6 @@ address the portal may not post to (now), fail the delivery for good. One receiv
 never holds up another's deliveries.
 """
 
-from datetime import timedelta
-
-from django.utils import timezone
-
 from upgrades.models import Delivery
 from upgrades.notifications import sender, webhook_payloads, webhook_transport, webhooks
 from upgrades.notifications.webhook_urls import WebhookURLError
@@ -34,7 +30,7 @@ def _send_one(delivery_id: int, report: sender.SendReport) -> None:
         "webhook", "notification__request", "notification__campaign"
     ).get(pk=delivery_id)
     if delivery.webhook is None:
-        _record(delivery, Delivery.Status.SKIPPED, "The subscription was deleted.")
+        sender.finish(delivery, Delivery.Status.SKIPPED, "The subscription was deleted.")
         report.skipped += 1
         return
     sender.seal(delivery.notification)
@@ -48,37 +44,20 @@ def _send_one(delivery_id: int, report: sender.SendReport) -> None:
     try:
         answer = webhook_transport.post(delivery.webhook.url, body, headers)
     except WebhookURLError as error:
-        _record(delivery, Delivery.Status.FAILED, str(error))
+        sender.finish(delivery, Delivery.Status.FAILED, str(error))
         report.failed += 1
         return
     except webhook_transport.Unreachable as error:
-        _retry_later(delivery, str(error))
+        sender.defer(delivery, str(error))
         report.deferred += 1
         report.errors.append(str(error))
         return
     if 200 <= answer.status < 300:
-        _record(delivery, Delivery.Status.SENT, "", answer.status)
+        sender.finish(delivery, Delivery.Status.SENT, "", answer.status)
         report.sent += 1
     elif answer.status >= 500 or answer.status in RETRIED_STATUSES:
-        _retry_later(delivery, f"HTTP {answer.status}: {answer.text}", answer.status)
+        sender.defer(delivery, f"HTTP {answer.status}: {answer.text}", answer.status)
         report.deferred += 1
     else:
-        _record(delivery, Delivery.Status.FAILED, f"HTTP {answer.status}: {answer.text}", answer.status)
+        sender.finish(delivery, Delivery.Status.FAILED, f"HTTP {answer.status}: {answer.text}", answer.status)
         report.failed += 1
-
-
-def _record(delivery: Delivery, status: str, error: str, code: int | None = None) -> None:
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=status,
-        last_error=error[:2000],
-        last_status_code=code,
-        claimed_until=None,
-        sent_at=timezone.now() if status == Delivery.Status.SENT else None,
-    )
-
-
-def _retry_later(delivery: Delivery, error: str, code: int | None = None) -> None:
-    retry_at = timezone.now() + timedelta(seconds=sender.backoff(delivery.attempts))
-    Delivery.objects.filter(pk=delivery.pk).update(
-        last_error=error[:2000], last_status_code=code, claimed_until=None, next_attempt_at=retry_at
-    )
