@@ -128,6 +128,30 @@ def test_answers_decide_retry_or_failure(cast, releases, receiver):
     assert {hit.delivery for hit in receiver.all()} == {str(delivery.pk)}, "a retry is the same delivery"
 
 
+def test_a_receiver_that_keeps_failing_is_given_up_on_after_webhook_max_attempts(
+    cast, releases, receiver, settings, api
+):
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    receiver.start()
+    receiver.status = 502
+    hook, _ = subscriptions.subscribe(
+        user=cast["olga"], scope=subscriptions.Scope(), url=receiver.url(), events=["new_request"],
+        format="json",
+    )  # fmt: skip
+    file_request(cast["alice"])
+    assert send_now().deferred == 1
+    assert send_now().deferred == 1
+    assert send_now().failed == 1, "the third try is the last"
+    delivery = Delivery.objects.get(channel=Delivery.Channel.WEBHOOK)
+    assert delivery.status == Delivery.Status.FAILED and delivery.attempts == 3
+    assert delivery.last_error.startswith("Gave up after 3 tries: HTTP 502")
+    assert send_now().deferred == send_now().failed == 0 and len(receiver.all()) == 3, "no fourth try"
+    (listed,) = api(cast["olga"]).get("/api/webhooks/").json()["results"]
+    assert listed["last_delivery"]["status"] == "failed"
+    page = api(cast["olga"]).get("/webhooks/").content.decode()
+    assert "Gave up after 3 tries" in page
+
+
 def test_a_deleted_subscription_is_skipped_and_its_record_kept(cast, releases, receiver, api):
     receiver.start()
     hook, _ = subscriptions.subscribe(

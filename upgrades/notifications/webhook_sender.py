@@ -3,10 +3,13 @@
 As with mail (`sender`): claimed with a CAS on the lease, no HTTP inside a transaction, at least
 once (a crash between the receiver's answer and the mark resends; `X-Ecportal-Delivery` lets the
 receiver fold it). A receiver that is down, times out, or answers 408, 425, 429 or 5xx is tried
-again with the same capped exponential backoff, without end; any other answer but 2xx, and an
-address the portal may not post to (now), fail the delivery for good. One receiver's failure
-never holds up another's deliveries.
+again with the same capped exponential backoff, up to WEBHOOK_MAX_ATTEMPTS tries in all, after
+which the delivery fails for good (its error says so); any other answer but 2xx, and an address
+the portal may not post to (now), fail it at once. One receiver's failure never holds up another's
+deliveries, nor any mail: webhooks are sent by a task of their own (`tasks.send_webhooks`).
 """
+
+from django.conf import settings
 
 from upgrades.models import Delivery
 from upgrades.notifications import sender, webhook_payloads, webhook_transport, webhooks
@@ -48,16 +51,26 @@ def _send_one(delivery_id: int, report: sender.SendReport) -> None:
         report.failed += 1
         return
     except webhook_transport.Unreachable as error:
-        sender.defer(delivery, str(error))
-        report.deferred += 1
         report.errors.append(str(error))
+        _try_again(delivery, str(error), None, report)
         return
     if 200 <= answer.status < 300:
         sender.finish(delivery, Delivery.Status.SENT, "", answer.status)
         report.sent += 1
     elif answer.status >= 500 or answer.status in RETRIED_STATUSES:
-        sender.defer(delivery, f"HTTP {answer.status}: {answer.text}", answer.status)
-        report.deferred += 1
+        _try_again(delivery, f"HTTP {answer.status}: {answer.text}", answer.status, report)
     else:
         sender.finish(delivery, Delivery.Status.FAILED, f"HTTP {answer.status}: {answer.text}", answer.status)
         report.failed += 1
+
+
+def _try_again(delivery: Delivery, error: str, code: int | None, report: sender.SendReport) -> None:
+    """A transient failure: back off and retry, unless this was the last try allowed (the claim
+    counted it in `attempts`), which fails the delivery for good."""
+    if delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        error = f"Gave up after {delivery.attempts} tries: {error}"
+        sender.finish(delivery, Delivery.Status.FAILED, error, code)
+        report.failed += 1
+        return
+    sender.defer(delivery, error, code)
+    report.deferred += 1
