@@ -152,6 +152,24 @@ def test_a_receiver_that_keeps_failing_is_given_up_on_after_webhook_max_attempts
     assert "Gave up after 3 tries" in page
 
 
+def test_a_requester_s_every_milestone_subscription_hears_only_of_what_their_mails_cover(
+    cast, releases, receiver
+):
+    """No events named means every milestone its maker may subscribe to: the EC team's hook hears
+    of the team-only `window_ended`, the requester's does not (both hear of `window_reminder`)."""
+    receiver.start()
+    request = file_request(cast["alice"])
+    for who in ("alice", "olga"):
+        url, scope = receiver.url(f"/{who}"), subscriptions.Scope(request=request)
+        subscriptions.subscribe(user=cast[who], scope=scope, url=url, events=[], format="json")
+    service = request.services.get()
+    outbox.on_window_reminder(service, timezone.now() + timedelta(hours=1))
+    outbox.on_window_ended(service, None)
+    assert send_now().sent == 3
+    heard = {(hit.path, hit.json()["milestone"]) for hit in receiver.all()}
+    assert heard == {("/alice", "window_reminder"), ("/olga", "window_reminder"), ("/olga", "window_ended")}
+
+
 def test_a_deleted_subscription_is_skipped_and_its_record_kept(cast, releases, receiver, api):
     receiver.start()
     hook, _ = subscriptions.subscribe(

@@ -19,7 +19,8 @@ class WebhookSerializer(serializers.Serializer):
     url = serializers.CharField()
     format = serializers.ChoiceField(choices=Webhook.Format.choices)
     events = serializers.ListField(
-        child=serializers.CharField(), help_text="Milestones it hears of; empty: every milestone."
+        child=serializers.CharField(),
+        help_text="Milestones it hears of; empty: every milestone its maker may subscribe to.",
     )
     scope = serializers.ChoiceField(choices=["request", "campaign", "portal"])
     request = serializers.IntegerField(source="request_id", allow_null=True)
