@@ -9,9 +9,12 @@ the portal may not post to (now), fail it at once. One receiver's failure never 
 deliveries, nor any mail: webhooks are sent by a task of their own (`tasks.send_webhooks`).
 """
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 
 from upgrades.models import Delivery
+from upgrades.models.webhooks import masked_url
 from upgrades.notifications import sender, webhook_payloads, webhook_transport, webhooks
 from upgrades.notifications.webhook_urls import WebhookURLError
 
@@ -51,8 +54,9 @@ def _send_one(delivery_id: int, report: sender.SendReport) -> None:
         report.failed += 1
         return
     except webhook_transport.Unreachable as error:
-        report.errors.append(str(error))
-        _try_again(delivery, str(error), None, report)
+        text = _scrubbed(str(error), delivery.webhook.url)  # requests' errors name the path
+        report.errors.append(text)
+        _try_again(delivery, text, None, report)
         return
     if 200 <= answer.status < 300:
         sender.finish(delivery, Delivery.Status.SENT, "", answer.status)
@@ -74,3 +78,11 @@ def _try_again(delivery: Delivery, error: str, code: int | None, report: sender.
         return
     sender.defer(delivery, error, code)
     report.deferred += 1
+
+
+def _scrubbed(text: str, url: str) -> str:
+    """`text` with the receiver's path (its credential, often) masked as pages show it."""
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    text = text.replace(url, masked_url(url))
+    return text.replace(path, "/…") if len(path) > 1 else text
