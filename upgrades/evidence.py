@@ -1,4 +1,5 @@
-"""The evidence pack of a request: who filed, approved and acted, every state change, CF call and mail.
+"""The evidence pack of a request: who filed, approved and acted, every state change, CF call, mail
+and webhook delivery.
 
 A pack is `{"evidence": {...}, "signature": {"algorithm": "HMAC-SHA256", "value": <hex>}}`, the
 signature taken over the canonical JSON of `evidence` (sorted keys, no whitespace, UTF-8) with
@@ -9,6 +10,7 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import Q
@@ -83,6 +85,7 @@ def collect(request: UpgradeRequest) -> dict:
         "events": [_event(e) for e in events],
         "cf_calls": [_call(c) for c in calls],
         "mails": _mails(request),
+        "webhooks": _webhooks(request),
     }
 
 
@@ -163,13 +166,21 @@ def _call(call: CallLog) -> dict:
     }
 
 
-def _mails(request: UpgradeRequest) -> list[dict]:
-    """Every mail about the request, its own and those of a campaign that moved its services."""
-    deliveries = (
+def _deliveries(request: UpgradeRequest, channel: str):
+    """The deliveries of `channel` about the request: its own notifications' and those of a campaign
+    that moved its services."""
+    return (
         Delivery.objects.filter(Q(notification__request=request) | Q(notification__services__request=request))
-        .select_related("notification__request__release", "notification__campaign")
+        .filter(channel=channel)
         .distinct()
         .order_by("id")
+    )
+
+
+def _mails(request: UpgradeRequest) -> list[dict]:
+    """Every mail about the request (webhook deliveries are listed apart, by `_webhooks`)."""
+    deliveries = _deliveries(request, Delivery.Channel.MAIL).select_related(
+        "notification__request__release", "notification__campaign"
     )
     return [
         {
@@ -179,6 +190,25 @@ def _mails(request: UpgradeRequest) -> list[dict]:
             # Subjects are rendered for mails that went out; others were never a message.
             "subject": subject_of(d) if d.status == Delivery.Status.SENT else "",
             "message_id": message_id(d),
+            "sent_at": _at(d.sent_at),
+        }
+        for d in deliveries
+    ]
+
+
+def _webhooks(request: UpgradeRequest) -> list[dict]:
+    """Every webhook delivery about the request. The receiver is named by its host only: the rest
+    of a URL (a Slack webhook's path) is a secret, and the pack is handed around."""
+    deliveries = _deliveries(request, Delivery.Channel.WEBHOOK).select_related("notification", "webhook")
+    return [
+        {
+            "delivery": d.pk,
+            "host": urlsplit(d.webhook.url).hostname if d.webhook else None,  # None: since deleted
+            "milestone": d.notification.milestone,
+            "status": d.status,
+            "status_code": d.last_status_code,
+            "attempts": d.attempts,
+            "created_at": _at(d.created_at),
             "sent_at": _at(d.sent_at),
         }
         for d in deliveries

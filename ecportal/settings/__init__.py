@@ -507,12 +507,20 @@ WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=EMBEDDED)
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
 WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
 MAX_WEBHOOKS_PER_SCOPE = env.int("MAX_WEBHOOKS_PER_SCOPE", default=20)
+# A receiver that stays down or keeps answering 5xx is tried this many times in all (with the
+# outbox's backoff: about an hour at the defaults), then its delivery fails for good.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=12)
+# Webhooks have their own beat round, apart from mail: a receiver that hangs delays no mail. Each
+# round sends at most WEBHOOK_BATCH deliveries, so it ends within about that many read timeouts.
+WEBHOOK_SEND_SECONDS = env.float("WEBHOOK_SEND_SECONDS", default=NOTIFY_SEND_SECONDS)
+WEBHOOK_BATCH = env.int("WEBHOOK_BATCH", default=20)
 # Receivers' certificates are checked against the system's CAs, or this bundle (a private CA).
 WEBHOOK_CA_BUNDLE = env.str("WEBHOOK_CA_BUNDLE", default=env.str("REQUESTS_CA_BUNDLE", default=""))
 
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "upgrades.tasks.reconcile", "schedule": ENGINE_RECONCILE_SECONDS},
     "send-mail": {"task": "upgrades.tasks.send_pending", "schedule": NOTIFY_SEND_SECONDS},
+    "send-webhooks": {"task": "upgrades.tasks.send_webhooks", "schedule": WEBHOOK_SEND_SECONDS},
     "fleet-sync": {"task": "upgrades.tasks.sync_fleet", "schedule": FLEET_SYNC_SECONDS},
     "campaigns": {"task": "upgrades.tasks.drive_campaigns", "schedule": CAMPAIGN_DRIVE_SECONDS},
     "deadlines": {"task": "upgrades.tasks.check_deadlines", "schedule": DEADLINE_CHECK_SECONDS},

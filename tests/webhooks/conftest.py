@@ -80,6 +80,47 @@ class Receiver:
             return list(self.received)
 
 
+class Hanging:
+    """A receiver that accepts every connection and never answers (nor closes it) until stopped."""
+
+    def __init__(self):
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self._lock = threading.Lock()
+        self._held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:  # closed by stop()
+                return
+            with self._lock:
+                self._held.append(connection)
+
+    @property
+    def accepted(self) -> int:
+        with self._lock:
+            return len(self._held)
+
+    def stop(self) -> None:
+        self._socket.close()
+        with self._lock:
+            for connection in self._held:
+                connection.close()
+
+
+@pytest.fixture
+def hanging():
+    running = Hanging()
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 def receiver():
     running = Receiver(free_port())

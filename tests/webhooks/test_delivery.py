@@ -10,6 +10,7 @@ from django.db import connection
 from testkit.stack import Stack, database_url
 from tests.conftest import NONPROD, PROD, file_request
 from tests.engine.conftest import wait_for
+from tests.notifications.conftest import smtp  # noqa: F401 (fixture: a real SMTP listener)
 from upgrades import subscriptions
 from upgrades.models import Delivery
 
@@ -99,3 +100,49 @@ def test_a_receiver_down_then_up_gets_each_delivery_once_signed(stack, receiver,
         f"\nwebhooks: {expected} deliveries, {sum(attempts)} attempts ({sum(attempts) - expected} retries, "
         f"at most {max(attempts)} for one), all delivered {caught_up:.1f} s after the receiver came up"
     )
+
+
+@pytest.fixture
+def stack_after(transactional_db, tmp_path, smtp):  # noqa: F811 (the fixture imported above)
+    """A worker and beat started by the test, once what it files is in the database, with receivers
+    allowed a long read: `start()` flushes the broker first, so only beat's rounds send."""
+    broker = settings.CELERY_BROKER_URL
+    assert broker.startswith("redis://") and connection.vendor == "postgresql"
+    running = Stack(
+        database=database_url(connection.settings_dict),
+        broker=broker,
+        api_url="http://127.0.0.1:9",
+        log_dir=tmp_path,
+        extra_env=FAST_OUTBOX
+        | {"EMAIL_BACKEND": None, "EMAIL_PORT": str(smtp.port)}
+        | {"WEBHOOK_CONNECT_TIMEOUT": "2", "WEBHOOK_READ_TIMEOUT": "30"},
+    )
+
+    def start():
+        smtp.start()
+        redis.Redis.from_url(broker).flushdb()  # the send_notification tasks: as if the broker lost them
+        running.start_worker()
+        running.start_beat()
+
+    running.begin = start
+    yield running
+    running.stop()
+
+
+def test_mail_goes_out_while_a_webhook_receiver_hangs(stack_after, smtp, hanging, cast, releases):  # noqa: F811
+    """A receiver that accepts and never answers holds up its own deliveries only: beat's mail round
+    sends the mail meanwhile (before, webhooks went first in the same round, 30 s each)."""
+    subscriptions.subscribe(
+        user=cast["olga"], scope=subscriptions.Scope(), url=hanging.url(), events=[], format="json"
+    )
+    file_request(cast["alice"])
+    mails = Delivery.objects.filter(channel=Delivery.Channel.MAIL)
+    assert webhook_deliveries().count() == 2 and mails.exists()
+    stack_after.begin()
+    wait_for(lambda: hanging.accepted, 20, "the receiver to be posted to")
+    wait_for(
+        lambda: not mails.exclude(status=Delivery.Status.SENT).exists(),
+        20,
+        "every mail to go out while the receiver hangs",
+    )
+    assert {m["To"] for m in smtp.messages()} >= {cast["alice"].email}

@@ -14,6 +14,7 @@ from upgrades.notifications import outbox, webhook_sender
 from upgrades.workflow import Plan
 
 SLACK_LIKE = "https://hooks.slack.example/services/T0/B0/x"
+SHOWN_AS = "https://hooks.slack.example/…B0/x"
 
 
 def send_now() -> webhook_sender.sender.SendReport:
@@ -128,6 +129,48 @@ def test_answers_decide_retry_or_failure(cast, releases, receiver):
     assert {hit.delivery for hit in receiver.all()} == {str(delivery.pk)}, "a retry is the same delivery"
 
 
+def test_a_receiver_that_keeps_failing_is_given_up_on_after_webhook_max_attempts(
+    cast, releases, receiver, settings, api
+):
+    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    receiver.start()
+    receiver.status = 502
+    hook, _ = subscriptions.subscribe(
+        user=cast["olga"], scope=subscriptions.Scope(), url=receiver.url(), events=["new_request"],
+        format="json",
+    )  # fmt: skip
+    file_request(cast["alice"])
+    assert send_now().deferred == 1
+    assert send_now().deferred == 1
+    assert send_now().failed == 1, "the third try is the last"
+    delivery = Delivery.objects.get(channel=Delivery.Channel.WEBHOOK)
+    assert delivery.status == Delivery.Status.FAILED and delivery.attempts == 3
+    assert delivery.last_error.startswith("Gave up after 3 tries: HTTP 502")
+    assert send_now().deferred == send_now().failed == 0 and len(receiver.all()) == 3, "no fourth try"
+    (listed,) = api(cast["olga"]).get("/api/webhooks/").json()["results"]
+    assert listed["last_delivery"]["status"] == "failed"
+    page = api(cast["olga"]).get("/webhooks/").content.decode()
+    assert "Gave up after 3 tries" in page
+
+
+def test_a_requester_s_every_milestone_subscription_hears_only_of_what_their_mails_cover(
+    cast, releases, receiver
+):
+    """No events named means every milestone its maker may subscribe to: the EC team's hook hears
+    of the team-only `window_ended`, the requester's does not (both hear of `window_reminder`)."""
+    receiver.start()
+    request = file_request(cast["alice"])
+    for who in ("alice", "olga"):
+        url, scope = receiver.url(f"/{who}"), subscriptions.Scope(request=request)
+        subscriptions.subscribe(user=cast[who], scope=scope, url=url, events=[], format="json")
+    service = request.services.get()
+    outbox.on_window_reminder(service, timezone.now() + timedelta(hours=1))
+    outbox.on_window_ended(service, None)
+    assert send_now().sent == 3
+    heard = {(hit.path, hit.json()["milestone"]) for hit in receiver.all()}
+    assert heard == {("/alice", "window_reminder"), ("/olga", "window_reminder"), ("/olga", "window_ended")}
+
+
 def test_a_deleted_subscription_is_skipped_and_its_record_kept(cast, releases, receiver, api):
     receiver.start()
     hook, _ = subscriptions.subscribe(
@@ -189,11 +232,11 @@ def test_pages_show_each_scope_s_webhooks_to_who_manages_them(cast, releases, ap
     assert hook.request == request and hook.format == "slack" and hook.events == ["completed"]
     secret = re.search(r'<code id="webhook-secret">([0-9a-f]{64})</code>', page).group(1)
     shown = alice.get(f"/requests/{request.pk}/").content.decode()
-    assert SLACK_LIKE in shown and secret not in shown
+    assert SHOWN_AS in shown and secret not in shown
 
     assert alice.get("/webhooks/").status_code == 403
     team_page = olga.get("/webhooks/").content.decode()
-    assert "Portal-wide webhooks" in team_page and SLACK_LIKE in team_page and request.reference in team_page
+    assert "Portal-wide webhooks" in team_page and SHOWN_AS in team_page and request.reference in team_page
     assert olga.post("/webhooks/", {"url": "ftp://x", "format": "json"}).status_code == 400
     assert olga.post("/webhooks/", {"url": SLACK_LIKE, "format": "json"}).status_code == 200
     assert Webhook.objects.filter(request=None, campaign=None).count() == 1
@@ -202,6 +245,40 @@ def test_pages_show_each_scope_s_webhooks_to_who_manages_them(cast, releases, ap
     deleted = alice.post(f"/webhooks/{hook.pk}/delete/")
     assert deleted.status_code == 302 and deleted["Location"] == f"/requests/{request.pk}/"
     assert not Webhook.objects.filter(pk=hook.pk).exists()
+
+
+def test_a_webhook_s_url_is_shown_in_full_only_when_it_is_made(cast, releases, api):
+    """A Slack webhook's path is its credential: lists, pages, the deletion's message and the API
+    show the host and a masked path; only the answer that creates it has it in full."""
+    request = file_request(cast["alice"])
+    alice, olga = api(cast["alice"]), api(cast["olga"])
+    body = {"url": SLACK_LIKE, "request": request.pk, "format": "slack"}
+    made = alice.post("/api/webhooks/", body, format="json").json()
+    assert made["url"] == SLACK_LIKE
+    listed = olga.get("/api/webhooks/")
+    assert [h["url"] for h in listed.json()["results"]] == [SHOWN_AS]
+    pages = [alice.get(f"/requests/{request.pk}/"), olga.get("/webhooks/"), olga.get("/api/webhooks/")]
+    for page in pages:
+        assert "services/T0" not in page.content.decode()
+    assert SHOWN_AS in pages[0].content.decode() and SHOWN_AS in pages[1].content.decode()
+    assert alice.delete(f"/api/webhooks/{made['id']}/").json()["url"] == SHOWN_AS
+
+    made = alice.post("/api/webhooks/", body, format="json").json()
+    gone = alice.post(f"/webhooks/{made['id']}/delete/", follow=True).content.decode()
+    assert f"Webhook to {SHOWN_AS} deleted." in gone and "services/T0" not in gone
+
+
+def test_a_receiver_s_path_is_masked_in_the_errors_recorded(cast, releases, receiver, api):
+    hook, _ = subscriptions.subscribe(
+        user=cast["olga"], scope=subscriptions.Scope(), url=receiver.url("/services/T0/B0/token-1234"),
+        events=["new_request"], format="slack",
+    )  # fmt: skip
+    file_request(cast["alice"])
+    report = send_now()  # the receiver is down
+    assert report.deferred == 1 and "ConnectionError" in report.errors[0]
+    (delivery,) = hook.deliveries.all()
+    assert "/…" in delivery.last_error and "token-1234" not in delivery.last_error
+    assert "token-1234" not in api(cast["olga"]).get("/webhooks/").content.decode()
 
 
 def test_a_campaign_s_milestone_goes_to_its_webhooks_and_each_request_hears_only_its_own(

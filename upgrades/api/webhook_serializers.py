@@ -16,10 +16,13 @@ class LastDeliverySerializer(serializers.Serializer):
 
 class WebhookSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    url = serializers.CharField()
+    url = serializers.CharField(
+        source="masked_url", help_text="Scheme and host; the path, often the receiver's credential, masked."
+    )
     format = serializers.ChoiceField(choices=Webhook.Format.choices)
     events = serializers.ListField(
-        child=serializers.CharField(), help_text="Milestones it hears of; empty: every milestone."
+        child=serializers.CharField(),
+        help_text="Milestones it hears of; empty: every milestone its maker may subscribe to.",
     )
     scope = serializers.ChoiceField(choices=["request", "campaign", "portal"])
     request = serializers.IntegerField(source="request_id", allow_null=True)
@@ -36,6 +39,7 @@ class WebhookSerializer(serializers.Serializer):
 
 
 class WebhookCreatedSerializer(WebhookSerializer):
+    url = serializers.CharField(help_text="The receiver's URL in full, given only now.")
     secret = serializers.CharField(
         help_text="The signing secret, given only now: `X-Ecportal-Signature` is `sha256=` and the hex "
         "HMAC-SHA256 of the body with it."

@@ -4,9 +4,24 @@ Their deliveries are rows of the outbox (`Delivery` with `channel="webhook"`), s
 mails.
 """
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+SHOWN_TAIL = 4  # characters of a long path shown, enough to tell two receivers on one host apart
+
+
+def masked_url(url: str) -> str:
+    """`url` as pages, the API and logs show it: scheme and host, the path and query masked. A
+    receiver's path is often its only credential (a Slack incoming webhook's is), so it is given in
+    full only to the person who types it, when it is made; of a long one the last few characters
+    are shown, to tell it apart."""
+    parts = urlsplit(url)
+    rest = parts.path.lstrip("/") + (f"?{parts.query}" if parts.query else "")
+    tail = rest[-SHOWN_TAIL:] if len(rest) >= 4 * SHOWN_TAIL else ""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/" + (f"…{tail}" if rest else "")
 
 
 class WebhookQuerySet(models.QuerySet):
@@ -57,7 +72,11 @@ class Webhook(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"webhook {self.pk} {self.url}"
+        return f"webhook {self.pk} {self.masked_url}"
+
+    @property
+    def masked_url(self) -> str:
+        return masked_url(self.url)
 
     @property
     def scope(self) -> str:

@@ -76,19 +76,22 @@ def seal(notification: Notification) -> None:
     notification.refresh_from_db(fields=["sealed", "details"])
 
 
-def _finish(delivery: Delivery, status: str, error: str = "") -> None:
+def finish(delivery: Delivery, status: str, error: str = "", code: int | None = None) -> None:
+    """Record a claimed delivery's final outcome (`code`: a webhook receiver's HTTP status) and free it."""
     Delivery.objects.filter(pk=delivery.pk).update(
         status=status,
         last_error=error[:2000],
+        last_status_code=code,
         claimed_until=None,
         sent_at=timezone.now() if status == Delivery.Status.SENT else None,
     )
 
 
-def _defer(delivery: Delivery, error: str) -> None:
+def defer(delivery: Delivery, error: str, code: int | None = None) -> None:
+    """Put a claimed delivery back, to be tried again after the backoff of its attempts so far."""
     retry_at = timezone.now() + timedelta(seconds=backoff(delivery.attempts))
     Delivery.objects.filter(pk=delivery.pk).update(
-        last_error=error[:2000], claimed_until=None, next_attempt_at=retry_at
+        last_error=error[:2000], last_status_code=code, claimed_until=None, next_attempt_at=retry_at
     )
 
 
@@ -130,14 +133,14 @@ def _send_one(connection, delivery_id: int, report: SendReport) -> bool:
     seal(delivery.notification)
     reason = rendering.skip_reason(delivery)
     if reason:
-        _finish(delivery, Delivery.Status.SKIPPED, reason)
+        finish(delivery, Delivery.Status.SKIPPED, reason)
         report.skipped += 1
         return True
     try:
         message = rendering.render_message(delivery)
         message.message()  # builds the headers now: a header injection fails here, not on the wire
     except ValueError as error:  # Unsendable, or a header Django refuses to build
-        _finish(delivery, Delivery.Status.FAILED, str(error))
+        finish(delivery, Delivery.Status.FAILED, str(error))
         report.failed += 1
         return True
     try:
@@ -147,13 +150,13 @@ def _send_one(connection, delivery_id: int, report: SendReport) -> bool:
         text = f"{type(error).__name__}: {error}"
         report.errors.append(text)
         if _permanent(error):
-            _finish(delivery, Delivery.Status.FAILED, text)
+            finish(delivery, Delivery.Status.FAILED, text)
             report.failed += 1
             return True
-        _defer(delivery, text)
+        defer(delivery, text)
         report.deferred += 1
         return False
-    _finish(delivery, Delivery.Status.SENT)
+    finish(delivery, Delivery.Status.SENT)
     report.sent += 1
     return True
 

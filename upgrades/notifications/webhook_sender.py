@@ -3,16 +3,18 @@
 As with mail (`sender`): claimed with a CAS on the lease, no HTTP inside a transaction, at least
 once (a crash between the receiver's answer and the mark resends; `X-Ecportal-Delivery` lets the
 receiver fold it). A receiver that is down, times out, or answers 408, 425, 429 or 5xx is tried
-again with the same capped exponential backoff, without end; any other answer but 2xx, and an
-address the portal may not post to (now), fail the delivery for good. One receiver's failure
-never holds up another's deliveries.
+again with the same capped exponential backoff, up to WEBHOOK_MAX_ATTEMPTS tries in all, after
+which the delivery fails for good (its error says so); any other answer but 2xx, and an address
+the portal may not post to (now), fail it at once. One receiver's failure never holds up another's
+deliveries, nor any mail: webhooks are sent by a task of their own (`tasks.send_webhooks`).
 """
 
-from datetime import timedelta
+from urllib.parse import urlsplit
 
-from django.utils import timezone
+from django.conf import settings
 
 from upgrades.models import Delivery
+from upgrades.models.webhooks import masked_url
 from upgrades.notifications import sender, webhook_payloads, webhook_transport, webhooks
 from upgrades.notifications.webhook_urls import WebhookURLError
 
@@ -34,7 +36,7 @@ def _send_one(delivery_id: int, report: sender.SendReport) -> None:
         "webhook", "notification__request", "notification__campaign"
     ).get(pk=delivery_id)
     if delivery.webhook is None:
-        _record(delivery, Delivery.Status.SKIPPED, "The subscription was deleted.")
+        sender.finish(delivery, Delivery.Status.SKIPPED, "The subscription was deleted.")
         report.skipped += 1
         return
     sender.seal(delivery.notification)
@@ -48,37 +50,39 @@ def _send_one(delivery_id: int, report: sender.SendReport) -> None:
     try:
         answer = webhook_transport.post(delivery.webhook.url, body, headers)
     except WebhookURLError as error:
-        _record(delivery, Delivery.Status.FAILED, str(error))
+        sender.finish(delivery, Delivery.Status.FAILED, str(error))
         report.failed += 1
         return
     except webhook_transport.Unreachable as error:
-        _retry_later(delivery, str(error))
-        report.deferred += 1
-        report.errors.append(str(error))
+        text = _scrubbed(str(error), delivery.webhook.url)  # requests' errors name the path
+        report.errors.append(text)
+        _try_again(delivery, text, None, report)
         return
     if 200 <= answer.status < 300:
-        _record(delivery, Delivery.Status.SENT, "", answer.status)
+        sender.finish(delivery, Delivery.Status.SENT, "", answer.status)
         report.sent += 1
     elif answer.status >= 500 or answer.status in RETRIED_STATUSES:
-        _retry_later(delivery, f"HTTP {answer.status}: {answer.text}", answer.status)
-        report.deferred += 1
+        _try_again(delivery, f"HTTP {answer.status}: {answer.text}", answer.status, report)
     else:
-        _record(delivery, Delivery.Status.FAILED, f"HTTP {answer.status}: {answer.text}", answer.status)
+        sender.finish(delivery, Delivery.Status.FAILED, f"HTTP {answer.status}: {answer.text}", answer.status)
         report.failed += 1
 
 
-def _record(delivery: Delivery, status: str, error: str, code: int | None = None) -> None:
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=status,
-        last_error=error[:2000],
-        last_status_code=code,
-        claimed_until=None,
-        sent_at=timezone.now() if status == Delivery.Status.SENT else None,
-    )
+def _try_again(delivery: Delivery, error: str, code: int | None, report: sender.SendReport) -> None:
+    """A transient failure: back off and retry, unless this was the last try allowed (the claim
+    counted it in `attempts`), which fails the delivery for good."""
+    if delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        error = f"Gave up after {delivery.attempts} tries: {error}"
+        sender.finish(delivery, Delivery.Status.FAILED, error, code)
+        report.failed += 1
+        return
+    sender.defer(delivery, error, code)
+    report.deferred += 1
 
 
-def _retry_later(delivery: Delivery, error: str, code: int | None = None) -> None:
-    retry_at = timezone.now() + timedelta(seconds=sender.backoff(delivery.attempts))
-    Delivery.objects.filter(pk=delivery.pk).update(
-        last_error=error[:2000], last_status_code=code, claimed_until=None, next_attempt_at=retry_at
-    )
+def _scrubbed(text: str, url: str) -> str:
+    """`text` with the receiver's path (its credential, often) masked as pages show it."""
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    text = text.replace(url, masked_url(url))
+    return text.replace(path, "/…") if len(path) > 1 else text

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils.crypto import salted_hmac
 
 from upgrades.models import Delivery, Notification, ServiceUpgrade, Webhook
+from upgrades.permissions import is_ec_team
 
 WEBHOOK = Delivery.Channel.WEBHOOK
 SIGNATURE_HEADER = "X-Ecportal-Signature"
@@ -52,6 +53,17 @@ def recipient_of(webhook: Webhook) -> str:
 # --- Who hears of a notification (called by the outbox, in its transaction) ---------------------
 
 
+def _hears(hook: Webhook, notification: Notification) -> bool:
+    """Whether the subscription wants the notification. One made by someone other than the EC team
+    hears only of milestones their own mails cover (`subscriptions`' rule), also when it names no
+    events ("every milestone"); asked now, as its maker may have left the team since."""
+    if hook.events and notification.milestone not in hook.events:
+        return False
+    if notification.audience == Notification.Audience.USERS:
+        return True
+    return hook.created_by is not None and is_ec_team(hook.created_by)
+
+
 def add_deliveries(notification: Notification, services: list[ServiceUpgrade]) -> None:
     """A delivery for each subscription that wants this notification and lacks one: portal-wide
     ones, the request's, and those of the campaigns of `services` (which just joined it); of a
@@ -64,11 +76,8 @@ def add_deliveries(notification: Notification, services: list[ServiceUpgrade]) -
         scope |= Q(campaign_id__in=campaigns)
     if notification.campaign_id:  # a campaign's mail stands in for its requests' own
         scope |= Q(request_id__in={s.request_id for s in services})
-    wanted = [
-        hook
-        for hook in Webhook.objects.filter(scope)
-        if not hook.events or notification.milestone in hook.events
-    ]
+    hooks = Webhook.objects.filter(scope).select_related("created_by")
+    wanted = [hook for hook in hooks if _hears(hook, notification)]
     Delivery.objects.bulk_create(
         [
             Delivery(

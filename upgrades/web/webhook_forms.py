@@ -25,7 +25,7 @@ class WebhookForm(forms.Form):
         label="Milestones",
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: every milestone.",
+        help_text="None ticked: every milestone listed here.",
     )
 
     def __init__(self, *args, user, **kwargs):

@@ -109,5 +109,5 @@ def webhook_delete(request, webhook_id: int):
         subscriptions.unsubscribe(user=request.user, webhook=found)
     except NotAllowed as refused:
         raise PermissionDenied(str(refused)) from None
-    messages.success(request, f"Webhook to {found.url} deleted.")
+    messages.success(request, f"Webhook to {found.masked_url} deleted.")
     return redirect(_page_of(scope))
