@@ -169,3 +169,50 @@ def test_when_the_retention_window_ends_beat_deletes_the_old_app_and_restore_is_
     answer = api(cast["olga"]).post(f"/api/services/{service.pk}/restore/", {}, format="json")
     assert answer.status_code == 409
     assert service.events.filter(message__contains="retention window ended").count() == 1
+
+
+def test_an_old_app_whose_deletion_failed_is_deleted_by_a_later_round(engine, sim, cast):
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    fault = sim.add_fault(
+        method="DELETE",
+        path=f"^/v3/apps/{service.blue_app_guid}$",
+        status=422,
+        title="CF-UnprocessableEntity",
+    )
+    ServiceUpgrade.objects.filter(pk=service.pk).update(blue_retained_until=timezone.now())
+    wait_for(
+        lambda: any(
+            c["method"] == "DELETE" and c["path"] == f"/v3/apps/{service.blue_app_guid}" for c in sim.calls()
+        ),
+        30,
+        "beat to try to delete the old app",
+    )
+    service.refresh_from_db()
+    assert service.blue_deleted and service.blue_removed_at is None, "claimed, not done"
+    assert service.blue_app_guid in cf_picture(sim)["apps"]
+    sim.control("DELETE", f"faults/{fault['id']}")
+    wait_for(lambda: service.blue_app_guid not in cf_picture(sim)["apps"], 30, "a later round to delete it")
+    wait_for(
+        lambda: ServiceUpgrade.objects.get(pk=service.pk).blue_removed_at, 30, "the deletion to be recorded"
+    )
+    assert service.events.filter(message__contains="retention window ended").count() == 1
+
+
+def test_an_old_app_that_still_serves_a_route_is_kept_and_the_ec_team_told(engine, sim, cast, monkeypatch):
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    cf = cf_client(sim, monkeypatch, service.foundation)
+    route = cf.create_route("someone-elses-route", service.domain_guid, service.space_guid)
+    cf.insert_destination(route.guid, service.blue_app_guid)
+    ServiceUpgrade.objects.filter(pk=service.pk).update(blue_retained_until=timezone.now())
+    note = wait_for(
+        lambda: service.events.filter(message__contains="still serves a route").first(),
+        30,
+        "the clean-up to say why the old app is kept",
+    )
+    assert "is not deleted" in note.message
+    assert service.blue_app_guid in cf_picture(sim)["apps"]
+    assert ServiceUpgrade.objects.get(pk=service.pk).blue_removed_at is None

@@ -23,24 +23,50 @@ log = logging.getLogger(__name__)
 
 
 def delete_expired_retentions() -> int:
-    """Delete the old apps whose retention window ended (claimed first, so none can be restored
-    meanwhile). A call that fails leaves the app to the sweep, which finds it labelled and unwanted."""
+    """Delete the old apps whose retention window ended. Safe to run twice: the deletion is claimed
+    first (so none can be restored meanwhile), sent, and recorded done only once CF answers (a 404
+    is done too); a CF error or an app still serving a route leaves the claim for the next round."""
     deleted = 0
     for service in deadlines.claim_expired_retentions():
         foundation = foundations.by_slug(service.foundation)
         if foundation is None:
+            log.warning(
+                "retention clean-up of service %s: foundation %s unknown", service.pk, service.foundation
+            )
             continue
         try:
-            cf = client_for(foundation)
-            app = cf.get_app(service.blue_app_guid)
-            if app.labels.get(settings.ENGINE_LABEL) == str(service.pk) and not _serving(cf, app.guid, {}):
-                cf.delete_app(app.guid)
-                deleted += 1
-        except NotFound:
-            continue  # already gone
+            deleted += _delete_retained(client_for(foundation), service)
         except CFError as error:
-            log.warning("retention clean-up of service %s left to the sweep: %s", service.pk, error)
+            log.warning("retention clean-up of service %s failed, retried next round: %s", service.pk, error)
     return deleted
+
+
+def _delete_retained(cf: CFClient, service: ServiceUpgrade) -> int:
+    try:
+        app = cf.get_app(service.blue_app_guid)
+    except NotFound:
+        deadlines.record_blue_removed(service)
+        return 0
+    if app.labels.get(settings.ENGINE_LABEL) != str(service.pk):
+        # Someone relabelled it since: never delete what is not the portal's.
+        deadlines.record_blue_removed(
+            service, f"The previous release's app {app.name} no longer carries this upgrade's label: kept."
+        )
+        return 0
+    if _serving(cf, app.guid, set()):
+        log.warning("retention clean-up of service %s: app %s serves a route, kept", service.pk, app.guid)
+        deadlines.note_blue_kept(
+            service,
+            f"The previous release's app {app.name} still serves a route, so it is not deleted; "
+            "it is deleted once no route leads to it.",
+        )
+        return 0
+    try:
+        cf.delete_app(app.guid)
+        cf.get_app(app.guid)  # the delete is a job: done once CF no longer has the app
+    except NotFound:
+        deadlines.record_blue_removed(service)
+    return 1
 
 
 def sweep(*, clean: bool = False) -> dict:
