@@ -216,3 +216,16 @@ def test_an_old_app_that_still_serves_a_route_is_kept_and_the_ec_team_told(engin
     assert "is not deleted" in note.message
     assert service.blue_app_guid in cf_picture(sim)["apps"]
     assert ServiceUpgrade.objects.get(pk=service.pk).blue_removed_at is None
+
+
+def test_a_step_1_rollback_keeps_the_label_an_earlier_upgrade_left_on_the_app(engine, sim, cast, monkeypatch):
+    cf = cf_client(sim, monkeypatch, "predix-west")
+    blue = next(a for a in cf_picture(sim)["apps"].items() if a[1][0] == ACME)[0]
+    cf.update_app(
+        blue, name=ACME, labels={settings.ENGINE_LABEL: "999999"}
+    )  # the green of an earlier upgrade
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.TEST_FIRST)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.ROLLED_BACK)  # its test window ran out
+    assert service.blue_app_guid == blue
+    assert cf_picture(sim)["apps"][blue][2] == {settings.ENGINE_LABEL: "999999"}
