@@ -1,6 +1,9 @@
 """Deadlines through a real worker and beat against cfsim over HTTP: a test window that ends rolls the
 service back; the previous release restored within its retention window; the sweep of leftovers."""
 
+import hashlib
+import json
+
 import pytest
 from django.conf import settings
 from django.utils import timezone
@@ -21,6 +24,7 @@ from tests.engine.conftest import (
 )
 from upgrades import dispatch, foundations
 from upgrades.cloudfoundry.factory import client_for
+from upgrades.engine.plan import fingerprint
 from upgrades.models import Leftover, Notification, ServiceUpgrade
 from upgrades.workflow import Plan, State
 
@@ -229,3 +233,24 @@ def test_a_step_1_rollback_keeps_the_label_an_earlier_upgrade_left_on_the_app(en
     service = wait_state(request.services.get().pk, State.ROLLED_BACK)  # its test window ran out
     assert service.blue_app_guid == blue
     assert cf_picture(sim)["apps"][blue][2] == {settings.ENGINE_LABEL: "999999"}
+
+
+def test_the_plan_says_the_old_app_is_kept_for_the_retention_window_and_its_fingerprint_does_not_depend_on_it(
+    engine, cast
+):
+    service = filed_and_checked(cast["alice"], [ACME_PROD]).services.get()
+    plan = service.change_plan
+    fate = next(item["what"] for item in plan["delete"] if item["guid"] == service.blue_app_guid)
+    assert (
+        fate == f"stopped, renamed {ACME}-previous-{service.pk} and kept 1 hour for a restore, then deleted"
+    )
+    # A plan approved when the old app was simply deleted (the first wording) keeps its fingerprint.
+    first = {
+        **plan,
+        "delete": [
+            {**item, "what": "stopped, then deleted"} if item["guid"] == service.blue_app_guid else item
+            for item in plan["delete"]
+        ],
+    }
+    canonical = json.dumps(first, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert service.plan_fingerprint == fingerprint(plan) == hashlib.sha256(canonical.encode()).hexdigest()
