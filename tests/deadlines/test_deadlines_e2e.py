@@ -24,6 +24,7 @@ from tests.engine.conftest import (
 )
 from upgrades import dispatch, foundations
 from upgrades.cloudfoundry.factory import client_for
+from upgrades.engine import cleanup
 from upgrades.engine.plan import fingerprint
 from upgrades.models import Leftover, Notification, ServiceUpgrade
 from upgrades.workflow import Plan, State
@@ -254,3 +255,31 @@ def test_the_plan_says_the_old_app_is_kept_for_the_retention_window_and_its_fing
     }
     canonical = json.dumps(first, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert service.plan_fingerprint == fingerprint(plan) == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_the_sweep_lists_but_never_deletes_what_carries_an_upgrade_id_this_portal_does_not_know(
+    engine, sim, cast, monkeypatch
+):
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    cf = cf_client(sim, monkeypatch, service.foundation)
+    ours = cf.create_app(
+        "orphan-of-ours", service.space_guid, labels={settings.ENGINE_LABEL: str(service.pk)}
+    )
+    unknown = str(ServiceUpgrade.objects.order_by("-pk").first().pk + 1000)
+    theirs = cf.create_app("another-portals-app", service.space_guid, labels={settings.ENGINE_LABEL: unknown})
+    their_route = cf.create_route(
+        "another-portals-route",
+        service.domain_guid,
+        service.space_guid,
+        labels={settings.ENGINE_LABEL: unknown},
+    )
+
+    cleanup.sweep(clean=True)
+    after = cf_picture(sim)
+    assert ours.guid not in after["apps"], "an orphan of this portal's ended upgrade is removed"
+    assert theirs.guid in after["apps"] and their_route.guid in after["routes"]
+    listed = {item.guid: item for item in Leftover.objects.filter(upgrade_label=unknown)}
+    assert set(listed) == {theirs.guid, their_route.guid}
+    assert all("never deleted" in item.reason for item in listed.values())

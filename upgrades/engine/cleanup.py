@@ -98,18 +98,29 @@ def _sweep_one(foundation: Foundation, *, clean: bool) -> list[dict]:
     ids = {_upgrade_id(r.labels) for r in [*apps, *routes]} - {None}
     upgrades = ServiceUpgrade.objects.in_bulk(ids)
     ours = {r.guid for r in routes if _unwanted_route(upgrades.get(_upgrade_id(r.labels)), r.labels)}
-    leftovers = []
+    leftovers, deletable = [], set(ours)
     for route in routes:
         if route.guid in ours:
             leftovers.append(_facts("route", route.guid, route.url, route.labels, "its upgrade has ended"))
+        elif _upgrade_id(route.labels) is not None and _upgrade_id(route.labels) not in upgrades:
+            leftovers.append(_facts("route", route.guid, route.url, route.labels, _UNKNOWN))
     for app in apps:
-        why = _unwanted_app(upgrades.get(_upgrade_id(app.labels)), app.guid, app.labels)
+        upgrade = upgrades.get(_upgrade_id(app.labels))
+        why = _unwanted_app(upgrade, app.guid, app.labels)
         if why and not _serving(cf, app.guid, ours):
             leftovers.append(_facts("app", app.guid, app.name, app.labels, why))
+            if upgrade is not None:
+                deletable.add(app.guid)
     if clean:
         for facts in leftovers:
-            _remove(cf, facts)
+            if facts["guid"] in deletable:
+                _remove(cf, facts)
     return leftovers
+
+
+# Another portal (or a copy of this one) may share the foundation and label its own upgrades: what
+# carries an id this portal does not know is listed for the EC team, never deleted.
+_UNKNOWN = "no upgrade of this portal has this id (another portal's?): listed, never deleted"
 
 
 def _upgrade_id(labels: dict) -> int | None:
@@ -119,9 +130,9 @@ def _upgrade_id(labels: dict) -> int | None:
 
 def _unwanted_route(upgrade: ServiceUpgrade | None, labels: dict) -> bool:
     """A route the portal made (a temporary route) outlives nothing: unwanted once its upgrade ended."""
-    if _upgrade_id(labels) is None:
+    if _upgrade_id(labels) is None or upgrade is None:
         return False
-    return upgrade is None or State(upgrade.state).is_terminal
+    return State(upgrade.state).is_terminal
 
 
 def _unwanted_app(upgrade: ServiceUpgrade | None, guid: str, labels: dict) -> str:
@@ -129,7 +140,7 @@ def _unwanted_app(upgrade: ServiceUpgrade | None, guid: str, labels: dict) -> st
     if _upgrade_id(labels) is None:
         return ""
     if upgrade is None:
-        return "no upgrade of the portal has this id"
+        return _UNKNOWN
     if not State(upgrade.state).is_terminal:
         return ""
     if upgrade.state == State.COMPLETED and guid == upgrade.green_app_guid:
