@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from ecportal.health import readyz
 from ecportal.metrics import metrics
-from ecportal.views import favicon, healthz
+from ecportal.views import favicon, healthz, not_found
 from upgrades.web.signin_views import ProviderCallback, ProviderSignIn, SignOut
 
 urlpatterns = [
@@ -28,3 +28,5 @@ urlpatterns = [
     path("c/", include("upgrades.web.contact_urls")),
     path("", include("upgrades.web.urls")),
 ]
+
+handler404 = not_found

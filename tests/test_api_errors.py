@@ -152,3 +152,14 @@ def test_the_schema_documents_pagination_and_every_refusal(api, cast):
             assert expected <= set(operation["responses"]), (method, path)
             for status, response in operation["responses"].items():
                 assert "application/json" in response["content"], (method, path, status)
+
+
+def test_an_api_url_no_pattern_matches_answers_json_401_to_anonymous_callers_and_404_to_others(api, cast):
+    anonymous = api().post("/api/requests/not-a-number/reject/", {}, format="json")
+    assert anonymous.status_code == 401 and anonymous.json() == {
+        "detail": "Authentication credentials were not provided."
+    }
+    signed_in = api(cast["olga"]).post("/api/requests/not-a-number/reject/", {}, format="json")
+    assert signed_in.status_code == 404 and signed_in.json() == {"detail": "Not found."}
+    page = api(cast["olga"]).get("/requests/not-a-number/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")

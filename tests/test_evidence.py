@@ -87,3 +87,49 @@ def test_a_service_sent_back_is_approved_again_alone(cast, releases):
         (first.pk, False),
     ]
     assert Event.objects.filter(service=first, to_state=State.SUBMITTED).count() == 1
+
+
+SHOWN, NOW = "a" * 64, "b" * 64
+
+
+@pytest.fixture
+def replanned(cast, releases):
+    """alice's request, its plan shown to the EC team as SHOWN and since surveyed again as NOW."""
+    request = file_request(cast["alice"])
+    ServiceUpgrade.objects.filter(request=request).update(plan_fingerprint=NOW)
+    return request
+
+
+def test_the_api_refuses_to_approve_a_plan_other_than_the_one_seen(api, cast, replanned):
+    service = replanned.services.get()
+    olga = api(cast["olga"])
+    for body in ({"fingerprint": SHOWN}, {"plan_fingerprints": {str(service.pk): SHOWN}}):
+        answer = olga.post(f"/api/requests/{replanned.pk}/approve/", body, format="json")
+        assert answer.status_code == 409 and "changed since you looked" in answer.json()["detail"]
+        assert ServiceUpgrade.objects.get(pk=service.pk).state == State.SUBMITTED
+    answer = olga.post(
+        f"/api/requests/{replanned.pk}/approve/", {"plan_fingerprints": {str(service.pk): NOW}}, format="json"
+    )
+    assert answer.status_code == 200, answer.content
+    assert ServiceUpgrade.objects.get(pk=service.pk).approved_fingerprint == NOW
+
+
+def test_the_api_still_approves_without_a_fingerprint(api, cast, replanned):
+    answer = api(cast["olga"]).post(f"/api/requests/{replanned.pk}/approve/", {}, format="json")
+    assert answer.status_code == 200
+    assert replanned.services.get().approved_fingerprint == NOW
+
+
+def test_the_approve_form_sends_the_plan_shown_and_a_changed_one_is_reviewed_again(client, cast, replanned):
+    service = replanned.services.get()
+    client.force_login(cast["olga"])
+    page = client.get(f"/requests/{replanned.pk}/").content.decode()
+    assert f'name="plan_fingerprint" value="{service.pk}:{NOW}"' in page
+    answer = client.post(
+        f"/requests/{replanned.pk}/approve/", {"plan_fingerprint": f"{service.pk}:{SHOWN}"}, follow=True
+    )
+    assert "The plan changed since you looked" in answer.content.decode()
+    assert ServiceUpgrade.objects.get(pk=service.pk).state == State.SUBMITTED
+    client.post(f"/requests/{replanned.pk}/approve/", {"plan_fingerprint": f"{service.pk}:{NOW}"})
+    approved = ServiceUpgrade.objects.get(pk=service.pk)
+    assert approved.state == State.APPROVED and approved.approved_fingerprint == NOW

@@ -34,6 +34,10 @@ class StaleState(Exception):
     """Someone else changed the service between our read and our write; nothing was written."""
 
 
+class PlanChangedSinceSeen(StaleState):
+    """The plan stored on a service is not the one the approver was shown; nothing was approved."""
+
+
 class InputRefused(ValueError):
     """What a person entered cannot be taken as it is; `field` names the input it came in."""
 
@@ -317,12 +321,16 @@ def apply_request_action(
     reason: str = "",
     trigger_at: datetime | None = None,
     start_step2_on_confirmation: bool | None = None,
+    plan_fingerprints: dict[int, str] | None = None,
 ) -> RequestOutcome:
     """Fire a request-wide action (approve, reject, cancel, confirm) on every service it applies to,
     and say which services it moved and which it left as they were, and why.
 
     Approval needs every service to have passed preflight and may carry a time for Step 1 and the
-    "start Step 2 on confirmation" choice. Raises workflow.NotAllowed (the user may never do this),
+    "start Step 2 on confirmation" choice, and `plan_fingerprints` (service id → the fingerprint of
+    the plan the approver was shown): a service approved with another plan stored, or not shown at
+    all, raises PlanChangedSinceSeen. Without them, the stored plans are approved (older clients).
+    Raises workflow.NotAllowed (the user may never do this),
     ReasonRequired, workflow.InvalidTransition (not from the current states) or StaleState.
     """
     who = Actor.of(actor)
@@ -334,6 +342,7 @@ def apply_request_action(
         outcome = _moves(RequestOutcome(request), action, services, roles, is_own=is_own)
         if action == Action.APPROVE:
             _check_preflight(services)
+            _check_plans_seen([service for service, _ in outcome.moved], plan_fingerprints)
         for service, target in outcome.moved:
             updates = _updates_for(action, service, trigger_at, start_step2_on_confirmation)
             _fire(service, action, target, who, reason, updates)
@@ -510,6 +519,17 @@ def _check_preflight(services: list[ServiceUpgrade]) -> None:
     if waiting:
         names = ", ".join(f"{s.display_name} ({s.get_preflight_display().lower()})" for s in waiting)
         raise workflow.InvalidTransition(f"Approval needs every service to pass preflight first: {names}.")
+
+
+def _check_plans_seen(services: list[ServiceUpgrade], seen: dict[int, str] | None) -> None:
+    if seen is None:
+        return
+    changed = [s for s in services if seen.get(s.pk) != s.plan_fingerprint]
+    if changed:
+        names = ", ".join(s.display_name for s in changed)
+        raise PlanChangedSinceSeen(
+            f"The plan changed since you looked ({names}); review it again before approving."
+        )
 
 
 def _updates_for(action: Action, service: ServiceUpgrade, trigger_at, start_step2) -> dict:

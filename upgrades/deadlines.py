@@ -5,7 +5,8 @@ claims, and what the sweep found left behind. The database side only; CF calls a
 Every write is conditional on what it read, so beat running twice, or beside an EC team's press,
 does each thing once: a reminder row is unique per (service, round, offset); the end of a window is
 claimed by setting `test_window_ended_at` where it was empty; an old app is claimed for deletion by
-setting `blue_deleted` where the retention window had ended and it was still kept.
+setting `blue_deleted` where the retention window had ended and it was still kept, and the claim is
+over only once CF was seen without it (`blue_removed_at`), so a failed deletion is retried.
 """
 
 import logging
@@ -150,13 +151,15 @@ def _duration(seconds: float) -> str:
 
 
 def claim_expired_retentions(now: datetime | None = None) -> list[ServiceUpgrade]:
-    """Completed services whose old app's retention window ended, each claimed for deletion (from
-    here on it cannot be restored). The caller deletes the apps on CF."""
+    """Completed services whose old app's retention window ended and that CF has not yet been seen
+    without it. Each is claimed for deletion once (`blue_deleted`: from here on it cannot be
+    restored, and the note is written once); a claim whose deletion failed is handed out again on
+    the next round until `record_blue_removed`. The caller deletes the apps on CF."""
     now = now or timezone.now()
-    claimed = []
     due = ServiceUpgrade.objects.filter(
-        state=State.COMPLETED, blue_deleted=False, blue_retained_until__lte=now
+        state=State.COMPLETED, blue_retained_until__lte=now, blue_removed_at__isnull=True
     ).exclude(blue_app_guid="")
+    claimed = []
     for service in due:
         with transaction.atomic():
             won = ServiceUpgrade.objects.filter(
@@ -164,8 +167,28 @@ def claim_expired_retentions(now: datetime | None = None) -> list[ServiceUpgrade
             ).update(blue_deleted=True, **version_bump())
             if won == 1:
                 _note(service, "The retention window ended: the previous release's app is deleted.")
-                claimed.append(service)
+        service.refresh_from_db()
+        if service.blue_deleted and service.blue_removed_at is None:
+            claimed.append(service)
     return claimed
+
+
+def record_blue_removed(service: ServiceUpgrade, note: str = "") -> bool:
+    """The claimed old app is gone from CF (or is no longer the portal's to delete, said in `note`):
+    the retention clean-up of this service is over. True for the call that recorded it."""
+    with transaction.atomic():
+        done = ServiceUpgrade.objects.filter(
+            pk=service.pk, blue_deleted=True, blue_removed_at__isnull=True
+        ).update(blue_removed_at=timezone.now(), **version_bump())
+        if done == 1 and note:
+            _note(service, note)
+    return done == 1
+
+
+def note_blue_kept(service: ServiceUpgrade, note: str) -> None:
+    """Tell the EC team (once per reason) why a claimed old app is still on CF; it is retried."""
+    if not service.events.filter(kind=Event.Kind.NOTE, message=note).exists():
+        _note(service, note)
 
 
 # --- Leftovers ---------------------------------------------------------------------------------

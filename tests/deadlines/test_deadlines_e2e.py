@@ -1,6 +1,9 @@
 """Deadlines through a real worker and beat against cfsim over HTTP: a test window that ends rolls the
 service back; the previous release restored within its retention window; the sweep of leftovers."""
 
+import hashlib
+import json
+
 import pytest
 from django.conf import settings
 from django.utils import timezone
@@ -21,6 +24,8 @@ from tests.engine.conftest import (
 )
 from upgrades import dispatch, foundations
 from upgrades.cloudfoundry.factory import client_for
+from upgrades.engine import cleanup
+from upgrades.engine.plan import fingerprint
 from upgrades.models import Leftover, Notification, ServiceUpgrade
 from upgrades.workflow import Plan, State
 
@@ -169,3 +174,112 @@ def test_when_the_retention_window_ends_beat_deletes_the_old_app_and_restore_is_
     answer = api(cast["olga"]).post(f"/api/services/{service.pk}/restore/", {}, format="json")
     assert answer.status_code == 409
     assert service.events.filter(message__contains="retention window ended").count() == 1
+
+
+def test_an_old_app_whose_deletion_failed_is_deleted_by_a_later_round(engine, sim, cast):
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    fault = sim.add_fault(
+        method="DELETE",
+        path=f"^/v3/apps/{service.blue_app_guid}$",
+        status=422,
+        title="CF-UnprocessableEntity",
+    )
+    ServiceUpgrade.objects.filter(pk=service.pk).update(blue_retained_until=timezone.now())
+    wait_for(
+        lambda: any(
+            c["method"] == "DELETE" and c["path"] == f"/v3/apps/{service.blue_app_guid}" for c in sim.calls()
+        ),
+        30,
+        "beat to try to delete the old app",
+    )
+    service.refresh_from_db()
+    assert service.blue_deleted and service.blue_removed_at is None, "claimed, not done"
+    assert service.blue_app_guid in cf_picture(sim)["apps"]
+    sim.control("DELETE", f"faults/{fault['id']}")
+    wait_for(lambda: service.blue_app_guid not in cf_picture(sim)["apps"], 30, "a later round to delete it")
+    wait_for(
+        lambda: ServiceUpgrade.objects.get(pk=service.pk).blue_removed_at, 30, "the deletion to be recorded"
+    )
+    assert service.events.filter(message__contains="retention window ended").count() == 1
+
+
+def test_an_old_app_that_still_serves_a_route_is_kept_and_the_ec_team_told(engine, sim, cast, monkeypatch):
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    cf = cf_client(sim, monkeypatch, service.foundation)
+    route = cf.create_route("someone-elses-route", service.domain_guid, service.space_guid)
+    cf.insert_destination(route.guid, service.blue_app_guid)
+    ServiceUpgrade.objects.filter(pk=service.pk).update(blue_retained_until=timezone.now())
+    note = wait_for(
+        lambda: service.events.filter(message__contains="still serves a route").first(),
+        30,
+        "the clean-up to say why the old app is kept",
+    )
+    assert "is not deleted" in note.message
+    assert service.blue_app_guid in cf_picture(sim)["apps"]
+    assert ServiceUpgrade.objects.get(pk=service.pk).blue_removed_at is None
+
+
+def test_a_step_1_rollback_keeps_the_label_an_earlier_upgrade_left_on_the_app(engine, sim, cast, monkeypatch):
+    cf = cf_client(sim, monkeypatch, "predix-west")
+    blue = next(a for a in cf_picture(sim)["apps"].items() if a[1][0] == ACME)[0]
+    cf.update_app(
+        blue, name=ACME, labels={settings.ENGINE_LABEL: "999999"}
+    )  # the green of an earlier upgrade
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.TEST_FIRST)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.ROLLED_BACK)  # its test window ran out
+    assert service.blue_app_guid == blue
+    assert cf_picture(sim)["apps"][blue][2] == {settings.ENGINE_LABEL: "999999"}
+
+
+def test_the_plan_says_the_old_app_is_kept_for_the_retention_window_and_its_fingerprint_does_not_depend_on_it(
+    engine, cast
+):
+    service = filed_and_checked(cast["alice"], [ACME_PROD]).services.get()
+    plan = service.change_plan
+    fate = next(item["what"] for item in plan["delete"] if item["guid"] == service.blue_app_guid)
+    assert (
+        fate == f"stopped, renamed {ACME}-previous-{service.pk} and kept 1 hour for a restore, then deleted"
+    )
+    # A plan approved when the old app was simply deleted (the first wording) keeps its fingerprint.
+    first = {
+        **plan,
+        "delete": [
+            {**item, "what": "stopped, then deleted"} if item["guid"] == service.blue_app_guid else item
+            for item in plan["delete"]
+        ],
+    }
+    canonical = json.dumps(first, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert service.plan_fingerprint == fingerprint(plan) == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_the_sweep_lists_but_never_deletes_what_carries_an_upgrade_id_this_portal_does_not_know(
+    engine, sim, cast, monkeypatch
+):
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    cf = cf_client(sim, monkeypatch, service.foundation)
+    ours = cf.create_app(
+        "orphan-of-ours", service.space_guid, labels={settings.ENGINE_LABEL: str(service.pk)}
+    )
+    unknown = str(ServiceUpgrade.objects.order_by("-pk").first().pk + 1000)
+    theirs = cf.create_app("another-portals-app", service.space_guid, labels={settings.ENGINE_LABEL: unknown})
+    their_route = cf.create_route(
+        "another-portals-route",
+        service.domain_guid,
+        service.space_guid,
+        labels={settings.ENGINE_LABEL: unknown},
+    )
+
+    cleanup.sweep(clean=True)
+    after = cf_picture(sim)
+    assert ours.guid not in after["apps"], "an orphan of this portal's ended upgrade is removed"
+    assert theirs.guid in after["apps"] and their_route.guid in after["routes"]
+    listed = {item.guid: item for item in Leftover.objects.filter(upgrade_label=unknown)}
+    assert set(listed) == {theirs.guid, their_route.guid}
+    assert all("never deleted" in item.reason for item in listed.values())

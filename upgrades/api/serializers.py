@@ -272,6 +272,28 @@ class ExtendWindowSerializer(serializers.Serializer):
 class ActionSerializer(ReasonSerializer):
     trigger_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     start_step2_on_confirmation = serializers.BooleanField(required=False, allow_null=True, default=None)
+    plan_fingerprints = serializers.DictField(
+        child=serializers.CharField(max_length=64, allow_blank=True),
+        required=False,
+        allow_empty=False,
+        help_text="Approve only: each service's `plan_fingerprint` as the approver saw it, by service id. "
+        "A plan that changed since is refused with 409. Optional: without it, the stored plans are approved.",
+    )
+    fingerprint = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="Approve only: the `plan_fingerprint` seen, for every service (a one-service request).",
+    )
+
+    def validate_plan_fingerprints(self, value: dict) -> dict[int, str]:
+        if not all(str(key).isdigit() for key in value):
+            raise serializers.ValidationError("Give each fingerprint under its service id.")
+        return {int(key): fingerprint for key, fingerprint in value.items()}
+
+    def validate(self, attrs: dict) -> dict:
+        if "plan_fingerprints" in attrs and "fingerprint" in attrs:
+            raise serializers.ValidationError("Give plan_fingerprints or fingerprint, not both.")
+        return attrs
 
 
 class StepSerializer(serializers.Serializer):

@@ -155,7 +155,8 @@ class RequestEvidence(APIView):
 class RequestAction(APIView):
     """POST /api/requests/{id}/{approve|reject|cancel|confirm}/ with an optional (or required) reason.
 
-    Approve may also carry `trigger_at` (schedule Step 1) and `start_step2_on_confirmation`.
+    Approve may also carry `trigger_at` (schedule Step 1), `start_step2_on_confirmation`, and the plans
+    the caller saw (`plan_fingerprints` by service id, or one `fingerprint`): 409 when one changed since.
     """
 
     workflow_action: Action | None = None
@@ -185,8 +186,16 @@ class RequestAction(APIView):
             reason=data["reason"],
             trigger_at=data.get("trigger_at"),
             start_step2_on_confirmation=data.get("start_step2_on_confirmation"),
+            plan_fingerprints=_plans_seen(found, data),
         )
         return Response(_outcome_body(request, request_id, outcome))
+
+
+def _plans_seen(found, data: dict) -> dict[int, str] | None:
+    """The plans the caller approves, by service id: `fingerprint` stands for every service."""
+    if "fingerprint" in data:
+        return {service.pk: data["fingerprint"] for service in found.services.all()}
+    return data.get("plan_fingerprints")
 
 
 def _outcome_body(request, request_id: int, outcome: actions.RequestOutcome) -> dict:

@@ -23,24 +23,50 @@ log = logging.getLogger(__name__)
 
 
 def delete_expired_retentions() -> int:
-    """Delete the old apps whose retention window ended (claimed first, so none can be restored
-    meanwhile). A call that fails leaves the app to the sweep, which finds it labelled and unwanted."""
+    """Delete the old apps whose retention window ended. Safe to run twice: the deletion is claimed
+    first (so none can be restored meanwhile), sent, and recorded done only once CF answers (a 404
+    is done too); a CF error or an app still serving a route leaves the claim for the next round."""
     deleted = 0
     for service in deadlines.claim_expired_retentions():
         foundation = foundations.by_slug(service.foundation)
         if foundation is None:
+            log.warning(
+                "retention clean-up of service %s: foundation %s unknown", service.pk, service.foundation
+            )
             continue
         try:
-            cf = client_for(foundation)
-            app = cf.get_app(service.blue_app_guid)
-            if app.labels.get(settings.ENGINE_LABEL) == str(service.pk) and not _serving(cf, app.guid, {}):
-                cf.delete_app(app.guid)
-                deleted += 1
-        except NotFound:
-            continue  # already gone
+            deleted += _delete_retained(client_for(foundation), service)
         except CFError as error:
-            log.warning("retention clean-up of service %s left to the sweep: %s", service.pk, error)
+            log.warning("retention clean-up of service %s failed, retried next round: %s", service.pk, error)
     return deleted
+
+
+def _delete_retained(cf: CFClient, service: ServiceUpgrade) -> int:
+    try:
+        app = cf.get_app(service.blue_app_guid)
+    except NotFound:
+        deadlines.record_blue_removed(service)
+        return 0
+    if app.labels.get(settings.ENGINE_LABEL) != str(service.pk):
+        # Someone relabelled it since: never delete what is not the portal's.
+        deadlines.record_blue_removed(
+            service, f"The previous release's app {app.name} no longer carries this upgrade's label: kept."
+        )
+        return 0
+    if _serving(cf, app.guid, set()):
+        log.warning("retention clean-up of service %s: app %s serves a route, kept", service.pk, app.guid)
+        deadlines.note_blue_kept(
+            service,
+            f"The previous release's app {app.name} still serves a route, so it is not deleted; "
+            "it is deleted once no route leads to it.",
+        )
+        return 0
+    try:
+        cf.delete_app(app.guid)
+        cf.get_app(app.guid)  # the delete is a job: done once CF no longer has the app
+    except NotFound:
+        deadlines.record_blue_removed(service)
+    return 1
 
 
 def sweep(*, clean: bool = False) -> dict:
@@ -72,18 +98,29 @@ def _sweep_one(foundation: Foundation, *, clean: bool) -> list[dict]:
     ids = {_upgrade_id(r.labels) for r in [*apps, *routes]} - {None}
     upgrades = ServiceUpgrade.objects.in_bulk(ids)
     ours = {r.guid for r in routes if _unwanted_route(upgrades.get(_upgrade_id(r.labels)), r.labels)}
-    leftovers = []
+    leftovers, deletable = [], set(ours)
     for route in routes:
         if route.guid in ours:
             leftovers.append(_facts("route", route.guid, route.url, route.labels, "its upgrade has ended"))
+        elif _upgrade_id(route.labels) is not None and _upgrade_id(route.labels) not in upgrades:
+            leftovers.append(_facts("route", route.guid, route.url, route.labels, _UNKNOWN))
     for app in apps:
-        why = _unwanted_app(upgrades.get(_upgrade_id(app.labels)), app.guid, app.labels)
+        upgrade = upgrades.get(_upgrade_id(app.labels))
+        why = _unwanted_app(upgrade, app.guid, app.labels)
         if why and not _serving(cf, app.guid, ours):
             leftovers.append(_facts("app", app.guid, app.name, app.labels, why))
+            if upgrade is not None:
+                deletable.add(app.guid)
     if clean:
         for facts in leftovers:
-            _remove(cf, facts)
+            if facts["guid"] in deletable:
+                _remove(cf, facts)
     return leftovers
+
+
+# Another portal (or a copy of this one) may share the foundation and label its own upgrades: what
+# carries an id this portal does not know is listed for the EC team, never deleted.
+_UNKNOWN = "no upgrade of this portal has this id (another portal's?): listed, never deleted"
 
 
 def _upgrade_id(labels: dict) -> int | None:
@@ -93,9 +130,9 @@ def _upgrade_id(labels: dict) -> int | None:
 
 def _unwanted_route(upgrade: ServiceUpgrade | None, labels: dict) -> bool:
     """A route the portal made (a temporary route) outlives nothing: unwanted once its upgrade ended."""
-    if _upgrade_id(labels) is None:
+    if _upgrade_id(labels) is None or upgrade is None:
         return False
-    return upgrade is None or State(upgrade.state).is_terminal
+    return State(upgrade.state).is_terminal
 
 
 def _unwanted_app(upgrade: ServiceUpgrade | None, guid: str, labels: dict) -> str:
@@ -103,7 +140,7 @@ def _unwanted_app(upgrade: ServiceUpgrade | None, guid: str, labels: dict) -> st
     if _upgrade_id(labels) is None:
         return ""
     if upgrade is None:
-        return "no upgrade of the portal has this id"
+        return _UNKNOWN
     if not State(upgrade.state).is_terminal:
         return ""
     if upgrade.state == State.COMPLETED and guid == upgrade.green_app_guid:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from upgrades import actions, metrics, workflow
 from upgrades.cloudfoundry import CallRecord
 from upgrades.models import CallLog, ServiceUpgrade, version_bump
+from upgrades.notifications import outbox
 from upgrades.workflow import State
 
 log = logging.getLogger(__name__)
@@ -199,17 +200,18 @@ def fail(service: ServiceUpgrade, owner: str, message: str) -> None:
 
 def send_back(service: ServiceUpgrade, owner: str, message: str, updates: dict) -> None:
     """Step 1 found the plan changed before it touched anything: the service goes back to awaiting
-    approval (`submitted`, preflight passed) with the new plan, and says why."""
+    approval (`submitted`, preflight passed) with the new plan, says why, and tells the EC team."""
     with transaction.atomic():
         if _ours(service, owner).update(**_released()) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
-        actions.transition(
+        event = actions.transition(
             service,
             target=State.SUBMITTED,
             actor=actions.SYSTEM,
             message=message,
             updates={**updates, "step": "", "progress": "", "preflight_message": message},
         )
+        outbox.on_plan_changed(service, event)
 
 
 def finish(service: ServiceUpgrade, owner: str, target: State, message: str) -> None:

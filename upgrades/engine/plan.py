@@ -10,6 +10,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from upgrades.cloudfoundry import CFClient
 from upgrades.engine.context import StepFailed, found
 from upgrades.engine.inspect import Standing
@@ -17,6 +19,11 @@ from upgrades.foundations import Foundation
 from upgrades.models import ServiceUpgrade
 
 PLAN_VERSION = 1
+
+# The old app's fate in the fingerprint: what the plan says about it depends on RETENTION_SECONDS (kept
+# aside for a while, or deleted at once), a setting and not CF, so it is hashed as these fixed words
+# (the wording of plans approved before the retention window existed, which keeps their fingerprints).
+_OLD_APP_FATE = "stopped, then deleted"
 
 
 class PlanChanged(StepFailed):
@@ -38,6 +45,7 @@ class Target:
 
 def fingerprint(plan: dict) -> str:
     """A stable hash of a plan: SHA-256 of its canonical JSON (sorted keys, no whitespace)."""
+    plan = {**plan, "delete": [_without_fate(item, plan) for item in plan.get("delete", [])]}
     canonical = json.dumps(plan, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -87,10 +95,27 @@ def survey(cf: CFClient, target: Target) -> dict:
             _item("app", green, "", f"renamed to {old_app['name']}"),
         ],
         "delete": [
-            _item("app", old_app["name"], old_app["guid"], "stopped, then deleted"),
+            _item("app", old_app["name"], old_app["guid"], _old_app_fate(s, old_app["name"])),
             _item("route", temporary, "", "the temporary route"),
         ],
     }
+
+
+def _old_app_fate(service: ServiceUpgrade, name: str) -> str:
+    """What becomes of the old app after Step 2, as RETENTION_SECONDS says (the engine's `delete_blue`)."""
+    seconds = settings.RETENTION_SECONDS
+    if seconds <= 0:
+        return _OLD_APP_FATE
+    count, unit = (seconds / 86400, "day") if seconds % 86400 == 0 else (seconds / 3600, "hour")
+    kept = f"{count:g} {unit}{'' if count == 1 else 's'}"
+    return f"stopped, renamed {name}-previous-{service.pk} and kept {kept} for a restore, then deleted"
+
+
+def _without_fate(item: dict, plan: dict) -> dict:
+    old_app = plan.get("old_app", {})
+    if item.get("kind") == "app" and item.get("guid") == old_app.get("guid", object()):
+        return {**item, "what": _OLD_APP_FATE}
+    return item
 
 
 def _item(kind: str, name: str, guid: str, what: str) -> dict:

@@ -8,7 +8,7 @@ from django.utils import timezone
 from upgrades.cloudfoundry import NotFound, Unprocessable
 from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait
 from upgrades.engine.inspect import running_instances
-from upgrades.engine.step2 import delete_temp_route
+from upgrades.engine.step2 import aside_name, delete_temp_route
 
 
 def rb_start_blue(ctx: Context) -> Outcome:
@@ -92,8 +92,11 @@ def rb_rename_blue(ctx: Context) -> Outcome:
     s = ctx.service
     if not s.blue_app_guid or not s.blue_app_name:
         return Done()
-    label = s.blue_snapshot.get("label")  # the label it had before, if any (None: none)
     blue = ctx.cf.get_app(s.blue_app_guid)
+    if "label" not in s.blue_snapshot and blue.name != aside_name(s):
+        # Never set aside (a Step 1 rollback): its name and any label (an earlier upgrade's) are its own.
+        return Done()
+    label = s.blue_snapshot.get("label")  # the label it had before, if any (None: none)
     if blue.name != s.blue_app_name or blue.labels.get(settings.ENGINE_LABEL) != label:
         ctx.cf.update_app(s.blue_app_guid, name=s.blue_app_name, labels={settings.ENGINE_LABEL: label})
     ctx.record(blue_retained_until=None)

@@ -76,6 +76,7 @@ _OUTCOMES = (
     (Done, "done"),
     (Wait, "wait"),
     ((Transient, RateLimited), "retry"),
+    (PlanChanged, "plan_changed"),  # before StepFailed, its base: approval is asked again, nothing failed
     (StepFailed, "step_failed"),
     ((Unauthorized, Forbidden), "cf_refused_account"),
     (CFError, "cf_error"),
@@ -85,7 +86,7 @@ _OUTCOMES = (
 def _measure(step: str, outcome, seconds: float) -> None:
     kind = next((name for types, name in _OUTCOMES if isinstance(outcome, types)), "no_outcome")
     metrics.substep(step, kind, seconds)
-    if kind not in ("done", "wait", "retry"):
+    if kind not in ("done", "wait", "retry", "plan_changed"):
         metrics.failure(kind)
 
 

@@ -242,6 +242,9 @@ class ServiceUpgrade(models.Model):
     test_window_ended_at = models.DateTimeField(null=True, blank=True)
     # After Step 2, blue is stopped and set aside until then (RETENTION_SECONDS), restorable meanwhile.
     blue_retained_until = models.DateTimeField(null=True, blank=True)
+    # When the retention clean-up saw the old app gone from CF (or found it no longer ours): until then a
+    # claimed deletion (`blue_deleted`) is retried by every beat round.
+    blue_removed_at = models.DateTimeField(null=True, blank=True)
     # What CF showed when the service last failed (`upgrades.engine.observe`), for the EC team to
     # compare with what the failed sub-step expected; empty until then.
     cf_observed = models.JSONField(default=dict, blank=True)

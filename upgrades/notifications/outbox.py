@@ -73,6 +73,7 @@ MILESTONES = {
         Milestone("step_failed", "Step failed", TEAM),
         Milestone("window_reminder", "Test window ends soon", USERS),
         Milestone("window_ended", "Test window ended", TEAM),
+        Milestone("plan_changed", "Plan changed since approval", TEAM),
     )
 }
 
@@ -139,6 +140,12 @@ def on_window_ended(service: ServiceUpgrade, event: Event | None) -> None:
 def on_preflight_failed(service: ServiceUpgrade) -> None:
     """Preflight found a problem: tell the EC team."""
     _record(service.request, "preflight_failed", [(service, None)])
+
+
+def on_plan_changed(service: ServiceUpgrade, event: Event) -> None:
+    """Step 1 found CF changed since the plan was approved and sent the service back for approval:
+    tell the EC team, with the difference (the event's message)."""
+    _record(service.request, "plan_changed", [(service, event)])
 
 
 def _reported_by_user(service: ServiceUpgrade, source: State, event: Event) -> bool:

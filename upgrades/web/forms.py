@@ -184,6 +184,20 @@ class ApproveForm(forms.Form):
     )
 
 
+def plans_seen(data) -> dict[int, str] | None:
+    """The plans the approver was shown, from the approve form's `plan_fingerprint` fields
+    ("<service id>:<fingerprint>" each); None when the form carried none (approve what is stored)."""
+    values = data.getlist("plan_fingerprint")
+    if not values:
+        return None
+    seen = {}
+    for value in values:
+        service_id, _, fingerprint = value.partition(":")
+        if service_id.isdigit():
+            seen[int(service_id)] = fingerprint
+    return seen
+
+
 class QueueFilterForm(forms.Form):
     q = forms.CharField(label="Search", required=False)
     state = forms.ChoiceField(label="State", required=False)

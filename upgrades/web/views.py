@@ -30,7 +30,7 @@ from upgrades.permissions import is_ec_team
 from upgrades.web import home as home_page
 from upgrades.web import pages, topology, webhook_views
 from upgrades.web.conditional import request_etag
-from upgrades.web.forms import ApproveForm, QueueFilterForm, UpgradeRequestForm, plan_rows
+from upgrades.web.forms import ApproveForm, QueueFilterForm, UpgradeRequestForm, plan_rows, plans_seen
 from upgrades.workflow import PLAN_LABELS, STATE_LABELS, Action, State
 
 
@@ -207,7 +207,7 @@ def request_action(request, request_id: int, action: str):
             action=chosen,
             actor=request.user,
             reason=request.POST.get("reason", ""),
-            **_approval_options(chosen, options.cleaned_data),
+            **_approval_options(chosen, options.cleaned_data, plans_seen(request.POST)),
         )
         _note_partial(notes, workflow.ACTION_DONE[chosen], outcome)
     return redirect("request-detail", upgrade_request.pk)
@@ -278,13 +278,14 @@ def _action(name: str) -> Action:
         raise Http404("No such action.") from None
 
 
-def _approval_options(action: Action, data: dict) -> dict:
-    """Approve carries the EC team's choices; other actions carry none."""
+def _approval_options(action: Action, data: dict, seen: dict[int, str] | None) -> dict:
+    """Approve carries the EC team's choices and the plans it was shown; other actions carry none."""
     if action != Action.APPROVE:
         return {}
     return {
         "trigger_at": data["trigger_at"],
         "start_step2_on_confirmation": data["start_step2_on_confirmation"],
+        "plan_fingerprints": seen,
     }
 
 
