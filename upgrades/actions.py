@@ -273,6 +273,18 @@ def record_milestone(service: ServiceUpgrade, step: str) -> None:
         )
 
 
+def note_progress(service: ServiceUpgrade, message: str) -> None:
+    """Put what the engine found on its way on the timeline (e.g. how long 2.2 waited for the router).
+    The caller makes it once (a conditional UPDATE of its own decides who writes it)."""
+    Event.objects.create(
+        request_id=service.request_id,
+        service=service,
+        kind=Event.Kind.NOTE,
+        actor_label=SYSTEM.label,
+        message=message,
+    )
+
+
 def enqueue_step(service: ServiceUpgrade, countdown: float = 0) -> None:
     """Queue the service's current sub-step once the surrounding transaction commits. If the broker
     cannot take it, `enqueued_at` lets the reconciler find the service silent and send it again."""

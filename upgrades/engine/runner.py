@@ -10,8 +10,8 @@ import logging
 from upgrades import workflow
 from upgrades.cloudfoundry import CFError, Forbidden, RateLimited, Transient, Unauthorized
 from upgrades.cloudfoundry.factory import client_for
-from upgrades.engine import leases, rollback, step1, step2
-from upgrades.engine.context import Context, Done, StepFailed, Wait, foundation_of
+from upgrades.engine import checks, leases, rollback, step1, step2
+from upgrades.engine.context import Context, Done, Hold, StepFailed, Wait, foundation_of
 from upgrades.models import ServiceUpgrade
 from upgrades.workflow import Plan, State
 
@@ -30,6 +30,7 @@ HANDLERS = {
     "map_temp_route": step1.map_temp_route,
     "start_green": step1.start_green,
     "wait_running": step1.wait_running,
+    "check_temporary_url": checks.check_temporary_url,
     "map_original": step2.map_original,
     "unmap_blue": step2.unmap_blue,
     "delete_temp_route": step2.delete_temp_route,
@@ -64,7 +65,7 @@ def run(service_id: int, step: str) -> None:
         leases.record_calls(service, step, calls)
 
 
-def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait | Exception:
+def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait | Hold | Exception:
     """The sub-step's CF work, under a heartbeat that keeps the lease ours however long CF takes.
     Returns its outcome, or the StepFailed / CFError that ended it."""
     if service.step not in workflow.step_names(service.state):
@@ -78,7 +79,7 @@ def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait 
             return error
 
 
-def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exception) -> None:
+def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Hold | Exception) -> None:
     """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours)."""
     match outcome:
         case StepFailed():
@@ -95,6 +96,9 @@ def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exceptio
             leases.fail(service, owner, f"Cloud Foundry refused a call: {_plain(outcome)}")
         case Wait():
             leases.wait(service, owner, outcome.countdown or 0, outcome.progress)
+        case Hold():
+            target = workflow.HOLD_STATE[State(service.state)]
+            leases.finish(service, owner, target, outcome.reason, error=outcome.reason)
         case Done():
             following = workflow.next_step(State(service.state), service.step)
             if following:

@@ -5,6 +5,7 @@ One module per part of the domain; every model is importable from `upgrades.mode
 
 from upgrades.models.campaigns import Campaign
 from upgrades.models.fleet import FleetChange, FleetContact, FleetService, FleetSync, TeamOnlyQuerySet
+from upgrades.models.probes import ProbeRun, ProbeSecond
 from upgrades.models.requests import (
     CallLog,
     Contact,
@@ -34,6 +35,8 @@ __all__ = [
     "FleetSync",
     "Notification",
     "Preflight",
+    "ProbeRun",
+    "ProbeSecond",
     "Release",
     "ServiceUpgrade",
     "ServiceUpgradeQuerySet",
