@@ -19,6 +19,15 @@ def _raise(problems: list[intake.Problem]):
         raise serializers.ValidationError([str(p) for p in problems])
 
 
+class ProbeSerializer(serializers.Serializer):
+    """The probes of the original URL through the latest Step 2 attempt."""
+
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    p50_ms = serializers.IntegerField(allow_null=True)
+    p99_ms = serializers.IntegerField(allow_null=True)
+
+
 class ServiceSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.SerializerMethodField()
@@ -43,6 +52,7 @@ class ServiceSerializer(serializers.Serializer):
     preflight_message = serializers.CharField()
     trigger_at = serializers.DateTimeField(allow_null=True)
     allowed_actions = serializers.SerializerMethodField()
+    probe = serializers.SerializerMethodField()
 
     def get_name(self, service) -> str | None:
         """The CF service instance's name, or null until preflight learnt it."""
@@ -61,6 +71,12 @@ class ServiceSerializer(serializers.Serializer):
     def get_allowed_actions(self, service) -> list[str]:
         user = self.context["request"].user
         return [str(action) for action in service_actions(user, service.request, service)]
+
+    @extend_schema_field(ProbeSerializer(allow_null=True))
+    def get_probe(self, service) -> dict | None:
+        """The probes of the original URL through Step 2; null before Step 2 began."""
+        runs = list(service.probe_runs.all())  # prefetched by the request selectors
+        return max(runs, key=lambda run: run.pk).summary if runs else None
 
 
 class RequestSerializer(serializers.Serializer):

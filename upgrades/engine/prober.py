@@ -11,6 +11,7 @@ One prober at a time: two would count every second twice.
 """
 
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,7 @@ class _Probing:
     old_release: str
     foundation: Foundation
     new_since_failure: int
+    latencies_ms: list[int] = field(default_factory=list)  # every answer's, for the percentiles
     lock: threading.Lock = field(default_factory=threading.Lock)
     seconds: dict[datetime, _Second] = field(default_factory=dict)
     last_failure_at: datetime | None = None
@@ -63,6 +65,7 @@ class _Probing:
             second = self.seconds.setdefault(at.replace(microsecond=0), _Second())
             second.sent += 1
             second.latencies_ms.append(answer.latency_ms)
+            self.latencies_ms.append(answer.latency_ms)
             if answer.failure:
                 second.failed += 1
                 second.failures[answer.failure] = second.failures.get(answer.failure, 0) + 1
@@ -74,6 +77,13 @@ class _Probing:
                 self.last_not_new_at = at
                 second.old += answer.runs(self.old_release)
 
+    def percentiles(self) -> dict[str, int]:
+        with self.lock:
+            ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return {}
+        return {"p50_ms": nearest_rank(ordered, 50), "p99_ms": nearest_rank(ordered, 99)}
+
     def finished(self, now: datetime) -> dict[datetime, _Second]:
         """Take the seconds that are over (an answer arriving now counts in the current one)."""
         with self.lock:
@@ -82,6 +92,11 @@ class _Probing:
             for at in done:
                 del self.seconds[at]
             return done
+
+
+def nearest_rank(ordered: list[int], percent: float) -> int:
+    """The `percent`-th percentile of sorted values: the smallest value at or above that share."""
+    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
 class Prober:
@@ -135,8 +150,16 @@ class Prober:
             seen.add(run.pk)
             foundation = foundations.by_slug(service.foundation)
             if run.pk not in self.active and foundation is not None:
+                # A prober that restarts mid-run picks up the latencies already written.
+                written = ProbeSecond.objects.filter(run=run).values_list("latencies_ms", flat=True)
                 self.active[run.pk] = _Probing(
-                    run.pk, run.url, run.new_release, run.old_release, foundation, run.new_since_failure
+                    run.pk,
+                    run.url,
+                    run.new_release,
+                    run.old_release,
+                    foundation,
+                    run.new_since_failure,
+                    latencies_ms=[ms for second in written for ms in second],
                 )
         for run_id in set(self.active) - seen:
             self._write(self.active.pop(run_id), final=True)
@@ -165,6 +188,7 @@ class Prober:
                 "sent": F("sent") + sum(s.sent for s in seconds.values()),
                 "failed": F("failed") + sum(s.failed for s in seconds.values()),
                 "new_since_failure": probing.new_since_failure,
+                **probing.percentiles(),
                 "last_probe_at": min(last, timezone.now()),
             }
             if probing.last_failure_at:

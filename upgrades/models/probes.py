@@ -26,6 +26,9 @@ class ProbeRun(models.Model):
     failed = models.PositiveIntegerField(default=0)
     # Answers from the new release since the latest failed probe (the gate of 2.2).
     new_since_failure = models.PositiveIntegerField(default=0)
+    # Latency percentiles over every answer so far (nearest rank), kept with the tallies.
+    p50_ms = models.PositiveIntegerField(null=True, blank=True)
+    p99_ms = models.PositiveIntegerField(null=True, blank=True)
     last_probe_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
     # The latest answer from anything but the new release (the old one, or a release not named).
@@ -44,6 +47,11 @@ class ProbeRun(models.Model):
 
     def __str__(self) -> str:
         return f"probes of {self.service_id}: {self.failed} failed of {self.sent}"
+
+    @property
+    def summary(self) -> dict:
+        """The verdict as the API gives it (DESIGN §6): `{sent, failed, p50_ms, p99_ms}`."""
+        return {"sent": self.sent, "failed": self.failed, "p50_ms": self.p50_ms, "p99_ms": self.p99_ms}
 
 
 class ProbeSecond(models.Model):

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from upgrades import contacts
+from upgrades import contacts, probe_reads
 from upgrades.models import (
     CallLog,
     Contact,
@@ -22,6 +22,7 @@ from upgrades.models import (
 )
 from upgrades.notifications.outbox import MILESTONES
 from upgrades.permissions import is_ec_team, roles_for
+from upgrades.probe_reads import ProbeView
 from upgrades.selectors import (
     get_request,
     get_service,
@@ -121,6 +122,7 @@ class ServiceCard:
     waits_for: str  # why Step 1 may not start yet: it waits for another service's confirmation
     file_again: bool  # offer "File again" (a new request prefilled from this service)
     next_words: str  # what happens next, in a sentence or two
+    probe: ProbeView | None = None  # the probes of the original URL through Step 2
 
     @property
     def uid(self) -> str:
@@ -266,6 +268,9 @@ def _page(
         )
         for service in services
     ]
+    probes = probe_reads.views_for(services)
+    for card in cards:
+        card.probe = probes.get(card.service.pk)
     return RequestPage(
         req=req,
         status=req.status_from(services),
