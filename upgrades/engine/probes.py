@@ -60,17 +60,16 @@ def before_map(ctx: Context) -> Wait | None:
 
 def before_unmap(ctx: Context) -> Wait | None:
     """Wait until the new release answers the original URL, then say on the timeline how long it took."""
-    run = _open_run(ctx.service)
+    run = _checked_run(ctx.service, "after 2.1, so the old app stays mapped")
     if run is None:
         return None
-    _no_failures(run, "after 2.1, so the old app stays mapped")
     wanted = settings.PROBE_NEW_ANSWERS
     if run.new_since_failure < wanted:
-        return ctx.poll(
+        return _wait_for_router(
+            ctx,
             f"2.2 · waiting for the original URL to answer with {run.new_release} "
             f"({run.new_since_failure} of {wanted} answers)",
-            deadline=settings.PROBE_SWITCH_TIMEOUT,
-            what=f"the router sending the original URL to {run.new_release}",
+            f"the router sending the original URL to {run.new_release}",
         )
     waited = ctx.elapsed()
     # Once per run, however often this sub-step runs: the conditional UPDATE lets one writer through.
@@ -85,19 +84,18 @@ def before_unmap(ctx: Context) -> Wait | None:
 
 def before_stop(ctx: Context) -> Wait | None:
     """Wait for a clean window: `PROBE_CLEAN_SECONDS` of probes answered by the new release alone."""
-    run = _open_run(ctx.service)
+    run = _checked_run(ctx.service, "so the old app was left running")
     if run is None:
         return None
-    _no_failures(run, "so the old app was left running")
     clean = settings.PROBE_CLEAN_SECONDS
     last = run.last_probe_at
     since = run.last_not_new_at or run.started_at
     fresh = last is not None and timezone.now() - last < timedelta(seconds=clean + settings.PROBE_TIMEOUT + 2)
     if not fresh or (last - since).total_seconds() < clean:
-        return ctx.poll(
+        return _wait_for_router(
+            ctx,
             f"finalizing · waiting for {clean:g} s of probes answered by {run.new_release} alone",
-            deadline=settings.PROBE_SWITCH_TIMEOUT,
-            what=f"a clean window of {clean:g} s on the original URL",
+            f"a clean window of {clean:g} s on the original URL",
         )
     return None
 
@@ -107,9 +105,18 @@ def end(service: ServiceUpgrade) -> None:
     ProbeRun.objects.filter(service_id=service.pk, ended_at__isnull=True).update(ended_at=timezone.now())
 
 
-def _open_run(service: ServiceUpgrade) -> ProbeRun | None:
+def _checked_run(service: ServiceUpgrade, consequence: str) -> ProbeRun | None:
+    """The open run of this Step 2 attempt (None when probing is off or has ended), once it is known
+    that no probe failed (raises StepFailed saying the `consequence` otherwise)."""
     run = latest_run(service) if probing_on() else None
-    return run if run is not None and run.ended_at is None else None
+    if run is None or run.ended_at is not None:
+        return None
+    _no_failures(run, consequence)
+    return run
+
+
+def _wait_for_router(ctx: Context, progress: str, what: str) -> Wait:
+    return ctx.poll(progress, deadline=settings.PROBE_SWITCH_TIMEOUT, what=what)
 
 
 def _no_failures(run: ProbeRun, consequence: str) -> None:
