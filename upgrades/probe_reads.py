@@ -13,6 +13,7 @@ WIDTH, HEIGHT, PAD = 600, 90, 4
 PLOT_TOP, PLOT_BOTTOM = 18, 84  # the bars' band; marker labels sit above it
 # The CF calls marked on the timeline: (sub-step, method, label). Finalize is marked at its first call.
 MARKED = (("map_original", "POST", "2.1"), ("unmap_blue", "DELETE", "2.2"))
+LABEL_GAP = 44  # the least distance between two markers' labels, in SVG units
 FINALIZE_STEPS = ("delete_temp_route", "stop_blue", "delete_blue", "rename_green")
 
 
@@ -35,6 +36,7 @@ class Marker:
     x: float
     label: str
     at: datetime
+    label_x: float  # where its label sits: moved right when it would overlap the previous one
 
 
 @dataclass
@@ -122,12 +124,16 @@ def _view(run: ProbeRun, seconds: list[ProbeSecond], calls: list[CallLog]) -> Pr
 
 def _markers(run: ProbeRun, calls: list[CallLog], x_of) -> list[Marker]:
     mine = [call for call in calls if call.created_at >= run.started_at]
-    markers = []
-    for step, method, label in MARKED:
-        call = next((c for c in mine if c.step == step and c.method == method), None)
-        if call:
-            markers.append(Marker(x_of(call.created_at), label, call.created_at))
-    finalize = next((c for c in mine if c.step in FINALIZE_STEPS), None)
-    if finalize:
-        markers.append(Marker(x_of(finalize.created_at), "finalize", finalize.created_at))
+    found = [
+        (label, next((c for c in mine if c.step == step and c.method == method), None))
+        for step, method, label in MARKED
+    ]
+    found.append(("finalize", next((c for c in mine if c.step in FINALIZE_STEPS), None)))
+    markers: list[Marker] = []
+    for label, call in found:
+        if call is None:
+            continue
+        x = x_of(call.created_at)
+        label_x = max(x, markers[-1].label_x + LABEL_GAP) if markers else x
+        markers.append(Marker(x, label, call.created_at, round(min(label_x, WIDTH - PAD - 20), 1)))
     return markers
