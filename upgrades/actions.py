@@ -284,13 +284,19 @@ def record_milestone(service: ServiceUpgrade, step: str) -> None:
         return
     milestones = Event.objects.filter(service=service, kind=Event.Kind.MILESTONE, message=words)
     if not milestones.exists():
-        Event.objects.create(
-            request_id=service.request_id,
-            service=service,
-            kind=Event.Kind.MILESTONE,
-            actor_label=SYSTEM.label,
-            message=words,
-        )
+        _system_event(service, Event.Kind.MILESTONE, words)
+
+
+def note_progress(service: ServiceUpgrade, message: str) -> None:
+    """Put what the engine found on its way on the timeline (e.g. how long 2.2 waited for the router).
+    The caller makes it once (a conditional UPDATE of its own decides who writes it)."""
+    _system_event(service, Event.Kind.NOTE, message)
+
+
+def _system_event(service: ServiceUpgrade, kind: str, message: str) -> None:
+    Event.objects.create(
+        request_id=service.request_id, service=service, kind=kind, actor_label=SYSTEM.label, message=message
+    )
 
 
 def enqueue_step(service: ServiceUpgrade, countdown: float = 0) -> None:

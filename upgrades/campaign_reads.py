@@ -39,6 +39,7 @@ def services_of(campaign: Campaign) -> QuerySet[ServiceUpgrade]:
     return (
         campaign.services.filter(wave__isnull=False)
         .select_related("request__release", "request__requester")
+        .prefetch_related("probe_runs")  # the API's `probe` of each service, in one query
         .annotate(fleet_release=Subquery(release))
         .order_by("wave", "id")
     )

@@ -327,8 +327,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Cloud Foundry foundations ------------------------------------------------------------------
 # A JSON list of {slug, name, domains, api_url, client_id, secret_env}; the secret itself is read from
 # the environment variable named by secret_env, never stored here or in the database.
+# Optional per foundation: `health_path` (where the EC Service names its release, default `/v1/info/`)
+# and `router_url` (send requests for its apps there, with their host in `Host`, as to cfsim's router).
 CFSIM_PORT = env.int("CFSIM_PORT", default=9000)
-FOUNDATIONS = env.json("FOUNDATIONS", default=demo_foundations(f"http://127.0.0.1:{CFSIM_PORT}"))
+CFSIM_ROUTER_PORT = env.int("CFSIM_ROUTER_PORT", default=9080)
+FOUNDATIONS = env.json(
+    "FOUNDATIONS",
+    default=demo_foundations(f"http://127.0.0.1:{CFSIM_PORT}", f"http://127.0.0.1:{CFSIM_ROUTER_PORT}"),
+)
 
 # --- Limits on what people enter (forms, the API and its schema say them) ---------------------------
 MAX_SERVICES_PER_REQUEST = env.int("MAX_SERVICES_PER_REQUEST", default=50)
@@ -457,6 +463,20 @@ ENGINE_STAGING_TIMEOUT = env.int("ENGINE_STAGING_TIMEOUT", default=900)
 ENGINE_START_TIMEOUT = env.int("ENGINE_START_TIMEOUT", default=300)
 ENGINE_JOB_TIMEOUT = env.int("ENGINE_JOB_TIMEOUT", default=600)
 ENGINE_LABEL = "ecportal.io/upgrade"
+
+# --- Proof: probing the original URL through Step 2 (the `run_prober` process) -------------------
+# Probes a second per service (0 turns probing and its gates off), and each probe's timeout.
+PROBE_RATE = env.float("PROBE_RATE", default=10.0)
+PROBE_TIMEOUT = env.float("PROBE_TIMEOUT", default=2.0)
+# 2.2 waits for this many answers from the new release on the original URL with no failed probe since.
+PROBE_NEW_ANSWERS = env.int("PROBE_NEW_ANSWERS", default=5)
+# The old app is stopped only after this many seconds of probes all answered by the new release.
+PROBE_CLEAN_SECONDS = env.float("PROBE_CLEAN_SECONDS", default=5.0)
+# Deadlines: the prober's first answers before 2.1; the router moving traffic (2.2 and the clean
+# window); the temporary URL answering with the new release after Step 1 of a back-to-back plan.
+PROBE_START_TIMEOUT = env.int("PROBE_START_TIMEOUT", default=60)
+PROBE_SWITCH_TIMEOUT = env.int("PROBE_SWITCH_TIMEOUT", default=180)
+PROBE_CHECK_TIMEOUT = env.int("PROBE_CHECK_TIMEOUT", default=60)
 
 # --- Calls to Cloud Foundry ---------------------------------------------------------------------
 # Workers: seconds to connect and to wait for an answer (idempotent calls are retried up to 3 times).

@@ -30,7 +30,15 @@ class Wait:
     countdown: float | None = None
 
 
-Outcome = Done | Wait
+@dataclass(frozen=True)
+class Hold:
+    """The phase's work is done, but an automatic check failed: stop for people (`reason` says why)
+    instead of going on by the plan."""
+
+    reason: str
+
+
+Outcome = Done | Wait | Hold
 
 
 @dataclass

@@ -212,12 +212,13 @@ def send_back(service: ServiceUpgrade, owner: str, message: str, updates: dict) 
         )
 
 
-def finish(service: ServiceUpgrade, owner: str, target: State, message: str) -> None:
-    """The phase is complete: move to `target` (which may start the next phase)."""
+def finish(service: ServiceUpgrade, owner: str, target: State, message: str, *, error: str = "") -> None:
+    """The phase is complete: move to `target` (which may start the next phase); `error` says why
+    it stopped there when an automatic check held it."""
     with transaction.atomic():
         if _ours(service, owner).update(**_released()) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
-        updates = {"progress": ""}
+        updates = {"progress": "", **({"error": error} if error else {})}
         if target not in workflow.RUNNING_STATES:
             updates["step"] = ""
         actions.transition(service, target=target, actor=actions.SYSTEM, message=message, updates=updates)

@@ -12,8 +12,8 @@ from ecportal import logcontext
 from upgrades import metrics, workflow
 from upgrades.cloudfoundry import CFError, Forbidden, RateLimited, Transient, Unauthorized
 from upgrades.cloudfoundry.factory import client_for
-from upgrades.engine import leases, rollback, step1, step2
-from upgrades.engine.context import Context, Done, StepFailed, Wait, foundation_of
+from upgrades.engine import checks, leases, rollback, step1, step2
+from upgrades.engine.context import Context, Done, Hold, StepFailed, Wait, foundation_of
 from upgrades.engine.plan import PlanChanged, fingerprint
 from upgrades.models import ServiceUpgrade
 from upgrades.workflow import Plan, State
@@ -33,6 +33,7 @@ HANDLERS = {
     "map_temp_route": step1.map_temp_route,
     "start_green": step1.start_green,
     "wait_running": step1.wait_running,
+    "check_temporary_url": checks.check_temporary_url,
     "map_original": step2.map_original,
     "unmap_blue": step2.unmap_blue,
     "delete_temp_route": step2.delete_temp_route,
@@ -75,6 +76,7 @@ def run(service_id: int, step: str) -> None:
 _OUTCOMES = (
     (Done, "done"),
     (Wait, "wait"),
+    (Hold, "held"),
     ((Transient, RateLimited), "retry"),
     (StepFailed, "step_failed"),
     ((Unauthorized, Forbidden), "cf_refused_account"),
@@ -85,11 +87,11 @@ _OUTCOMES = (
 def _measure(step: str, outcome, seconds: float) -> None:
     kind = next((name for types, name in _OUTCOMES if isinstance(outcome, types)), "no_outcome")
     metrics.substep(step, kind, seconds)
-    if kind not in ("done", "wait", "retry"):
+    if kind not in ("done", "wait", "held", "retry"):
         metrics.failure(kind)
 
 
-def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait | Exception:
+def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait | Hold | Exception:
     """The sub-step's CF work, under a heartbeat that keeps the lease ours however long CF takes.
     Returns its outcome, or the StepFailed / CFError that ended it."""
     if service.step not in workflow.step_names(service.state):
@@ -103,7 +105,7 @@ def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait 
             return error
 
 
-def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exception) -> None:
+def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Hold | Exception) -> None:
     """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours)."""
     match outcome:
         case PlanChanged():
@@ -122,6 +124,9 @@ def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exceptio
             leases.fail(service, owner, f"Cloud Foundry refused a call: {_plain(outcome)}")
         case Wait():
             leases.wait(service, owner, outcome.countdown or 0, outcome.progress)
+        case Hold():
+            target = workflow.HOLD_STATE[State(service.state)]
+            leases.finish(service, owner, target, outcome.reason, error=outcome.reason)
         case Done():
             following = workflow.next_step(State(service.state), service.step)
             if following:
