@@ -44,17 +44,19 @@ def start_scheduled() -> int:
     )
 
 
-def drive(campaign_id: int) -> int:
+def drive(campaign_id: int, *, wait: bool = False) -> int:
     """Move a running campaign on, in one transaction under its row lock: stop it when the failure
     budget is spent, complete it when every service ended, wait between waves as told, and start
     the current wave's services up to `max_parallel` running at once. Returns how many it started.
 
     An aborted campaign starts nothing: see `_wind_down`.
 
-    Idempotent: a second driver skips the locked row; a driver killed midway commits nothing; a
-    service starts only by the compare-and-set from `approved`."""
+    Idempotent: a second driver skips the locked row, or with `wait` (a nudge after a service's
+    change, which must see it) waits for it; a driver killed midway commits nothing; a service
+    starts only by the compare-and-set from `approved`."""
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update(skip_locked=True).filter(DRIVEN, pk=campaign_id).first()
+        locked = Campaign.objects.select_for_update(skip_locked=not wait)
+        campaign = locked.filter(DRIVEN, pk=campaign_id).first()
         if campaign is None:
             return 0
         services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id"))

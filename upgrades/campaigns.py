@@ -462,6 +462,24 @@ def roll_back_touched(campaign: Campaign, services: list[ServiceUpgrade]) -> int
     return rolled
 
 
+def step2_held_by_abort(service: ServiceUpgrade) -> str:
+    """Why a back-to-back service whose Step 1 just ended must not start Step 2 on its own: its
+    campaign was aborted with roll back. "" otherwise. Call it inside the transaction that records
+    the end of Step 1, before that touches the service: it takes the campaign's row lock, so an abort
+    either committed first (and is seen here) or waits until this phase end committed (and then
+    finds the service waiting for verification, or in Step 2, and rolls it back)."""
+    if service.campaign_id is None:
+        return ""
+    campaign = Campaign.objects.select_for_update().filter(pk=service.campaign_id).first()
+    if (
+        campaign is None
+        or campaign.state != CampaignState.ABORTED
+        or campaign.abort_running != Running.ROLLBACK
+    ):
+        return ""
+    return f"Step 1 done; Step 2 not started: campaign {campaign.reference} was aborted with roll back."
+
+
 def _team_may(service: ServiceUpgrade, action: Action) -> bool:
     """Whether the workflow lets the EC team fire `action` on the service in its state now."""
     allowed = workflow.allowed_actions(

@@ -70,8 +70,9 @@ def sync_fleet() -> list[int]:
 
 @shared_task(ignore_result=True)
 def drive_campaign(campaign_id: int) -> int:
-    """A nudge (a campaign started, resumed or continued): start what its waves allow now."""
-    return campaign_driver.drive(campaign_id)
+    """A nudge (a campaign started, resumed or continued, or one of its services left its running
+    step): start what its waves allow now, after any driver already at work on it."""
+    return campaign_driver.drive(campaign_id, wait=True)
 
 
 @shared_task(ignore_result=True)

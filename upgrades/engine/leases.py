@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -140,8 +141,10 @@ def _released() -> dict:
     return {"lease_owner": "", "lease_expires_at": None, **version_bump()}
 
 
-def move_on(service: ServiceUpgrade, owner: str, next_step: str) -> None:
-    """The sub-step is done: go to `next_step` and enqueue it."""
+def move_on(service: ServiceUpgrade, owner: str, next_step: str, *, keep: bool = False) -> None:
+    """The sub-step is done: go to `next_step` and enqueue it; or, with `keep`, hold the lease on
+    `next_step` (renewed) for this worker to run it at once, without a trip through the broker. A
+    worker that dies before it does leaves an expiring lease, which the reconciler takes over."""
     with transaction.atomic():
         fields = {
             "step": next_step,
@@ -151,11 +154,15 @@ def move_on(service: ServiceUpgrade, owner: str, next_step: str) -> None:
             "error": "",
             **_released(),
         }
+        if keep:
+            fields.update(lease_owner=owner, lease_expires_at=_expiry())
         if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
         actions.record_milestone(service, service.step)
-        service.step = next_step
-        actions.enqueue_step(service)
+        for name in ("step", "attempt", "step_started_at", "progress", "error"):
+            setattr(service, name, fields[name])
+        if not keep:
+            actions.enqueue_step(service)
 
 
 def wait(service: ServiceUpgrade, owner: str, countdown: float, progress: str = "") -> None:
@@ -196,9 +203,11 @@ def fail(service: ServiceUpgrade, owner: str, message: str) -> None:
         )
 
 
-def finish(service: ServiceUpgrade, owner: str, target: State, message: str) -> None:
-    """The phase is complete: move to `target` (which may start the next phase)."""
+def finish(service: ServiceUpgrade, owner: str, phase_end: Callable[[], tuple[State, str]]) -> None:
+    """The phase is complete: move to the state `phase_end()` decides, with its message (which may
+    start the next phase). The decision is taken inside the transaction that records it."""
     with transaction.atomic():
+        target, message = phase_end()
         if _ours(service, owner).update(**_released()) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
         updates = {"progress": ""}

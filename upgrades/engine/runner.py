@@ -7,7 +7,9 @@ next; the order of sub-steps is `workflow.PHASES`, and this module binds each na
 
 import logging
 
-from upgrades import workflow
+from django.conf import settings
+
+from upgrades import campaigns, workflow
 from upgrades.cloudfoundry import CFError, Forbidden, RateLimited, Transient, Unauthorized
 from upgrades.cloudfoundry.factory import client_for
 from upgrades.engine import leases, rollback, step1, step2
@@ -46,20 +48,32 @@ assert set(HANDLERS) == {name for phase in workflow.PHASES.values() for name, _ 
 
 
 def run(service_id: int, step: str) -> None:
-    """Run one sub-step if we can claim it; a duplicate or stale delivery does nothing."""
+    """Run one sub-step if we can claim it, then the sub-steps that follow it at once (up to
+    ENGINE_CHAIN_STEPS in all) while this worker keeps the lease; a duplicate or stale delivery does
+    nothing. Each sub-step is recorded before the next begins, so a worker that dies midway leaves
+    exactly what one sub-step per task would have left: an expiring lease on the current sub-step."""
     owner = leases.new_owner()
     service = leases.claim(service_id, step, owner)
-    if service is None:
-        return
-    calls = []
+    chained = 1
+    while service is not None:
+        keep = chained < settings.ENGINE_CHAIN_STEPS
+        service = _run_claimed(service, owner, keep)
+        chained += 1
+
+
+def _run_claimed(service: ServiceUpgrade, owner: str, keep: bool) -> ServiceUpgrade | None:
+    """Carry out and settle the claimed sub-step; the service again when its next sub-step is ours
+    to run now (`keep` allowed it), else None."""
+    calls, step = [], service.step
     try:
-        _settle(service, owner, _carry_out(service, owner, calls))
+        return _settle(service, owner, _carry_out(service, owner, calls), keep)
     except leases.LeaseLost:
         # The service moved on under us (e.g. the EC team rolled back mid-sub-step): hand the lease
         # back and queue whatever its current sub-step is now, instead of leaving it to the reconciler.
-        log.info("service %s: %s overtaken; queueing its current sub-step", service_id, step)
-        leases.release(service_id, owner)
-        leases.requeue(service_id)
+        log.info("service %s: %s overtaken; queueing its current sub-step", service.pk, step)
+        leases.release(service.pk, owner)
+        leases.requeue(service.pk)
+        return None
     finally:
         leases.record_calls(service, step, calls)
 
@@ -78,8 +92,11 @@ def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait 
             return error
 
 
-def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exception) -> None:
-    """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours)."""
+def _settle(
+    service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exception, keep: bool = False
+) -> ServiceUpgrade | None:
+    """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours).
+    Returns the service when it moved on to a sub-step whose lease it kept (`keep`)."""
     match outcome:
         case StepFailed():
             leases.fail(service, owner, str(outcome))
@@ -98,18 +115,20 @@ def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exceptio
         case Done():
             following = workflow.next_step(State(service.state), service.step)
             if following:
-                leases.move_on(service, owner, following)
-            else:
-                target, message = _phase_end(service)
-                leases.finish(service, owner, target, message)
+                leases.move_on(service, owner, following, keep=keep)
+                return service if keep else None
+            leases.finish(service, owner, lambda: _phase_end(service))
         case _:
             leases.fail(service, owner, f"The sub-step “{service.step}” gave no outcome ({outcome!r}).")
+    return None
 
 
 def _phase_end(service: ServiceUpgrade) -> tuple[State, str]:
     state = State(service.state)
     if state == State.STEP1_RUNNING:
         if service.plan == Plan.BACK_TO_BACK:
+            if held := campaigns.step2_held_by_abort(service):
+                return State.AWAITING_VERIFICATION, held  # the campaign's driver rolls it back
             return State.STEP2_RUNNING, "Step 1 done; Step 2 follows (plan: back to back)."
         return State.AWAITING_VERIFICATION, "Step 1 done: the new release answers on the temporary URL."
     if state == State.STEP2_RUNNING:
