@@ -23,7 +23,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from upgrades import actions, workflow
+from upgrades import actions, fleet_records, workflow
 from upgrades.cloudfoundry import CallRecord
 from upgrades.models import CallLog, ServiceUpgrade, version_bump
 from upgrades.workflow import State
@@ -214,6 +214,21 @@ def finish(service: ServiceUpgrade, owner: str, phase_end: Callable[[], tuple[St
         if target not in workflow.RUNNING_STATES:
             updates["step"] = ""
         actions.transition(service, target=target, actor=actions.SYSTEM, message=message, updates=updates)
+        if target == State.COMPLETED:
+            _record_in_fleet(service)
+
+
+def _record_in_fleet(service: ServiceUpgrade) -> None:
+    """The inventory learns the new release with the completion, not at its next sync: the renamed
+    green app (under blue's name) runs the release's image."""
+    release = service.request.release
+    fleet_records.record_upgraded(
+        zone_id=service.zone_id,
+        release=release.name,
+        image=release.docker_image,
+        app_guid=service.green_app_guid,
+        app_name=service.blue_app_name or service.green_app_name,
+    )
 
 
 def release(service_id: int, owner: str) -> None:
