@@ -42,6 +42,14 @@ def services_of(campaign: Campaign) -> QuerySet[ServiceUpgrade]:
     )
 
 
+def wave_members(services: list[ServiceUpgrade]) -> dict[int, list[int]]:
+    """The ids of `services` by wave (the API's waves list them)."""
+    members = defaultdict(list)
+    for service in services:
+        members[service.wave].append(service.pk)
+    return members
+
+
 @dataclass(frozen=True)
 class Wave:
     number: int

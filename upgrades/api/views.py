@@ -1,7 +1,5 @@
 """One API view per endpoint; each parses, calls one service or selector, and serializes."""
 
-from collections import defaultdict
-
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -295,13 +293,10 @@ class FleetRefresh(APIView):
 def campaign_body(request, campaign) -> dict:
     services = list(campaign_reads.services_of(campaign).prefetch_related("request__contacts"))
     progress = campaign_reads.progress(campaign)
-    members = defaultdict(list)
-    for service in services:
-        members[service.wave].append(service.pk)
     context = {
         "request": request,
         "services": services,
-        "wave_members": members,
+        "wave_members": campaign_reads.wave_members(services),
         "progress": progress,
         "allowed": campaign_reads.allowed(campaign, request.user, progress),
     }
