@@ -44,21 +44,26 @@ def start_scheduled() -> int:
     )
 
 
-def drive(campaign_id: int, *, wait: bool = False) -> int:
+def drive(campaign_id: int) -> int:
+    """`nudge`, 0 when another driver holds the campaign."""
+    return nudge(campaign_id) or 0
+
+
+def nudge(campaign_id: int) -> int | None:
     """Move a running campaign on, in one transaction under its row lock: stop it when the failure
     budget is spent, complete it when every service ended, wait between waves as told, and start
-    the current wave's services up to `max_parallel` running at once. Returns how many it started.
+    the current wave's services up to `max_parallel` running at once. Returns how many it started,
+    or None when another driver holds the campaign's row (it may have read the services before the
+    change that asked for this drive: the caller asks again shortly).
 
     An aborted campaign starts nothing: see `_wind_down`.
 
-    Idempotent: a second driver skips the locked row, or with `wait` (a nudge after a service's
-    change, which must see it) waits for it; a driver killed midway commits nothing; a service
-    starts only by the compare-and-set from `approved`."""
+    Idempotent: a second driver skips the locked row; a driver killed midway commits nothing; a
+    service starts only by the compare-and-set from `approved`."""
     with transaction.atomic():
-        locked = Campaign.objects.select_for_update(skip_locked=not wait)
-        campaign = locked.filter(DRIVEN, pk=campaign_id).first()
+        campaign = Campaign.objects.select_for_update(skip_locked=True).filter(DRIVEN, pk=campaign_id).first()
         if campaign is None:
-            return 0
+            return None if Campaign.objects.filter(DRIVEN, pk=campaign_id).exists() else 0
         services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id"))
         if campaign.state == CampaignState.ABORTED:
             _wind_down(campaign, services)

@@ -205,11 +205,12 @@ def fail(service: ServiceUpgrade, owner: str, message: str) -> None:
 
 def finish(service: ServiceUpgrade, owner: str, phase_end: Callable[[], tuple[State, str]]) -> None:
     """The phase is complete: move to the state `phase_end()` decides, with its message (which may
-    start the next phase). The decision is taken inside the transaction that records it."""
+    start the next phase). The decision is taken inside the transaction that records it, once that
+    holds the service's row."""
     with transaction.atomic():
-        target, message = phase_end()
         if _ours(service, owner).update(**_released()) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
+        target, message = phase_end()
         updates = {"progress": ""}
         if target not in workflow.RUNNING_STATES:
             updates["step"] = ""
