@@ -215,6 +215,10 @@ def transition(
             _note_wait(service, source, event.created_at)
         if target in workflow.RUNNING_STATES:
             enqueue_step(service)
+        elif service.campaign_id and source in workflow.RUNNING_STATES:
+            # A campaign's service left its running step: a slot is free, or its wave or budget may
+            # have moved; the driver looks now instead of at its next beat (which stays the safety net).
+            dispatch.on_commit(dispatch.DRIVE_CAMPAIGN, service.campaign_id)
         if target in workflow.FAILED_STATES:
             dispatch.on_commit(dispatch.OBSERVE, service.pk)
         if target in workflow.CONFIRMED_STATES and source not in workflow.CONFIRMED_STATES:

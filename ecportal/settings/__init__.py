@@ -456,7 +456,13 @@ ENGINE_SILENCE_SECONDS = env.int("ENGINE_SILENCE_SECONDS", default=60)
 ENGINE_MAX_ATTEMPTS = env.int("ENGINE_MAX_ATTEMPTS", default=6)
 ENGINE_BACKOFF_BASE = env.float("ENGINE_BACKOFF_BASE", default=2.0)
 ENGINE_BACKOFF_CAP = env.float("ENGINE_BACKOFF_CAP", default=60.0)
+# Polling CF while it works (a build, a job, instances starting): first after ENGINE_POLL_FIRST_SECONDS,
+# then after a quarter of the time waited so far, at most every ENGINE_POLL_SECONDS; short waits end
+# soon after CF finishes, long ones cost few calls.
+ENGINE_POLL_FIRST_SECONDS = env.float("ENGINE_POLL_FIRST_SECONDS", default=0.25)
 ENGINE_POLL_SECONDS = env.float("ENGINE_POLL_SECONDS", default=2.0)
+# One task runs up to this many consecutive sub-steps (holding the lease) before it queues the next.
+ENGINE_CHAIN_STEPS = env.int("ENGINE_CHAIN_STEPS", default=8)
 # Deadlines of every wait (seconds since the sub-step began): staging; instances starting (green's, and
 # blue's in a rollback); everything else (CF jobs, bindings, finding a free temporary route).
 ENGINE_STAGING_TIMEOUT = env.int("ENGINE_STAGING_TIMEOUT", default=900)
@@ -492,6 +498,8 @@ FLEET_SYNC_SECONDS = env.int("FLEET_SYNC_SECONDS", default=15 * 60)
 
 # Campaigns: how often beat moves running campaigns on, and how many services one may name.
 CAMPAIGN_DRIVE_SECONDS = env.float("CAMPAIGN_DRIVE_SECONDS", default=5.0)
+# A nudge that finds another driver at work on its campaign looks once more this much later.
+CAMPAIGN_NUDGE_AGAIN_SECONDS = env.float("CAMPAIGN_NUDGE_AGAIN_SECONDS", default=0.5)
 MAX_SERVICES_PER_CAMPAIGN = env.int("MAX_SERVICES_PER_CAMPAIGN", default=5000)
 # How far ahead a campaign may be scheduled to start.
 MAX_SCHEDULE_DAYS = env.int("MAX_SCHEDULE_DAYS", default=30)

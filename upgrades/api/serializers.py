@@ -473,7 +473,7 @@ class WaveSerializer(serializers.Serializer):
     services = serializers.SerializerMethodField()
 
     def get_services(self, wave) -> list[int]:
-        return [service.pk for service in wave.services]
+        return self.context["wave_members"][wave.number]
 
 
 class LeftOutSerializer(serializers.Serializer):
@@ -533,7 +533,7 @@ class CampaignSerializer(CampaignSummarySerializer):
 
     @extend_schema_field(WaveSerializer(many=True))
     def get_waves(self, campaign) -> list[dict]:
-        return WaveSerializer(self.context["progress"].waves, many=True).data
+        return WaveSerializer(self.context["progress"].waves, many=True, context=self.context).data
 
     def get_allowed_actions(self, campaign) -> list[str]:
         return [str(action) for action in self.context["allowed"]]

@@ -8,8 +8,10 @@ next; the order of sub-steps is `workflow.PHASES`, and this module binds each na
 import logging
 import time
 
+from django.conf import settings
+
 from ecportal import logcontext
-from upgrades import metrics, workflow
+from upgrades import campaigns, metrics, workflow
 from upgrades.cloudfoundry import CFError, Forbidden, RateLimited, Transient, Unauthorized
 from upgrades.cloudfoundry.factory import client_for
 from upgrades.engine import checks, leases, rollback, step1, step2
@@ -51,23 +53,36 @@ assert set(HANDLERS) == {name for phase in workflow.PHASES.values() for name, _ 
 
 
 def run(service_id: int, step: str) -> None:
-    """Run one sub-step if we can claim it; a duplicate or stale delivery does nothing."""
+    """Run one sub-step if we can claim it, then the sub-steps that follow it at once (up to
+    ENGINE_CHAIN_STEPS in all) while this worker keeps the lease; a duplicate or stale delivery does
+    nothing. Each sub-step is recorded before the next begins, so a worker that dies midway leaves
+    exactly what one sub-step per task would have left: an expiring lease on the current sub-step."""
     owner = leases.new_owner()
     service = leases.claim(service_id, step, owner)
-    if service is None:
-        return
-    calls, started = [], time.monotonic()
+    chained = 1
+    while service is not None:
+        keep = chained < settings.ENGINE_CHAIN_STEPS
+        service = _run_claimed(service, owner, keep)
+        chained += 1
+
+
+def _run_claimed(service: ServiceUpgrade, owner: str, keep: bool) -> ServiceUpgrade | None:
+    """Carry out and settle the claimed sub-step; the service again when its next sub-step is ours
+    to run now (`keep` allowed it), else None."""
+    calls, step, started = [], service.step, time.monotonic()
     try:
-        with logcontext.bound(upgrade_id=service_id, cf_request_id=None):
+        with logcontext.bound(upgrade_id=service.pk, cf_request_id=None):
             outcome = _carry_out(service, owner, calls)
-            _settle(service, owner, outcome)
+            following = _settle(service, owner, outcome, keep)
         _measure(step, outcome, time.monotonic() - started)
+        return following
     except leases.LeaseLost:
         # The service moved on under us (e.g. the EC team rolled back mid-sub-step): hand the lease
         # back and queue whatever its current sub-step is now, instead of leaving it to the reconciler.
-        log.info("service %s: %s overtaken; queueing its current sub-step", service_id, step)
-        leases.release(service_id, owner)
-        leases.requeue(service_id)
+        log.info("service %s: %s overtaken; queueing its current sub-step", service.pk, step)
+        leases.release(service.pk, owner)
+        leases.requeue(service.pk)
+        return None
     finally:
         leases.record_calls(service, step, calls)
 
@@ -105,8 +120,11 @@ def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait 
             return error
 
 
-def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Hold | Exception) -> None:
-    """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours)."""
+def _settle(
+    service: ServiceUpgrade, owner: str, outcome: Done | Wait | Hold | Exception, keep: bool = False
+) -> ServiceUpgrade | None:
+    """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours).
+    Returns the service when it moved on to a sub-step whose lease it kept (`keep`)."""
     match outcome:
         case PlanChanged():
             leases.send_back(service, owner, str(outcome), _new_plan(outcome.plan))
@@ -126,16 +144,16 @@ def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Hold | E
             leases.wait(service, owner, outcome.countdown or 0, outcome.progress)
         case Hold():
             target = workflow.HOLD_STATE[State(service.state)]
-            leases.finish(service, owner, target, outcome.reason, error=outcome.reason)
+            leases.finish(service, owner, lambda: (target, outcome.reason), error=outcome.reason)
         case Done():
             following = workflow.next_step(State(service.state), service.step)
             if following:
-                leases.move_on(service, owner, following)
-            else:
-                target, message = _phase_end(service)
-                leases.finish(service, owner, target, message)
+                leases.move_on(service, owner, following, keep=keep)
+                return service if keep else None
+            leases.finish(service, owner, lambda: _phase_end(service))
         case _:
             leases.fail(service, owner, f"The sub-step “{service.step}” gave no outcome ({outcome!r}).")
+    return None
 
 
 def _new_plan(plan: dict) -> dict:
@@ -147,6 +165,8 @@ def _phase_end(service: ServiceUpgrade) -> tuple[State, str]:
     state = State(service.state)
     if state == State.STEP1_RUNNING:
         if service.plan == Plan.BACK_TO_BACK:
+            if held := campaigns.step2_held_by_abort(service):
+                return State.AWAITING_VERIFICATION, held  # the campaign's driver rolls it back
             return State.STEP2_RUNNING, "Step 1 done; Step 2 follows (plan: back to back)."
         return State.AWAITING_VERIFICATION, "Step 1 done: the new release answers on the temporary URL."
     if state == State.STEP2_RUNNING:
