@@ -5,9 +5,10 @@
   started), bindings, jobs, packages and builds.
 - ``GET /_cfsim/config``; ``PATCH /_cfsim/config`` with any of ``staging_delay``, ``start_delay``,
   ``job_delay``, ``latency`` (seconds), ``token_lifetime`` (seconds), ``rate_limit_enabled``,
-  ``rate_limit``, ``rate_limit_reset_seconds``, ``failing_images`` and ``crashing_images``
-  (lists of docker images), or ``profile`` (``instant`` or ``realistic``: a set of the four delays,
-  applied before any knob given beside it).
+  ``rate_limit``, ``rate_limit_reset_seconds``, ``route_delay`` (seconds before the router applies a
+  mapping or unmapping), ``failing_images``, ``crashing_images`` and ``erroring_images`` (lists of
+  docker images; apps running an erroring image answer 502 through the router), or ``profile``
+  (``instant`` or ``realistic``: a set of the four delays, applied before any knob given beside it).
 - ``GET /_cfsim/calls`` → ``{"calls": [{time, method, path, query, status, request_id}]}``, each
   logged as soon as it is handled (an answer an ``after`` fault holds back is already there, with
   the status CF produced); ``DELETE /_cfsim/calls`` clears it.
@@ -49,7 +50,9 @@ _KNOBS = {
     "rate_limit_enabled": bool,
     "rate_limit": int,
     "rate_limit_reset_seconds": int,
+    "route_delay": float,
 }
+_IMAGE_SETS = ("failing_images", "crashing_images", "erroring_images")
 
 # Delay profiles: `instant` for most tests; `realistic` as a real foundation feels (about 30 ms a
 # call, staging 20 s, an instance starting 8 s, an async job 2 s).
@@ -75,7 +78,7 @@ def apply_config(store: Store, changes: dict) -> None:
             raise ValueError(f"unknown profile {changes['profile']!r}; one of {', '.join(PROFILES)}")
         changes = PROFILES[changes["profile"]] | {k: v for k, v in changes.items() if k != "profile"}
     for key, value in changes.items():
-        if key in ("failing_images", "crashing_images"):
+        if key in _IMAGE_SETS:
             setattr(store.config, key, set(value))
         elif key in _KNOBS:
             setattr(store.config, key, _KNOBS[key](value))
@@ -87,8 +90,8 @@ def apply_config(store: Store, changes: dict) -> None:
 
 def config_json(store: Store) -> dict:
     data = asdict(store.config)
-    data["failing_images"] = sorted(store.config.failing_images)
-    data["crashing_images"] = sorted(store.config.crashing_images)
+    for key in _IMAGE_SETS:
+        data[key] = sorted(getattr(store.config, key))
     return data
 
 

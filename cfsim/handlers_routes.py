@@ -173,12 +173,14 @@ def _same_target(a: Destination, b: Destination) -> bool:
 
 def insert_destinations(req: Request, store: Store, guid: str) -> Response:
     route = get_or_404(store.routes, guid, "Route")
+    before = list(route.destinations)
     for dest in _requested_destinations(store, route, req.json()):
         # Re-inserting an existing mapping is a no-op in CF, so retries never duplicate it.
         if not any(_same_target(dest, existing) for existing in route.destinations):
             route.destinations.append(dest)
     if len(route.destinations) > 100:
         raise unprocessable("Routes can be mapped to at most 100 destinations.")
+    store.destinations_changed(route, before)
     route.updated_at = now_iso()
     return ok(p.destinations(req.base, route, route.destinations))
 
@@ -189,7 +191,8 @@ def replace_destinations(req: Request, store: Store, guid: str) -> Response:
     for dest in _requested_destinations(store, route, req.json()):
         kept = next((d for d in route.destinations if _same_target(d, dest)), None)
         replacement.append(kept or dest)
-    route.destinations = replacement
+    before, route.destinations = route.destinations, replacement
+    store.destinations_changed(route, before)
     route.updated_at = now_iso()
     return ok(p.destinations(req.base, route, route.destinations))
 
@@ -204,7 +207,8 @@ def remove_destination(req: Request, store: Store, guid: str, destination_guid: 
             "CF-UnprocessableEntity",
             "Unable to unmap route from destination. Ensure the route has a destination with this guid.",
         )
-    route.destinations = remaining
+    before, route.destinations = route.destinations, remaining
+    store.destinations_changed(route, before)
     route.updated_at = now_iso()
     return no_content()
 

@@ -92,6 +92,7 @@ def dumps(store: Store) -> str:
     config = vars(store.config) | {
         "failing_images": sorted(store.config.failing_images),
         "crashing_images": sorted(store.config.crashing_images),
+        "erroring_images": sorted(store.config.erroring_images),
     }
     data = {name: list(getattr(store, name).values()) for name in COLLECTIONS} | {
         "format": FORMAT,
@@ -136,7 +137,11 @@ def load(store: Store, data: dict) -> None:
     config = data["config"]
     store.config = Config(
         **config
-        | {"failing_images": set(config["failing_images"]), "crashing_images": set(config["crashing_images"])}
+        | {
+            "failing_images": set(config["failing_images"]),
+            "crashing_images": set(config["crashing_images"]),
+            "erroring_images": set(config.get("erroring_images", ())),
+        }
     )
     store.users, store.clients = dict(data["users"]), dict(data["clients"])
     store.people = {fields["username"]: Person(**fields) for fields in data.get("people", [])}

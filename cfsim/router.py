@@ -4,16 +4,25 @@
 (round-robin over all destinations); 404 with ``X-Cf-Routererror: unknown_route`` for a route nobody
 maps; 503 when it is mapped but no instance runs. ``version`` is the docker image tag of the app's
 current droplet, i.e. the EC release.
+
+On an EC app (a route whose host starts with a zone ID), ``GET /v1/info/`` (``/v1beta/info/`` on dev
+foundations) answers as the EC Service does: ``{sid, ver, build, plan}``, ``build`` being the release.
+An app whose image is in ``erroring_images`` answers 502. Mapping changes reach the router only
+after ``route_delay`` seconds (`Store.routed_destinations`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from http.server import ThreadingHTTPServer
 
 from cfsim.http_util import KeepAliveHandler
-from cfsim.state import Route, Store
+from cfsim.state import App, Route, Store
+
+_ZONE_HOST = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", re.IGNORECASE)
+_INFO_PATHS = frozenset({"/v1/info", "/v1/info/", "/v1beta/info", "/v1beta/info/"})
 
 
 def _find_route(store: Store, hostname: str, path: str) -> Route | None:
@@ -46,11 +55,12 @@ def pick(store: Store, hostname: str, path: str) -> tuple[int, dict, dict[str, s
     """(status, body, headers) for one routed request. Call with the lock held."""
     store.advance()
     route = _find_route(store, hostname, path)
-    if route is None or not route.destinations:
+    destinations = store.routed_destinations(route) if route else ()
+    if not destinations:
         body = {"error": f"Requested route ('{hostname}') does not exist."}
         return 404, body, {"X-Cf-Routererror": "unknown_route"}
     backends = []
-    for dest in route.destinations:
+    for dest in destinations:
         app = store.apps.get(dest.app_guid)
         if app is None or app.state != "STARTED":
             continue
@@ -62,13 +72,31 @@ def pick(store: Store, hostname: str, path: str) -> tuple[int, dict, dict[str, s
         return 503, body, {"X-Cf-Routererror": "no_endpoints"}
     app, instance = backends[route.next_instance % len(backends)]
     route.next_instance += 1
+    return _answer(store, app, instance.index, hostname, path)
+
+
+def _answer(store: Store, app: App, index: int, hostname: str, path: str) -> tuple[int, dict, dict[str, str]]:
+    """What the app instance itself answers."""
+    headers = {"X-Cf-App-Instance": f"{app.guid}:{index}"}
+    droplet = store.droplets.get(app.droplet_guid or "")
+    if droplet and droplet.image in store.config.erroring_images:
+        return 502, {"error": "Bad Gateway"}, headers
+    zone = _ZONE_HOST.match(hostname)
+    if zone and path in _INFO_PATHS:
+        info = {
+            "sid": zone.group(1).lower(),
+            "ver": "v1",
+            "build": _version(store, app.guid),
+            "plan": "Oneway-TLS",
+        }
+        return 200, info, headers
     body = {
         "app_guid": app.guid,
         "app_name": app.name,
-        "instance_index": instance.index,
+        "instance_index": index,
         "version": _version(store, app.guid),
     }
-    return 200, body, {"X-Cf-App-Instance": f"{app.guid}:{instance.index}"}
+    return 200, body, headers
 
 
 class RouterServer(ThreadingHTTPServer):

@@ -46,6 +46,10 @@ class Config:
     failing_images: set[str] = field(default_factory=set)
     # Images whose instances crash as they start (like a release that exits at boot).
     crashing_images: set[str] = field(default_factory=set)
+    # Seconds before the router applies a route mapping or unmapping, as gorouter learns changes late.
+    route_delay: float = 0.0
+    # Images whose apps answer 502 through the router (a release that serves errors).
+    erroring_images: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -270,6 +274,31 @@ class Store:
         self.pending_jobs: dict[str, Job] = {}
         self.job_failures: dict[str, int] = {}  # operation -> how many upcoming jobs fail
         self.rate_windows: dict[str, tuple[float, int]] = {}  # subject -> (window start, count)
+        # The router's own view of routes whose destinations changed under `route_delay`: route guid
+        # -> [(monotonic time it applies, destinations)], oldest first (not kept across restarts).
+        self.router_table: dict[str, list[tuple[float, tuple[Destination, ...]]]] = {}
+
+    # -- the router's view of routes ---------------------------------------------------------
+
+    def destinations_changed(self, route: Route, before: list[Destination]) -> None:
+        """Record a change of `route`'s destinations for the router, which applies it only after
+        `route_delay` seconds (at once without a delay). Call with the lock held."""
+        if self.config.route_delay <= 0 and route.guid not in self.router_table:
+            return
+        history = self.router_table.setdefault(route.guid, [(0.0, tuple(before))])
+        history.append((time.monotonic() + self.config.route_delay, tuple(route.destinations)))
+
+    def routed_destinations(self, route: Route) -> tuple[Destination, ...]:
+        """The destinations the router sends `route`'s requests to now. Call with the lock held."""
+        history = self.router_table.get(route.guid)
+        if not history:
+            return tuple(route.destinations)
+        moment = time.monotonic()
+        while len(history) > 1 and history[1][0] <= moment:
+            history.pop(0)
+        if len(history) == 1 and history[0][1] == tuple(route.destinations):
+            del self.router_table[route.guid]  # caught up: follow the route again
+        return history[0][1]
 
     # -- time-driven transitions -------------------------------------------------------------
 

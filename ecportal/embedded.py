@@ -11,11 +11,14 @@ DEMO_FOUNDATIONS = (
 CFSIM_CLIENT_SECRET = "ecportal-sim-secret"
 
 
-def demo_foundations(api_url: str) -> list[dict]:
-    """FOUNDATIONS entries pointing every demo foundation at the cfsim on `api_url`."""
+def demo_foundations(api_url: str, router_url: str = "") -> list[dict]:
+    """FOUNDATIONS entries pointing every demo foundation at the cfsim on `api_url`, whose router
+    (`router_url`) answers for the foundations' apps. CF3 is a dev foundation: the EC Service says
+    which release it runs on `/v1beta/info/` there."""
     return [
         {"slug": slug, "name": name, "domains": [domain], "api_url": api_url, "client_id": "ecportal",
-         "secret_env": secret_env}
+         "secret_env": secret_env, "router_url": router_url,
+         "health_path": "/v1beta/info/" if ".dev." in domain else "/v1/info/"}
         for slug, name, domain, secret_env in DEMO_FOUNDATIONS
     ]  # fmt: skip
 

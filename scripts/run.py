@@ -1,4 +1,5 @@
-"""`make run`: migrate, seed, then start cfsim, the SMTP catcher, web, a Celery worker and beat.
+"""`make run`: migrate, seed, then start cfsim, the SMTP catcher, web, a Celery worker, beat and the
+prober (which probes each service's original URL through Step 2).
 
 Embedded defaults (SQLite, a broker in files under var/broker/) unless DATABASE_URL / CELERY_BROKER_URL
 are set.
@@ -210,6 +211,7 @@ def commands(var_dir: Path) -> dict[str, list[str]]:
             PY, "-m", "celery", "-A", "ecportal", "beat",
             "--loglevel", "INFO", "--schedule", str(var_dir / "celerybeat-schedule"),
         ],
+        "prober": [PY, "manage.py", "run_prober"],
     }  # fmt: skip
 
 

@@ -31,7 +31,14 @@ FAST_ENGINE = {
     "ENGINE_JOB_TIMEOUT": "20",
     # The old app is deleted at once after Step 2, unless a test sets a retention window of its own.
     "RETENTION_SECONDS": "0",
+    # Probes: a short clean window before the old app stops, and short deadlines for the router.
+    "PROBE_CLEAN_SECONDS": "2",
+    "PROBE_START_TIMEOUT": "20",
+    "PROBE_SWITCH_TIMEOUT": "30",
+    "PROBE_CHECK_TIMEOUT": "8",
 }
+
+CELERY = ("-m", "celery", "-A", "ecportal")
 
 
 def database_url(settings_dict: dict) -> str:
@@ -42,12 +49,14 @@ def database_url(settings_dict: dict) -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
 
 
-def portal_environment(*, database: str, broker: str, api_url: str) -> dict[str, str]:
-    """The variables that point a portal process at this database, broker and cfsim."""
+def portal_environment(*, database: str, broker: str, api_url: str, router_url: str = "") -> dict[str, str]:
+    """The variables that point a portal process at this database, broker and cfsim (and its router,
+    which probes and checks go through; without it, probing and the automatic checks are off)."""
     return {
         "DATABASE_URL": database,
         "CELERY_BROKER_URL": broker,
-        "FOUNDATIONS": json.dumps(demo_foundations(api_url)),
+        "FOUNDATIONS": json.dumps(demo_foundations(api_url, router_url)),
+        **({} if router_url else {"PROBE_RATE": "0"}),
         **demo_secrets(),
     }
 
@@ -67,14 +76,16 @@ def children_of(pid: int) -> list[int]:
 
 
 class Stack:
-    """Worker and beat processes; `kill_worker` SIGKILLs the whole worker, as a crash would, and
+    """Worker, beat and prober processes; `kill_worker` SIGKILLs the whole worker, as a crash would, and
     `kill_pool_processes` only its pool's children, as the kernel's OOM killer might."""
 
-    def __init__(self, *, database: str, broker: str, api_url: str, log_dir: Path, extra_env=None):
+    def __init__(
+        self, *, database: str, broker: str, api_url: str, log_dir: Path, extra_env=None, router_url: str = ""
+    ):
         # A None in extra_env unsets a variable this process has (so the settings' default applies).
         env = {
             **os.environ,
-            **portal_environment(database=database, broker=broker, api_url=api_url),
+            **portal_environment(database=database, broker=broker, api_url=api_url, router_url=router_url),
             "PYTHONUNBUFFERED": "1",
             **FAST_ENGINE,
             **(extra_env or {}),
@@ -83,12 +94,13 @@ class Stack:
         self.log_dir = log_dir
         self.worker: subprocess.Popen | None = None
         self.beat: subprocess.Popen | None = None
+        self.prober: subprocess.Popen | None = None
         self._workers_started = 0
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], program: tuple[str, ...] = CELERY) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "a")  # noqa: SIM115 (lives as long as the process)
         return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "ecportal", *args],
+            [sys.executable, *program, *args],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=log,
@@ -112,6 +124,11 @@ class Stack:
         self.beat = self._spawn(
             "beat", ["beat", "--loglevel", "INFO", "--schedule", str(self.log_dir / "celerybeat-schedule")]
         )
+
+    def start_prober(self) -> None:
+        """The prober process (`manage.py run_prober`), as `make run` and compose start it."""
+        self.prober = self._spawn("prober", ["run_prober"], program=("manage.py",))
+        self._wait_for_line(self.log_dir / "prober.log", "prober ready")
 
     def kill_worker(self) -> None:
         """SIGKILL the worker's whole process group: no chance to ack, requeue or clean up."""
@@ -141,7 +158,7 @@ class Stack:
         raise RuntimeError(f"{path.name} never said {text!r}:\n{path.read_text(errors='replace')[-3000:]}")
 
     def stop(self) -> None:
-        for process in (self.worker, self.beat):
+        for process in (self.worker, self.beat, self.prober):
             if process and process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:

@@ -219,6 +219,10 @@ def transition(
             _note_wait(service, source, event.created_at)
         if target in workflow.RUNNING_STATES:
             enqueue_step(service)
+        elif service.campaign_id and source in workflow.RUNNING_STATES:
+            # A campaign's service left its running step: a slot is free, or its wave or budget may
+            # have moved; the driver looks now instead of at its next beat (which stays the safety net).
+            dispatch.on_commit(dispatch.DRIVE_CAMPAIGN, service.campaign_id)
         if target in workflow.FAILED_STATES:
             dispatch.on_commit(dispatch.OBSERVE, service.pk)
         if target in workflow.CONFIRMED_STATES and source not in workflow.CONFIRMED_STATES:
@@ -288,13 +292,19 @@ def record_milestone(service: ServiceUpgrade, step: str) -> None:
         return
     milestones = Event.objects.filter(service=service, kind=Event.Kind.MILESTONE, message=words)
     if not milestones.exists():
-        Event.objects.create(
-            request_id=service.request_id,
-            service=service,
-            kind=Event.Kind.MILESTONE,
-            actor_label=SYSTEM.label,
-            message=words,
-        )
+        _system_event(service, Event.Kind.MILESTONE, words)
+
+
+def note_progress(service: ServiceUpgrade, message: str) -> None:
+    """Put what the engine found on its way on the timeline (e.g. how long 2.2 waited for the router).
+    The caller makes it once (a conditional UPDATE of its own decides who writes it)."""
+    _system_event(service, Event.Kind.NOTE, message)
+
+
+def _system_event(service: ServiceUpgrade, kind: str, message: str) -> None:
+    Event.objects.create(
+        request_id=service.request_id, service=service, kind=kind, actor_label=SYSTEM.label, message=message
+    )
 
 
 def enqueue_step(service: ServiceUpgrade, countdown: float = 0) -> None:

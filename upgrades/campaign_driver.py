@@ -45,9 +45,16 @@ def start_scheduled() -> int:
 
 
 def drive(campaign_id: int) -> int:
+    """`nudge`, 0 when another driver holds the campaign."""
+    return nudge(campaign_id) or 0
+
+
+def nudge(campaign_id: int) -> int | None:
     """Move a running campaign on, in one transaction under its row lock: stop it when the failure
     budget is spent, complete it when every service ended, wait between waves as told, and start
-    the current wave's services up to `max_parallel` running at once. Returns how many it started.
+    the current wave's services up to `max_parallel` running at once. Returns how many it started,
+    or None when another driver holds the campaign's row (it may have read the services before the
+    change that asked for this drive: the caller asks again shortly).
 
     An aborted campaign starts nothing: see `_wind_down`.
 
@@ -56,7 +63,7 @@ def drive(campaign_id: int) -> int:
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update(skip_locked=True).filter(DRIVEN, pk=campaign_id).first()
         if campaign is None:
-            return 0
+            return None if Campaign.objects.filter(DRIVEN, pk=campaign_id).exists() else 0
         services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id"))
         if campaign.state == CampaignState.ABORTED:
             _wind_down(campaign, services)

@@ -2,12 +2,11 @@
 the buttons a person may press."""
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import groupby
 
-from django.db.models import Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from upgrades.campaigns import (
@@ -17,7 +16,6 @@ from upgrades.campaigns import (
     RULES,
     CampaignAction,
     CampaignState,
-    between_waves,
 )
 from upgrades.models import Campaign, Event, FleetService, ServiceUpgrade
 from upgrades.permissions import is_ec_team
@@ -39,26 +37,40 @@ def services_of(campaign: Campaign) -> QuerySet[ServiceUpgrade]:
     return (
         campaign.services.filter(wave__isnull=False)
         .select_related("request__release", "request__requester")
+        .prefetch_related("probe_runs")  # the API's `probe` of each service, in one query
         .annotate(fleet_release=Subquery(release))
         .order_by("wave", "id")
     )
+
+
+def wave_members(services: list[ServiceUpgrade]) -> dict[int, list[int]]:
+    """The ids of `services` by wave (the API's waves list them)."""
+    members = defaultdict(list)
+    for service in services:
+        members[service.wave].append(service.pk)
+    return members
 
 
 @dataclass(frozen=True)
 class Wave:
     number: int
     state: str  # waiting, running, done
-    services: list[ServiceUpgrade]
+    counts: dict[str, int]  # service state: how many of the wave's services are in it
 
     @property
-    def counts(self) -> dict[str, int]:
-        return dict(Counter(s.state for s in self.services))
+    def size(self) -> int:
+        return sum(self.counts.values())
+
+
+# A failure group lists this many of its services by name; the count says how many in all.
+FAILURE_LINKS = 20
 
 
 @dataclass(frozen=True)
 class Failure:
     reason: str
-    services: list[ServiceUpgrade]
+    count: int
+    services: list[ServiceUpgrade]  # the first FAILURE_LINKS of them
 
 
 @dataclass(frozen=True)
@@ -100,35 +112,65 @@ class Progress:
     abort: Abort | None = None  # an aborted campaign's abort (None for one aborted before the choice)
 
 
-def progress(campaign: Campaign, services: list[ServiceUpgrade]) -> Progress:
-    waves = []
-    for number, members in groupby(services, key=lambda s: s.wave):
-        members = list(members)
-        if all(s.state in ENDED_STATES for s in members):
-            state = "done"
-        elif all(s.state in (State.SUBMITTED, State.APPROVED) for s in members):
-            state = "waiting"
-        else:
-            state = "running"
-        waves.append(Wave(number, state, members))
-    failed = sorted((s for s in services if s.state in FAILED_STATES), key=_failure_reason)
-    failures = [Failure(reason, list(group)) for reason, group in groupby(failed, key=_failure_reason)]
-    between = campaign.state == CampaignState.RUNNING and between_waves(campaign, services)
+def progress(campaign: Campaign) -> Progress:
+    """The campaign's progress in a fixed number of queries, whatever its size: its services counted
+    by wave and state in the database, then its failed services (grouped by reason here, since the
+    reason is the first line of a free-text error), then the mean duration for the ETA."""
+    by_wave: dict[int, Counter] = defaultdict(Counter)
+    rows = (
+        campaign.services.filter(wave__isnull=False)
+        .values_list("wave", "state")
+        .annotate(n=Count("id"))
+        .order_by("wave", "state")
+    )
+    for wave, state, n in rows:
+        by_wave[wave][state] = n
+    counts = sum(by_wave.values(), Counter())
+    waves = [Wave(number, _wave_state(states), dict(states)) for number, states in by_wave.items()]
+    between = campaign.state == CampaignState.RUNNING and _between_waves(campaign, by_wave)
     next_at = None
     if between and campaign.pause_seconds is not None and campaign.wave_ended_at:
         next_at = campaign.wave_ended_at + timedelta(seconds=campaign.pause_seconds)
-    counts = Counter(s.state for s in services)
     return Progress(
         counts=dict(counts),
         waves=waves,
-        failures=failures,
-        total=len(services),
-        ended=sum(s.state in ENDED_STATES for s in services),
+        failures=_failures(campaign) if counts.keys() & FAILED_STATES else [],
+        total=counts.total(),
+        ended=sum(n for state, n in counts.items() if state in ENDED_STATES),
         next_wave_at=next_at,
         waits_for_continue=between and campaign.pause_seconds is None,
-        eta=eta(campaign, services),
+        eta=eta(campaign, by_wave),
         abort=_abort(campaign, counts),
     )
+
+
+def _wave_state(states: Counter) -> str:
+    if all(state in ENDED_STATES for state in states):
+        return "done"
+    if all(state in (State.SUBMITTED, State.APPROVED) for state in states):
+        return "waiting"
+    return "running"
+
+
+def _between_waves(campaign: Campaign, by_wave: dict[int, Counter]) -> bool:
+    """As `campaigns.between_waves`, from the counts: the current wave ended and a later one waits."""
+    current = by_wave.get(campaign.current_wave, Counter())
+    later = any(number > campaign.current_wave for number in by_wave)
+    return campaign.current_wave > 0 and later and all(state in ENDED_STATES for state in current)
+
+
+def _failures(campaign: Campaign) -> list[Failure]:
+    """The failed services grouped by reason (state and the error's first line), most frequent first."""
+    failed = (
+        campaign.services.filter(wave__isnull=False, state__in=sorted(FAILED_STATES))
+        .only("id", "request_id", "name", "zone_id", "state", "error")
+        .order_by("id")
+    )
+    groups: dict[str, list[ServiceUpgrade]] = defaultdict(list)
+    for service in failed:
+        groups[_failure_reason(service)].append(service)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [Failure(reason, len(members), members[:FAILURE_LINKS]) for reason, members in ordered]
 
 
 def _abort(campaign: Campaign, counts: Counter) -> Abort | None:
@@ -146,13 +188,18 @@ def _abort(campaign: Campaign, counts: Counter) -> Abort | None:
     )
 
 
-def eta(campaign: Campaign, services: list[ServiceUpgrade]) -> Eta | None:
+def eta(campaign: Campaign, by_wave: dict[int, Counter]) -> Eta | None:
     """The expected end: each wave's services not yet ended, `max_parallel` at a time, each taking
     the mean time (Step 1 started to completed) of this campaign's services completed so far, plus
     the pauses between waves; from the scheduled start if it is later than now. None until a service
-    completed, and once the campaign has finished."""
-    left = Counter(s.wave for s in services if s.state not in ENDED_STATES)
-    if campaign.state in FINISHED or not left:
+    completed, and once the campaign has finished. `by_wave`: the services counted by wave and state."""
+    left = {
+        number: n
+        for number, states in by_wave.items()
+        if (n := sum(count for state, count in states.items() if state not in ENDED_STATES))
+    }
+    completed = any(states[State.COMPLETED] for states in by_wave.values())
+    if campaign.state in FINISHED or not left or not completed:
         return None
     mean = _mean_duration(campaign)
     if mean is None:

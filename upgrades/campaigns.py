@@ -346,7 +346,11 @@ def act(
             raise workflow.InvalidTransition(
                 f"Cannot {action} a campaign that is {CampaignState(locked.state).label.lower()}."
             )
-        services = list(locked.services.filter(wave__isnull=False).select_related("request").order_by("id"))
+        services = locked.services.filter(wave__isnull=False).select_related("request").order_by("id")
+        if action == CampaignAction.ABORT:
+            # The rows too: a Step 1 ending meanwhile is then seen in Step 2 (see step2_held_by_abort).
+            services = services.select_for_update(of=("self",))
+        services = list(services)
         if action == CampaignAction.ABORT:
             locked.abort_running, locked.aborted_by = running, actor
         _DOING[action](locked, services, actor)
@@ -460,6 +464,22 @@ def roll_back_touched(campaign: Campaign, services: list[ServiceUpgrade]) -> int
             continue  # moved on meanwhile (e.g. Step 2 deleted blue): the next pass looks again
         rolled += 1
     return rolled
+
+
+def step2_held_by_abort(service: ServiceUpgrade) -> str:
+    """Why a back-to-back service whose Step 1 just ended must not start Step 2 on its own: its
+    campaign was aborted with roll back. "" otherwise. Call it in the transaction that records the
+    end of Step 1, after that transaction's update of the service's row: an abort locks the rows of
+    the campaign's services (`act`), so either it committed first and is seen here, or it waits for
+    this phase end to commit and then finds the service in Step 2, blue still there, and rolls it
+    back."""
+    if service.campaign_id is None:
+        return ""
+    campaign = Campaign.objects.filter(pk=service.campaign_id).only("id", "state", "abort_running").first()
+    rolls_back = campaign is not None and campaign.abort_running == Running.ROLLBACK
+    if not rolls_back or campaign.state != CampaignState.ABORTED:
+        return ""
+    return f"Step 1 done; Step 2 not started: campaign {campaign.reference} was aborted with roll back."
 
 
 def _team_may(service: ServiceUpgrade, action: Action) -> bool:

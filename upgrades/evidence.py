@@ -136,8 +136,9 @@ def _service(service: ServiceUpgrade) -> dict:
         "plan_fingerprint": service.plan_fingerprint,
         "approved_fingerprint": service.approved_fingerprint,
         "change_plan": service.change_plan,
-        # Probe verdicts, where the service records them (null before Step 2 or without probing).
-        "probe": getattr(service, "probe", None),
+        # The probes of the original URL through each Step 2 attempt, the latest as `probe`.
+        "probe": service.probe,
+        "probe_runs": [run.summary for run in service.probe_runs.order_by("pk")],
     }
 
 

@@ -15,6 +15,11 @@ class Foundation:
     api_url: str
     client_id: str
     secret_env: str
+    # Where the EC Service says which release it runs (`/v1beta/info/` on dev foundations).
+    health_path: str = "/v1/info/"
+    # Requests to the foundation's apps go to this address with the app's host in `Host`, where the
+    # apps' own names do not resolve (a simulator, a private network); "" sends them to the URL itself.
+    router_url: str = ""
 
     @property
     def client_secret(self) -> str:
@@ -32,6 +37,8 @@ def parse(items: list[dict]) -> tuple[Foundation, ...]:
             api_url=item["api_url"].rstrip("/"),
             client_id=item["client_id"],
             secret_env=item["secret_env"],
+            health_path=item.get("health_path") or "/v1/info/",
+            router_url=(item.get("router_url") or "").rstrip("/"),
         )
         for item in items
     )

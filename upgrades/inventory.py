@@ -7,37 +7,23 @@ services, not a few per service):
    so the release);
 3. the service instances whose GUID is the zone ID (the EC service's name).
 
-Then it writes what changed: new services, services gone (kept, with `gone_at`), services back, and
-release changes, each recorded as a FleetChange. History is never deleted.
+Then it writes what changed (`fleet_records.record_found`): new services, services gone (kept, with
+`gone_at`), services back, and release changes, each recorded as a FleetChange. History is never
+deleted.
 """
 
 import logging
-from dataclasses import dataclass
 
-from django.db import transaction
 from django.utils import timezone
 
 from upgrades import foundations
 from upgrades.cloudfoundry import CFError
 from upgrades.cloudfoundry.factory import client_for
+from upgrades.fleet_records import Found, record_found
 from upgrades.intake import ZONE_ID_RE
-from upgrades.models import FleetChange, FleetService, FleetSync, Release
+from upgrades.models import FleetSync, Release
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Found:
-    """One EC service as CF shows it now."""
-
-    zone_id: str
-    domain: str
-    name: str
-    app_guid: str
-    app_name: str
-    image: str
-    release: str
-    instances: int
 
 
 def sync_all() -> list[FleetSync]:
@@ -110,47 +96,3 @@ def release_of(image: str) -> str:
     """The release an image holds where the EC team has not configured it: its tag."""
     tag = image.rsplit("/", 1)[-1].partition(":")[2]
     return tag[:64]
-
-
-FIELDS = ("foundation", "domain", "name", "app_guid", "app_name", "image", "release", "instances")
-
-
-def record_found(foundation: str, found: list[Found]) -> int:
-    """Write what a sync found for `foundation`; the number of changes recorded."""
-    now = timezone.now()
-    changes: list[FleetChange] = []
-
-    def change(service: FleetService, kind: FleetChange.Kind, old: str = "", new: str = "") -> None:
-        changes.append(FleetChange(service=service, kind=kind, old_release=old, new_release=new, at=now))
-
-    with transaction.atomic():
-        mine = FleetService.objects.select_for_update().filter(foundation=foundation)
-        known = {service.zone_id: service for service in mine}
-        # A service that moved here from another foundation is found under its zone ID.
-        moved = [item.zone_id for item in found if item.zone_id not in known]
-        known |= {s.zone_id: s for s in FleetService.objects.select_for_update().filter(zone_id__in=moved)}
-        created, seen = [], []
-        for item in found:
-            values = {"foundation": foundation} | {field: getattr(item, field) for field in FIELDS[1:]}
-            service = known.pop(item.zone_id, None)
-            if service is None:
-                service = FleetService(zone_id=item.zone_id, first_seen_at=now, last_seen_at=now, **values)
-                created.append(service)
-                change(service, FleetChange.Kind.APPEARED, new=item.release)
-                continue
-            if service.gone_at is not None:
-                change(service, FleetChange.Kind.APPEARED, new=item.release)
-            elif service.release != item.release:
-                change(service, FleetChange.Kind.RELEASE, old=service.release, new=item.release)
-            for field, value in values.items():
-                setattr(service, field, value)
-            service.last_seen_at, service.gone_at = now, None
-            seen.append(service)
-        gone = [s for s in known.values() if s.foundation == foundation and s.gone_at is None]
-        for service in gone:
-            service.gone_at = now
-            change(service, FleetChange.Kind.DISAPPEARED, old=service.release)
-        FleetService.objects.bulk_create(created, batch_size=1000)
-        FleetService.objects.bulk_update(seen + gone, [*FIELDS, "last_seen_at", "gone_at"], batch_size=1000)
-        FleetChange.objects.bulk_create(changes, batch_size=1000)
-    return len(changes)

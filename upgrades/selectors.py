@@ -41,6 +41,7 @@ SORTS = {
 def _with_details(requests: QuerySet[UpgradeRequest]) -> QuerySet[UpgradeRequest]:
     return requests.select_related("requester", "release").prefetch_related(
         Prefetch("services", queryset=ServiceUpgrade.objects.order_by("id")),
+        "services__probe_runs",
         Prefetch("contacts", queryset=Contact.objects.order_by("id")),
     )
 

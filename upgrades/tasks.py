@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from upgrades import campaign_driver, deadlines, inventory
+from upgrades import campaign_driver, deadlines, dispatch, inventory
 from upgrades.engine import cleanup, observe, reconciler, runner
 from upgrades.engine import preflight as preflight_check
 from upgrades.models import Notification
@@ -86,9 +86,16 @@ def sync_fleet() -> list[int]:
 
 
 @shared_task(ignore_result=True)
-def drive_campaign(campaign_id: int) -> int:
-    """A nudge (a campaign started, resumed or continued): start what its waves allow now."""
-    return campaign_driver.drive(campaign_id)
+def drive_campaign(campaign_id: int, again: bool = True) -> int:
+    """A nudge (a campaign started, resumed or continued, or one of its services left its running
+    step): start what its waves allow now. When another driver is at work on it, look once more a
+    moment later (that one may have read the services before this nudge's change)."""
+    started = campaign_driver.drive(campaign_id)
+    if started is None and again:
+        dispatch.send(
+            dispatch.DRIVE_CAMPAIGN, campaign_id, False, countdown=settings.CAMPAIGN_NUDGE_AGAIN_SECONDS
+        )
+    return started or 0
 
 
 @shared_task(ignore_result=True)

@@ -260,6 +260,10 @@ WAITING_ON = {
 
 FAILED_STATES = frozenset(FAILED_STATE.values())
 
+# Where a running phase stops for people when an automatic check fails (the work itself is done): a
+# back-to-back Step 1 whose temporary URL does not answer with the new release waits for verification.
+HOLD_STATE = {State.STEP1_RUNNING: State.AWAITING_VERIFICATION}
+
 # The sub-steps each running state goes through, in order, with their words for progress displays.
 # The engine (`upgrades.engine.runner`) binds each name to the code that carries it out. Entering a
 # running state, a retry included, starts at the first; each is a no-op for work already done.
@@ -277,6 +281,7 @@ PHASES: dict[State, tuple[tuple[str, str], ...]] = {
         ("map_temp_route", "mapping the temporary route"),
         ("start_green", "starting the new app"),
         ("wait_running", "starting instances"),
+        ("check_temporary_url", "checking the temporary URL"),
     ),
     State.STEP2_RUNNING: (
         ("map_original", "2.1 · mapping the original route to the new app"),

@@ -328,8 +328,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Cloud Foundry foundations ------------------------------------------------------------------
 # A JSON list of {slug, name, domains, api_url, client_id, secret_env}; the secret itself is read from
 # the environment variable named by secret_env, never stored here or in the database.
+# Optional per foundation: `health_path` (where the EC Service names its release, default `/v1/info/`)
+# and `router_url` (send requests for its apps there, with their host in `Host`, as to cfsim's router).
 CFSIM_PORT = env.int("CFSIM_PORT", default=9000)
-FOUNDATIONS = env.json("FOUNDATIONS", default=demo_foundations(f"http://127.0.0.1:{CFSIM_PORT}"))
+CFSIM_ROUTER_PORT = env.int("CFSIM_ROUTER_PORT", default=9080)
+FOUNDATIONS = env.json(
+    "FOUNDATIONS",
+    default=demo_foundations(f"http://127.0.0.1:{CFSIM_PORT}", f"http://127.0.0.1:{CFSIM_ROUTER_PORT}"),
+)
 
 # --- Limits on what people enter (forms, the API and its schema say them) ---------------------------
 MAX_SERVICES_PER_REQUEST = env.int("MAX_SERVICES_PER_REQUEST", default=50)
@@ -454,13 +460,33 @@ ENGINE_SILENCE_SECONDS = env.int("ENGINE_SILENCE_SECONDS", default=60)
 ENGINE_MAX_ATTEMPTS = env.int("ENGINE_MAX_ATTEMPTS", default=6)
 ENGINE_BACKOFF_BASE = env.float("ENGINE_BACKOFF_BASE", default=2.0)
 ENGINE_BACKOFF_CAP = env.float("ENGINE_BACKOFF_CAP", default=60.0)
+# Polling CF while it works (a build, a job, instances starting): first after ENGINE_POLL_FIRST_SECONDS,
+# then after a quarter of the time waited so far, at most every ENGINE_POLL_SECONDS; short waits end
+# soon after CF finishes, long ones cost few calls.
+ENGINE_POLL_FIRST_SECONDS = env.float("ENGINE_POLL_FIRST_SECONDS", default=0.25)
 ENGINE_POLL_SECONDS = env.float("ENGINE_POLL_SECONDS", default=2.0)
+# One task runs up to this many consecutive sub-steps (holding the lease) before it queues the next.
+ENGINE_CHAIN_STEPS = env.int("ENGINE_CHAIN_STEPS", default=8)
 # Deadlines of every wait (seconds since the sub-step began): staging; instances starting (green's, and
 # blue's in a rollback); everything else (CF jobs, bindings, finding a free temporary route).
 ENGINE_STAGING_TIMEOUT = env.int("ENGINE_STAGING_TIMEOUT", default=900)
 ENGINE_START_TIMEOUT = env.int("ENGINE_START_TIMEOUT", default=300)
 ENGINE_JOB_TIMEOUT = env.int("ENGINE_JOB_TIMEOUT", default=600)
 ENGINE_LABEL = "ecportal.io/upgrade"
+
+# --- Proof: probing the original URL through Step 2 (the `run_prober` process) -------------------
+# Probes a second per service (0 turns probing and its gates off), and each probe's timeout.
+PROBE_RATE = env.float("PROBE_RATE", default=10.0)
+PROBE_TIMEOUT = env.float("PROBE_TIMEOUT", default=2.0)
+# 2.2 waits for this many answers from the new release on the original URL with no failed probe since.
+PROBE_NEW_ANSWERS = env.int("PROBE_NEW_ANSWERS", default=5)
+# The old app is stopped only after this many seconds of probes all answered by the new release.
+PROBE_CLEAN_SECONDS = env.float("PROBE_CLEAN_SECONDS", default=5.0)
+# Deadlines: the prober's first answers before 2.1; the router moving traffic (2.2 and the clean
+# window); the temporary URL answering with the new release after Step 1 of a back-to-back plan.
+PROBE_START_TIMEOUT = env.int("PROBE_START_TIMEOUT", default=60)
+PROBE_SWITCH_TIMEOUT = env.int("PROBE_SWITCH_TIMEOUT", default=180)
+PROBE_CHECK_TIMEOUT = env.int("PROBE_CHECK_TIMEOUT", default=60)
 
 # --- Calls to Cloud Foundry ---------------------------------------------------------------------
 # Workers: seconds to connect and to wait for an answer (idempotent calls are retried up to 3 times).
@@ -476,6 +502,8 @@ FLEET_SYNC_SECONDS = env.int("FLEET_SYNC_SECONDS", default=15 * 60)
 
 # Campaigns: how often beat moves running campaigns on, and how many services one may name.
 CAMPAIGN_DRIVE_SECONDS = env.float("CAMPAIGN_DRIVE_SECONDS", default=5.0)
+# A nudge that finds another driver at work on its campaign looks once more this much later.
+CAMPAIGN_NUDGE_AGAIN_SECONDS = env.float("CAMPAIGN_NUDGE_AGAIN_SECONDS", default=0.5)
 MAX_SERVICES_PER_CAMPAIGN = env.int("MAX_SERVICES_PER_CAMPAIGN", default=5000)
 # How far ahead a campaign may be scheduled to start.
 MAX_SCHEDULE_DAYS = env.int("MAX_SCHEDULE_DAYS", default=30)

@@ -103,5 +103,5 @@ def wait_campaign(campaign: Campaign, *states: str, timeout: float = 120) -> Cam
     try:
         return wait_for(reached, timeout, f"campaign {campaign.pk} to reach {states}")
     except AssertionError:
-        counts = campaign_reads.progress(campaign, list(campaign_reads.services_of(campaign))).counts
+        counts = campaign_reads.progress(campaign).counts
         raise AssertionError(f"campaign {campaign.pk} is {campaign.state} with {counts}") from None

@@ -1,5 +1,8 @@
 """The campaign pages: from the Fleet page's filters to a draft, what the draft shows, the controls."""
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from upgrades import actions, campaign_driver
 from upgrades.models import Campaign, Event, ServiceUpgrade
 from upgrades.workflow import State
@@ -152,3 +155,39 @@ def states_of(services) -> list[ServiceUpgrade]:
     for service in services:
         service.refresh_from_db()
     return list(services)
+
+
+def test_the_live_part_groups_failures_in_the_same_queries_however_many(client, api, cast, inventory):  # noqa: F811
+    campaign_id = api(cast["olga"]).post("/api/campaigns/", body(failure_budget=6), format="json").data["id"]
+    preflight_passed(campaign_id)
+    client.force_login(cast["oscar"])
+    client.post(f"/campaigns/{campaign_id}/approve/")
+    client.post(f"/campaigns/{campaign_id}/start/")
+    first, second, third, fourth, fifth, sixth = ServiceUpgrade.objects.filter(
+        campaign_id=campaign_id, wave__isnull=False
+    ).order_by("id")
+    staging = "Cloud Foundry could not finish staging: no such image\nsecond line"
+    for service in (first, second):
+        failed(service, staging)
+    failed(third, "CF unreachable (timed out)")
+    moved(fourth, State.STEP1_RUNNING, State.STEP2_RUNNING, State.COMPLETED)
+    path = f"/campaigns/{campaign_id}/live/"
+    client.get(path)  # the session read once
+    with CaptureQueriesContext(connection) as fewer:
+        client.get(path)
+
+    failed(fifth, staging)  # the sixth is still to start: the ETA is computed both times
+    with CaptureQueriesContext(connection) as more:
+        page = client.get(path).content.decode()
+
+    assert len(more) == len(fewer)
+    groups = page.split("<h2>Failures</h2>")[1].split("</ul>")[0]
+    unreachable = groups.index("CF unreachable (timed out)</strong> (1)")
+    assert groups.index("no such image</strong> (3)") < unreachable
+    assert "second line" not in groups and sixth.state == State.APPROVED
+    assert '<span class="count">4</span> <span class="badge s-step1_failed">' in page
+
+
+def failed(service: ServiceUpgrade, error: str) -> None:
+    moved(service, State.STEP1_RUNNING)
+    actions.transition(service, target=State.STEP1_FAILED, actor=actions.SYSTEM, updates={"error": error})

@@ -43,8 +43,10 @@ def moments(campaign: Campaign, wave: int, state: State) -> list:
 
 
 def test_a_spent_failure_budget_stops_the_campaign_and_says_why(fleet, cast):
+    # One at a time: the driver looks as each service fails, so the budget is spent by the second
+    # and the other three never start, whenever the driver looks.
     campaign = create(
-        cast["olga"], behind(5), release=BROKEN, canary_size=5, max_parallel=2, failure_budget=2
+        cast["olga"], behind(5), release=BROKEN, canary_size=5, max_parallel=1, failure_budget=2
     )
 
     approved_and_started(campaign, cast["oscar"])
@@ -145,4 +147,34 @@ def in_states(campaign: Campaign, *states: State) -> list[ServiceUpgrade]:
 
 def waits_for_continue(campaign: Campaign) -> bool:
     campaign.refresh_from_db()
-    return campaign_reads.progress(campaign, list(campaign_reads.services_of(campaign))).waits_for_continue
+    return campaign_reads.progress(campaign).waits_for_continue
+
+
+def test_abort_with_roll_back_holds_step2_of_a_back_to_back_service_still_in_step1(fleet, cast):
+    services = behind(2)
+    campaign = create(cast["olga"], services, canary_size=1, wave_size=1, max_parallel=1)
+    fleet.configure(start_delay=3)  # Step 1 waits for green's instances a while
+    oscar = cast["oscar"]
+    approved_and_started(campaign, oscar)
+    wait_for(
+        lambda: campaign.services.filter(state=State.STEP1_RUNNING, step="wait_running").first(),
+        60,
+        "the canary to wait for green's instances",
+    )
+
+    campaigns.act(campaign=campaign, action=Action.ABORT, actor=oscar, running="rollback")
+
+    wait_for(lambda: ended(campaign), 90, "the abort to end")
+    canary = campaign.services.get(wave=1)
+    assert canary.state == State.ROLLED_BACK
+    # Step 1 ended after the abort: Step 2 never started, the rollback is oscar's.
+    transitions = canary.events.filter(kind=Event.Kind.TRANSITION).order_by("created_at", "id")
+    moves = list(transitions.values_list("to_state", flat=True))
+    assert State.STEP2_RUNNING not in moves
+    assert moves[-3:] == [State.AWAITING_VERIFICATION, State.ROLLING_BACK, State.ROLLED_BACK]
+    assert canary.events.get(to_state=State.ROLLING_BACK).actor.username == "oscar"
+    assert campaign.services.get(wave=2).state == State.CANCELLED
+    seen = next(s for s in services if s.zone_id == canary.zone_id)
+    shown = topology(fleet, seen.zone_id, seen.app_name)
+    assert shown["serving"] == [(seen.app_name, seen.image)]
+    assert [app[0] for app in shown["apps"]] == [seen.app_name]

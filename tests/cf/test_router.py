@@ -67,3 +67,37 @@ def test_crashed_instances_report_crashed_with_details_and_stop_serving(cfsim, c
     assert {cfsim.route(ACME_HOST)[1]["instance_index"] for _ in range(3)} == {1}
     cfsim.control("POST", f"apps/{ACME_PROD_APP}/crash", {})
     assert cfsim.route(ACME_HOST)[0] == 503
+
+
+def test_ec_info_names_the_release_the_app_runs(cfsim):
+    status, body, _ = cfsim.route(ACME_HOST, "/v1/info/")
+    assert status == 200
+    assert body == {"sid": ACME_PROD_ZONE, "ver": "v1", "build": "sendai.120", "plan": "Oneway-TLS"}
+    assert cfsim.route(ACME_HOST, "/v1beta/info/")[1]["build"] == "sendai.120"
+
+
+def test_erroring_images_answer_502_through_the_router(cfsim):
+    image = next(app["image"] for app in cfsim.state()["apps"] if app["guid"] == ACME_PROD_APP)
+    assert cfsim.configure(erroring_images=[image])["erroring_images"] == [image]
+    assert cfsim.route(ACME_HOST)[0] == 502
+    assert cfsim.route(ACME_HOST, "/v1/info/")[0] == 502
+    assert cfsim.route(f"{GLOBEX_PROD_ZONE}.{WEST}")[0] == 502, "the demo apps share the release image"
+    cfsim.configure(erroring_images=[])
+    assert cfsim.route(ACME_HOST)[0] == 200
+
+
+def test_the_router_applies_an_unmapping_only_after_the_route_delay(cfsim, client):
+    cfsim.configure(route_delay=1.0)
+    route = next(r for r in cfsim.state()["routes"] if r["url"] == ACME_HOST)
+    client.remove_destination(route["guid"], route["destinations"][0]["guid"])
+    assert client.list_destinations(route["guid"]) == [], "the Cloud Controller has it at once"
+    assert cfsim.route(ACME_HOST)[0] == 200, "the router still sends requests to the old mapping"
+    deadline = time.monotonic() + 10
+    while cfsim.route(ACME_HOST)[0] != 404:
+        assert time.monotonic() < deadline, "the router never applied the unmapping"
+        time.sleep(0.1)
+    client.insert_destination(route["guid"], ACME_PROD_APP)
+    assert cfsim.route(ACME_HOST)[0] == 404, "a new mapping also waits for the delay"
+    while cfsim.route(ACME_HOST)[0] != 200:
+        assert time.monotonic() < deadline + 10, "the router never applied the mapping"
+        time.sleep(0.1)

@@ -29,11 +29,13 @@ def start_stack(sim, log_dir, **extra_env: str) -> Stack:
         database=database_url(connection.settings_dict),
         broker=settings.CELERY_BROKER_URL,
         api_url=sim.api_url,
+        router_url=sim.router_url,
         log_dir=log_dir,
         extra_env=extra_env,
     )
     running.start_worker()
     running.start_beat()
+    running.start_prober()
     return running
 
 
@@ -52,7 +54,7 @@ def stack(django_db_setup, django_db_blocker, sim, tmp_path_factory):
 def engine(stack, sim, transactional_db, cast, releases):
     """A clean cfsim (the demo seed, no delays) and the running worker, for one test."""
     sim.reset()
-    sim.configure(staging_delay=0, start_delay=0, job_delay=0)
+    sim.configure(staging_delay=0, start_delay=0, job_delay=0, route_delay=0, erroring_images=[])
     return stack
 
 

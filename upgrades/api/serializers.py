@@ -19,6 +19,15 @@ def _raise(problems: list[intake.Problem]):
         raise serializers.ValidationError([str(p) for p in problems])
 
 
+class ProbeSerializer(serializers.Serializer):
+    """The probes of the original URL through the latest Step 2 attempt."""
+
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    p50_ms = serializers.IntegerField(allow_null=True)
+    p99_ms = serializers.IntegerField(allow_null=True)
+
+
 class ServiceSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.SerializerMethodField()
@@ -52,6 +61,7 @@ class ServiceSerializer(serializers.Serializer):
     )
     previous_release_kept_until = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
+    probe = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_previous_release_kept_until(self, service) -> str | None:
@@ -81,6 +91,11 @@ class ServiceSerializer(serializers.Serializer):
     def get_allowed_actions(self, service) -> list[str]:
         user = self.context["request"].user
         return [str(action) for action in service_actions(user, service.request, service)]
+
+    @extend_schema_field(ProbeSerializer(allow_null=True))
+    def get_probe(self, service) -> dict | None:
+        """The probes of the original URL through Step 2; null before Step 2 began."""
+        return service.probe
 
 
 class RequestSerializer(serializers.Serializer):
@@ -470,7 +485,7 @@ class WaveSerializer(serializers.Serializer):
     services = serializers.SerializerMethodField()
 
     def get_services(self, wave) -> list[int]:
-        return [service.pk for service in wave.services]
+        return self.context["wave_members"][wave.number]
 
 
 class LeftOutSerializer(serializers.Serializer):
@@ -530,7 +545,7 @@ class CampaignSerializer(CampaignSummarySerializer):
 
     @extend_schema_field(WaveSerializer(many=True))
     def get_waves(self, campaign) -> list[dict]:
-        return WaveSerializer(self.context["progress"].waves, many=True).data
+        return WaveSerializer(self.context["progress"].waves, many=True, context=self.context).data
 
     def get_allowed_actions(self, campaign) -> list[str]:
         return [str(action) for action in self.context["allowed"]]

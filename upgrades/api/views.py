@@ -349,10 +349,11 @@ class FleetRefresh(APIView):
 
 def campaign_body(request, campaign) -> dict:
     services = list(campaign_reads.services_of(campaign).prefetch_related("request__contacts"))
-    progress = campaign_reads.progress(campaign, services)
+    progress = campaign_reads.progress(campaign)
     context = {
         "request": request,
         "services": services,
+        "wave_members": campaign_reads.wave_members(services),
         "progress": progress,
         "allowed": campaign_reads.allowed(campaign, request.user, progress),
     }

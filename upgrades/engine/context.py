@@ -30,7 +30,15 @@ class Wait:
     countdown: float | None = None
 
 
-Outcome = Done | Wait
+@dataclass(frozen=True)
+class Hold:
+    """The phase's work is done, but an automatic check failed: stop for people (`reason` says why)
+    instead of going on by the plan."""
+
+    reason: str
+
+
+Outcome = Done | Wait | Hold
 
 
 @dataclass
@@ -58,7 +66,7 @@ class Context:
         limit = deadline if deadline is not None else settings.ENGINE_JOB_TIMEOUT
         if self.elapsed() > limit:
             raise StepFailed(f"{(what or progress).capitalize()} did not finish within {limit:g} s.")
-        return Wait(progress, settings.ENGINE_POLL_SECONDS)
+        return Wait(progress, poll_delay(self.elapsed()))
 
     def poll_job(self, what: str) -> Wait | bool:
         """The CF job this sub-step waits for (`service.job_guid`): a Wait while it runs; once it
@@ -78,6 +86,14 @@ class Context:
         """Seconds since this sub-step began (a retry begins it again)."""
         started = self.service.step_started_at or timezone.now()
         return (timezone.now() - started).total_seconds()
+
+
+def poll_delay(waited: float) -> float:
+    """Seconds until the next look at CF's work, `waited` seconds after it began: soon at first,
+    then a quarter of the time waited so far, between ENGINE_POLL_FIRST_SECONDS and
+    ENGINE_POLL_SECONDS (a poll interval below the first delay wins)."""
+    first = min(settings.ENGINE_POLL_FIRST_SECONDS, settings.ENGINE_POLL_SECONDS)
+    return min(settings.ENGINE_POLL_SECONDS, max(first, waited / 4))
 
 
 def foundation_of(service: ServiceUpgrade) -> Foundation:

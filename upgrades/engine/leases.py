@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from upgrades import actions, metrics, workflow
+from upgrades import actions, fleet_records, metrics, workflow
 from upgrades.cloudfoundry import CallRecord
 from upgrades.models import CallLog, ServiceUpgrade, version_bump
 from upgrades.notifications import outbox
@@ -141,8 +142,10 @@ def _released() -> dict:
     return {"lease_owner": "", "lease_expires_at": None, **version_bump()}
 
 
-def move_on(service: ServiceUpgrade, owner: str, next_step: str) -> None:
-    """The sub-step is done: go to `next_step` and enqueue it."""
+def move_on(service: ServiceUpgrade, owner: str, next_step: str, *, keep: bool = False) -> None:
+    """The sub-step is done: go to `next_step` and enqueue it; or, with `keep`, hold the lease on
+    `next_step` (renewed) for this worker to run it at once, without a trip through the broker. A
+    worker that dies before it does leaves an expiring lease, which the reconciler takes over."""
     with transaction.atomic():
         fields = {
             "step": next_step,
@@ -152,11 +155,15 @@ def move_on(service: ServiceUpgrade, owner: str, next_step: str) -> None:
             "error": "",
             **_released(),
         }
+        if keep:
+            fields.update(lease_owner=owner, lease_expires_at=_expiry())
         if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
         actions.record_milestone(service, service.step)
-        service.step = next_step
-        actions.enqueue_step(service)
+        for name in ("step", "attempt", "step_started_at", "progress", "error"):
+            setattr(service, name, fields[name])
+        if not keep:
+            actions.enqueue_step(service)
 
 
 def wait(service: ServiceUpgrade, owner: str, countdown: float, progress: str = "") -> None:
@@ -214,15 +221,35 @@ def send_back(service: ServiceUpgrade, owner: str, message: str, updates: dict) 
         outbox.on_plan_changed(service, event)
 
 
-def finish(service: ServiceUpgrade, owner: str, target: State, message: str) -> None:
-    """The phase is complete: move to `target` (which may start the next phase)."""
+def finish(
+    service: ServiceUpgrade, owner: str, phase_end: Callable[[], tuple[State, str]], *, error: str = ""
+) -> None:
+    """The phase is complete: move to the state `phase_end()` decides, with its message (which may
+    start the next phase); `error` says why it stopped there when an automatic check held it. The
+    decision is taken inside the transaction that records it, once that holds the service's row."""
     with transaction.atomic():
         if _ours(service, owner).update(**_released()) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
-        updates = {"progress": ""}
+        target, message = phase_end()
+        updates = {"progress": "", **({"error": error} if error else {})}
         if target not in workflow.RUNNING_STATES:
             updates["step"] = ""
         actions.transition(service, target=target, actor=actions.SYSTEM, message=message, updates=updates)
+        if target == State.COMPLETED:
+            _record_in_fleet(service)
+
+
+def _record_in_fleet(service: ServiceUpgrade) -> None:
+    """The inventory learns the new release with the completion, not at its next sync: the renamed
+    green app (under blue's name) runs the release's image."""
+    release = service.request.release
+    fleet_records.record_upgraded(
+        zone_id=service.zone_id,
+        release=release.name,
+        image=release.docker_image,
+        app_guid=service.green_app_guid,
+        app_name=service.blue_app_name or service.green_app_name,
+    )
 
 
 def release(service_id: int, owner: str) -> None:

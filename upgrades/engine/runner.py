@@ -8,12 +8,14 @@ next; the order of sub-steps is `workflow.PHASES`, and this module binds each na
 import logging
 import time
 
+from django.conf import settings
+
 from ecportal import logcontext
-from upgrades import metrics, workflow
+from upgrades import campaigns, metrics, workflow
 from upgrades.cloudfoundry import CFError, Forbidden, RateLimited, Transient, Unauthorized
 from upgrades.cloudfoundry.factory import client_for
-from upgrades.engine import leases, rollback, step1, step2
-from upgrades.engine.context import Context, Done, StepFailed, Wait, foundation_of
+from upgrades.engine import checks, leases, rollback, step1, step2
+from upgrades.engine.context import Context, Done, Hold, StepFailed, Wait, foundation_of
 from upgrades.engine.plan import PlanChanged, fingerprint
 from upgrades.models import ServiceUpgrade
 from upgrades.workflow import Plan, State
@@ -33,6 +35,7 @@ HANDLERS = {
     "map_temp_route": step1.map_temp_route,
     "start_green": step1.start_green,
     "wait_running": step1.wait_running,
+    "check_temporary_url": checks.check_temporary_url,
     "map_original": step2.map_original,
     "unmap_blue": step2.unmap_blue,
     "delete_temp_route": step2.delete_temp_route,
@@ -50,23 +53,36 @@ assert set(HANDLERS) == {name for phase in workflow.PHASES.values() for name, _ 
 
 
 def run(service_id: int, step: str) -> None:
-    """Run one sub-step if we can claim it; a duplicate or stale delivery does nothing."""
+    """Run one sub-step if we can claim it, then the sub-steps that follow it at once (up to
+    ENGINE_CHAIN_STEPS in all) while this worker keeps the lease; a duplicate or stale delivery does
+    nothing. Each sub-step is recorded before the next begins, so a worker that dies midway leaves
+    exactly what one sub-step per task would have left: an expiring lease on the current sub-step."""
     owner = leases.new_owner()
     service = leases.claim(service_id, step, owner)
-    if service is None:
-        return
-    calls, started = [], time.monotonic()
+    chained = 1
+    while service is not None:
+        keep = chained < settings.ENGINE_CHAIN_STEPS
+        service = _run_claimed(service, owner, keep)
+        chained += 1
+
+
+def _run_claimed(service: ServiceUpgrade, owner: str, keep: bool) -> ServiceUpgrade | None:
+    """Carry out and settle the claimed sub-step; the service again when its next sub-step is ours
+    to run now (`keep` allowed it), else None."""
+    calls, step, started = [], service.step, time.monotonic()
     try:
-        with logcontext.bound(upgrade_id=service_id, cf_request_id=None):
+        with logcontext.bound(upgrade_id=service.pk, cf_request_id=None):
             outcome = _carry_out(service, owner, calls)
-            _settle(service, owner, outcome)
+            following = _settle(service, owner, outcome, keep)
         _measure(step, outcome, time.monotonic() - started)
+        return following
     except leases.LeaseLost:
         # The service moved on under us (e.g. the EC team rolled back mid-sub-step): hand the lease
         # back and queue whatever its current sub-step is now, instead of leaving it to the reconciler.
-        log.info("service %s: %s overtaken; queueing its current sub-step", service_id, step)
-        leases.release(service_id, owner)
-        leases.requeue(service_id)
+        log.info("service %s: %s overtaken; queueing its current sub-step", service.pk, step)
+        leases.release(service.pk, owner)
+        leases.requeue(service.pk)
+        return None
     finally:
         leases.record_calls(service, step, calls)
 
@@ -75,6 +91,7 @@ def run(service_id: int, step: str) -> None:
 _OUTCOMES = (
     (Done, "done"),
     (Wait, "wait"),
+    (Hold, "held"),
     ((Transient, RateLimited), "retry"),
     (PlanChanged, "plan_changed"),  # before StepFailed, its base: approval is asked again, nothing failed
     (StepFailed, "step_failed"),
@@ -86,11 +103,11 @@ _OUTCOMES = (
 def _measure(step: str, outcome, seconds: float) -> None:
     kind = next((name for types, name in _OUTCOMES if isinstance(outcome, types)), "no_outcome")
     metrics.substep(step, kind, seconds)
-    if kind not in ("done", "wait", "retry", "plan_changed"):
+    if kind not in ("done", "wait", "held", "retry", "plan_changed"):
         metrics.failure(kind)
 
 
-def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait | Exception:
+def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait | Hold | Exception:
     """The sub-step's CF work, under a heartbeat that keeps the lease ours however long CF takes.
     Returns its outcome, or the StepFailed / CFError that ended it."""
     if service.step not in workflow.step_names(service.state):
@@ -104,8 +121,11 @@ def _carry_out(service: ServiceUpgrade, owner: str, calls: list) -> Done | Wait 
             return error
 
 
-def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exception) -> None:
-    """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours)."""
+def _settle(
+    service: ServiceUpgrade, owner: str, outcome: Done | Wait | Hold | Exception, keep: bool = False
+) -> ServiceUpgrade | None:
+    """Move on, wait, retry or fail, as the outcome says (each write checks the lease is ours).
+    Returns the service when it moved on to a sub-step whose lease it kept (`keep`)."""
     match outcome:
         case PlanChanged():
             leases.send_back(service, owner, str(outcome), _new_plan(outcome.plan))
@@ -123,15 +143,18 @@ def _settle(service: ServiceUpgrade, owner: str, outcome: Done | Wait | Exceptio
             leases.fail(service, owner, f"Cloud Foundry refused a call: {_plain(outcome)}")
         case Wait():
             leases.wait(service, owner, outcome.countdown or 0, outcome.progress)
+        case Hold():
+            target = workflow.HOLD_STATE[State(service.state)]
+            leases.finish(service, owner, lambda: (target, outcome.reason), error=outcome.reason)
         case Done():
             following = workflow.next_step(State(service.state), service.step)
             if following:
-                leases.move_on(service, owner, following)
-            else:
-                target, message = _phase_end(service)
-                leases.finish(service, owner, target, message)
+                leases.move_on(service, owner, following, keep=keep)
+                return service if keep else None
+            leases.finish(service, owner, lambda: _phase_end(service))
         case _:
             leases.fail(service, owner, f"The sub-step “{service.step}” gave no outcome ({outcome!r}).")
+    return None
 
 
 def _new_plan(plan: dict) -> dict:
@@ -143,6 +166,8 @@ def _phase_end(service: ServiceUpgrade) -> tuple[State, str]:
     state = State(service.state)
     if state == State.STEP1_RUNNING:
         if service.plan == Plan.BACK_TO_BACK:
+            if held := campaigns.step2_held_by_abort(service):
+                return State.AWAITING_VERIFICATION, held  # the campaign's driver rolls it back
             return State.STEP2_RUNNING, "Step 1 done; Step 2 follows (plan: back to back)."
         return State.AWAITING_VERIFICATION, "Step 1 done: the new release answers on the temporary URL."
     if state == State.STEP2_RUNNING:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from upgrades.cloudfoundry import NotFound, Unprocessable
+from upgrades.engine import probes
 from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait
 from upgrades.engine.inspect import running_instances
 
@@ -28,6 +29,8 @@ def map_original(ctx: Context) -> Outcome:
         raise StepFailed(
             "Not every instance of the new app is running, so the original route was left alone."
         )
+    if waiting := probes.before_map(ctx):
+        return waiting
     if not ctx.cf.list_destinations(s.original_route_guid, app_guids=[s.green_app_guid]):
         ctx.cf.insert_destination(s.original_route_guid, s.green_app_guid)
     return Done()
@@ -40,6 +43,8 @@ def unmap_blue(ctx: Context) -> Outcome:
         ctx
     ):
         raise StepFailed("The new app is not serving on the original route, so the old app stays mapped.")
+    if waiting := probes.before_unmap(ctx):
+        return waiting
     for destination in ctx.cf.list_destinations(s.original_route_guid, app_guids=[s.blue_app_guid]):
         try:
             ctx.cf.remove_destination(s.original_route_guid, destination.guid)
@@ -80,12 +85,15 @@ def only_green_serves(ctx: Context) -> None:
 
 def stop_blue(ctx: Context) -> Outcome:
     only_green_serves(ctx)
+    if waiting := probes.before_stop(ctx):
+        return waiting
     try:
         if ctx.cf.get_app(ctx.service.blue_app_guid).state != "STOPPED":
             ctx.cf.stop_app(ctx.service.blue_app_guid)
     except NotFound:
         pass  # already gone
     ctx.record(blue_stopped=True)
+    probes.end(ctx.service)
     return Done()
 
 

@@ -7,6 +7,7 @@ from upgrades.models.campaigns import Campaign
 from upgrades.models.deadlines import Leftover, WindowReminder
 from upgrades.models.fleet import FleetChange, FleetContact, FleetService, FleetSync, TeamOnlyQuerySet
 from upgrades.models.identity import ProviderIdentity
+from upgrades.models.probes import ProbeRun, ProbeSecond
 from upgrades.models.requests import (
     CallLog,
     Contact,
@@ -39,6 +40,8 @@ __all__ = [
     "Notification",
     "Preflight",
     "ProviderIdentity",
+    "ProbeRun",
+    "ProbeSecond",
     "Release",
     "ServiceUpgrade",
     "ServiceUpgradeQuerySet",

@@ -281,6 +281,13 @@ class ServiceUpgrade(models.Model):
         return bool(kept and not self.blue_deleted and kept > timezone.now())
 
     @property
+    def probe(self) -> dict | None:
+        """The probes of the original URL through the latest Step 2 attempt (`sent, failed, p50_ms,
+        p99_ms`), or None before Step 2 began. Reads `probe_runs`, which request selectors prefetch."""
+        runs = list(self.probe_runs.all())
+        return max(runs, key=lambda run: run.pk).summary if runs else None
+
+    @property
     def display_name(self) -> str:
         """What people call the service: its name once preflight learnt it, else its zone ID."""
         return self.name or self.zone_id

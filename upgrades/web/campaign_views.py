@@ -123,9 +123,8 @@ def _from_fleet(request) -> dict:
 
 def _context(request, campaign_id: int) -> dict:
     campaign = _campaign(request.user, campaign_id)
-    services = list(campaign_reads.services_of(campaign))
-    page = Paginator(services, PAGE_SIZE).get_page(request.GET.get("page"))
-    progress = campaign_reads.progress(campaign, services)
+    page = Paginator(campaign_reads.services_of(campaign), PAGE_SIZE).get_page(request.GET.get("page"))
+    progress = campaign_reads.progress(campaign)
     allowed = campaign_reads.allowed(campaign, request.user, progress)
     buttons = [_BUTTONS.get(a) or Button(a, campaigns.ACTION_LABELS[a]) for a in allowed]
     return {

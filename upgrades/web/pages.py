@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from upgrades import contacts, deadlines
+from upgrades import contacts, deadlines, probe_reads
 from upgrades.models import (
     CallLog,
     Contact,
@@ -23,6 +23,7 @@ from upgrades.models import (
 )
 from upgrades.notifications.outbox import MILESTONES
 from upgrades.permissions import is_ec_team, roles_for
+from upgrades.probe_reads import ProbeView
 from upgrades.selectors import (
     get_request,
     get_service,
@@ -132,6 +133,7 @@ class ServiceCard:
     extend: bool = False  # offer "Extend the test window"
     retention: str = ""  # how long the previous release stays restorable
     cf_rows: list = field(default_factory=list)  # after a failure: CF now against what the step expected
+    probe: ProbeView | None = None  # the probes of the original URL through Step 2
 
     @property
     def uid(self) -> str:
@@ -278,6 +280,9 @@ def _page(
         )
         for service in services
     ]
+    probes = probe_reads.views_for(services)
+    for card in cards:
+        card.probe = probes.get(card.service.pk)
     return RequestPage(
         req=req,
         status=req.status_from(services),
