@@ -2,7 +2,8 @@
 from the database at scrape time.
 
 The metrics recorded where things happen live in `upgrades.metrics`. Here: `DatabaseCollector` (upgrades by
-state, services waiting on people by state and who must act, the outbox by channel) and the view.
+state, services waiting on people by state and who must act, the outbox by channel, the probes of Step 2
+by foundation, which the prober process writes there) and the view.
 """
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 
 from upgrades import metrics as upgrade_metrics
-from upgrades.models import Delivery, Event, ServiceUpgrade
+from upgrades.models import Delivery, Event, ProbeRun, ServiceUpgrade
 from upgrades.workflow import WAITING_ON, State
 
 
@@ -27,7 +28,7 @@ class DatabaseCollector:
     def collect(self):
         # A database that does not answer costs these figures, not the processes' own: say so instead.
         try:
-            families = [self._by_state(), *self._waiting(), *self._outbox()]
+            families = [self._by_state(), *self._waiting(), *self._outbox(), *self._probes()]
         except DatabaseError:
             families = []
         yield GaugeMetricFamily(
@@ -104,6 +105,24 @@ class DatabaseCollector:
         yield pending
         yield oldest
         yield attempts
+
+    @staticmethod
+    def _probes():
+        # The prober records every probe in the database (per-second rows and a run's tallies), so
+        # the figures are counted there rather than in a process of their own.
+        labels = ["foundation"]
+        sent = GaugeMetricFamily(
+            "ecportal_probes_sent", "Probes of original URLs through Step 2.", labels=labels
+        )
+        failed = GaugeMetricFamily(
+            "ecportal_probe_failures", "Probes of original URLs through Step 2 that failed.", labels=labels
+        )
+        rows = ProbeRun.objects.values("service__foundation").annotate(sent=Sum("sent"), failed=Sum("failed"))
+        for row in rows.order_by():
+            sent.add_metric([row["service__foundation"]], row["sent"])
+            failed.add_metric([row["service__foundation"]], row["failed"])
+        yield sent
+        yield failed
 
 
 def _refusal(request) -> HttpResponse | None:

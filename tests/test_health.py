@@ -186,3 +186,19 @@ def test_metrics_count_the_outbox_by_channel(db, filed):
     assert 'ecportal_outbox_pending_attempts{channel="webhook"} 3.0' in scraped
     assert 'ecportal_outbox_pending_attempts{channel="mail"} 0.0' in scraped
     assert 'ecportal_outbox_oldest_pending_seconds{channel="webhook"}' in scraped
+
+
+def test_metrics_count_step_2_probes_by_foundation(db, filed):
+    from django.utils import timezone
+
+    from upgrades.models import ProbeRun
+
+    service = filed.services.first()
+    for sent, failed in ((120, 3), (40, 0)):  # a failed Step 2 attempt, then a retried one
+        ProbeRun.objects.create(
+            service=service, attempt_started_at=timezone.now(), url="https://example/v1/info/",
+            new_release="okinawa.130", sent=sent, failed=failed,
+        )  # fmt: skip
+    scraped = Client().get("/metrics").content.decode()
+    assert f'ecportal_probes_sent{{foundation="{service.foundation}"}} 160.0' in scraped
+    assert f'ecportal_probe_failures{{foundation="{service.foundation}"}} 3.0' in scraped

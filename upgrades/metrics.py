@@ -46,9 +46,6 @@ FAILURES = Counter("ecportal_upgrade_failures", "Sub-steps that failed a service
 REVIVALS = Counter(
     "ecportal_reconciler_revivals", "Running services the reconciler queued again (silent or lease expired)."
 )
-PROBE_FAILURES = Counter(
-    "ecportal_probe_failures", "Probe requests to a service that failed, by foundation.", ["foundation"]
-)
 
 _GUID = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=/|$)")
 
@@ -79,11 +76,6 @@ def failure(reason: str) -> None:
 
 def revived(count: int) -> None:
     REVIVALS.inc(count)
-
-
-def probe_failed(foundation: str) -> None:
-    """For the Step 2 probe: one failed request through the router."""
-    PROBE_FAILURES.labels(foundation).inc()
 
 
 def refusal(authorization: str, expected: str) -> tuple[int, str] | None:
