@@ -7,7 +7,8 @@
   ``job_delay``, ``latency`` (seconds), ``token_lifetime`` (seconds), ``rate_limit_enabled``,
   ``rate_limit``, ``rate_limit_reset_seconds``, ``route_delay`` (seconds before the router applies a
   mapping or unmapping), ``failing_images``, ``crashing_images`` and ``erroring_images`` (lists of
-  docker images; apps running an erroring image answer 502 through the router), or ``profile``
+  docker images; apps running an erroring image answer 502 through the router), ``warmup_errors``
+  (seconds each instance answers 502 through the router after it started running), or ``profile``
   (``instant`` or ``realistic``: a set of the four delays, applied before any knob given beside it).
 - ``GET /_cfsim/calls`` → ``{"calls": [{time, method, path, query, status, request_id}]}``, each
   logged as soon as it is handled (an answer an ``after`` fault holds back is already there, with
@@ -51,6 +52,7 @@ _KNOBS = {
     "rate_limit": int,
     "rate_limit_reset_seconds": int,
     "route_delay": float,
+    "warmup_errors": float,
 }
 _IMAGE_SETS = ("failing_images", "crashing_images", "erroring_images")
 

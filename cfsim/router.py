@@ -7,7 +7,8 @@ current droplet, i.e. the EC release.
 
 On an EC app (a route whose host starts with a zone ID), ``GET /v1/info/`` (``/v1beta/info/`` on dev
 foundations) answers as the EC Service does: ``{sid, ver, build, plan}``, ``build`` being the release.
-An app whose image is in ``erroring_images`` answers 502. Mapping changes reach the router only
+An app whose image is in ``erroring_images`` answers 502, and every instance answers 502 for
+``warmup_errors`` seconds after it started running. Mapping changes reach the router only
 after ``route_delay`` seconds (`Store.routed_destinations`).
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from http.server import ThreadingHTTPServer
 
@@ -72,6 +74,9 @@ def pick(store: Store, hostname: str, path: str) -> tuple[int, dict, dict[str, s
         return 503, body, {"X-Cf-Routererror": "no_endpoints"}
     app, instance = backends[route.next_instance % len(backends)]
     route.next_instance += 1
+    if time.monotonic() < instance.ready_at + store.config.warmup_errors:
+        # Still warming up: the instance runs but answers errors, as some releases do after a start.
+        return 502, {"error": "Bad Gateway"}, {"X-Cf-App-Instance": f"{app.guid}:{instance.index}"}
     return _answer(store, app, instance.index, hostname, path)
 
 

@@ -50,6 +50,8 @@ class Config:
     route_delay: float = 0.0
     # Images whose apps answer 502 through the router (a release that serves errors).
     erroring_images: set[str] = field(default_factory=set)
+    # Seconds an instance answers 502 through the router once it runs (a release slow to warm up).
+    warmup_errors: float = 0.0
 
 
 @dataclass

@@ -101,3 +101,20 @@ def test_the_router_applies_an_unmapping_only_after_the_route_delay(cfsim, clien
     while cfsim.route(ACME_HOST)[0] != 200:
         assert time.monotonic() < deadline + 10, "the router never applied the mapping"
         time.sleep(0.1)
+
+
+def test_a_started_instance_answers_502_while_it_warms_up(cfsim, client):
+    cfsim.configure(warmup_errors=1.5)
+    try:
+        client.stop_app(ACME_PROD_APP)
+        client.start_app(ACME_PROD_APP)
+        deadline = time.monotonic() + 10
+        while cfsim.route(ACME_HOST)[0] == 503:  # no instance running yet
+            assert time.monotonic() < deadline, "the app never started"
+            time.sleep(0.05)
+        assert cfsim.route(ACME_HOST, "/v1/info/")[0] == 502, "a fresh instance answers errors at first"
+        while cfsim.route(ACME_HOST)[0] != 200:
+            assert time.monotonic() < deadline, "the instance never warmed up"
+            time.sleep(0.1)
+    finally:
+        cfsim.configure(warmup_errors=0)
