@@ -35,14 +35,15 @@ LOST = READ_TIMEOUT + 2
 
 @pytest.fixture(scope="module")
 def short_reads(stack, sim, tmp_path_factory):
-    """The package's worker and beat make way for ones with a short CF read timeout, and come back
-    after this module."""
+    """The package's worker, beat and prober make way for ones with a short CF read timeout, and come
+    back after this module."""
     stack.stop()
     running = start_stack(sim, tmp_path_factory.mktemp("short-reads"), CF_READ_TIMEOUT=str(READ_TIMEOUT))
     yield running
     running.stop()
     stack.start_worker()
     stack.start_beat()
+    stack.start_prober()
 
 
 @pytest.fixture
