@@ -1,32 +1,33 @@
 """Campaigns at scale: wall time against the ideal schedule, throughput against cfsim's bound, pages.
 
-    .venv/bin/python bench/campaign.py [--waves-services 500] [--canary 5] [--wave 50] [--wave-workers 2,4]
-        [--throughput-services 1000] [--workers 2,4] [--page-services 5000] [--renders 100]
-        [--skip waves,throughput,pages]
+    .venv/bin/python bench/campaign.py [--waves-services 500] [--canary 5] [--wave 50]
+        [--wave-workers threads:16x2,threads:16,prefork:4] [--throughput-services 1000] [--workers 2,4]
+        [--page-services 5000] [--renders 100] [--skip waves,throughput,pages]
 
 Each part runs on a fresh `ecportal_campaign_bench` database (`BENCH_DATABASE_URL`), Redis
 (`BENCH_BROKER_URL`, `BENCH_CACHE_URL`) and a cfsim fleet (`--fleet N`), the campaign created by
 one EC team member (olga) and approved by another (admin), to a release no service runs yet, so
 every service of the fleet is in it. Printed side by side:
 
-1. Waves, cfsim's realistic profile (30 ms a call, staging 20 s, instance start 8 s, jobs 2 s), a
-   worker of each number of pool processes in `--wave-workers` in turn, and beat, with the
-   production engine settings: a canary wave of `--canary`, then waves of `--wave`, at most
-   `--wave` at once, back to back, no pause. Wall time from Start to the campaign saying Completed,
-   against the ideal schedule: what the waves would take if the portal added no time beyond CF's
-   own. The model: a service's CF-side time is
+1. Waves, cfsim's realistic profile (30 ms a call, staging 20 s, instance start 8 s, jobs 2 s), each
+   worker shape in `--wave-workers` in turn (`threads:16x2`: two worker processes of the production
+   pool, 16 tasks at once each, as the manifest deploys them; `threads:16`: one; `prefork:4`: one
+   worker of 4 processes), and beat, with the production engine settings: a canary wave of `--canary`,
+   then waves of `--wave`, at most `--wave` at once, back to back, no pause.
+   Wall time from Start to the campaign saying Completed, against the ideal schedule: what the waves
+   would take if the portal added no time beyond CF's own. The model: a service's CF-side time is
        staging + start + jobs × job delay + calls × latency,
-   its calls being the distinct CF calls its upgrade made (a poll repeated while CF works counts
-   once) and its jobs the asynchronous CF jobs it waited for, both read from the portal's call log of
-   this run; a wave of n services at most P at once takes ceil(n / P) × its slowest service's time,
-   and the waves follow one another. Goal: wall time ≤ 1.2 × ideal.
-2. Throughput, the instant profile: one campaign of `--throughput-services` in a single wave (all
-   at once) through a worker of 2 and of 4 pool processes: upgrades/s against cfsim's own bound
-   (its sustained requests/s for a realistic call mix, `bench/cfsim_rate.py`, ÷ CF calls per
+   its calls being the distinct CF calls its upgrade made (a poll repeated while CF works counts once)
+   and its jobs the asynchronous CF jobs it waited for, both read from the portal's call log of this
+   run; a wave of n services at most P at once takes ceil(n / P) × its slowest service's time, and the
+   waves follow one another. Goal: wall time ≤ 1.2 × ideal.
+2. Throughput, the instant profile: one campaign of `--throughput-services` in a single wave (all at
+   once) through 2 and through 4 worker processes of the production pool: upgrades/s against cfsim's
+   own bound (its sustained requests/s for a realistic call mix, `bench/cfsim_rate.py`, ÷ CF calls per
    upgrade), CF calls per upgrade, SQL statements of the `advance` tasks per sub-step (the 18 of a
-   back-to-back upgrade, its polls included) and per task (a task runs consecutive sub-steps, or
-   one poll), counted in the worker by `bench/sqlcount.py`, and the worker's CPU seconds per upgrade
-   (its processes' user + system time from /proc).
+   back-to-back upgrade, its polls included) and per task (a task runs consecutive sub-steps, or one
+   poll), counted in the workers by `bench/sqlcount.py`, and the workers' CPU seconds per upgrade
+   (their processes' user + system time from /proc).
 3. Pages at `--page-services`: the campaign page and its live fragment with a campaign of every
    service, and the Fleet page (Django's test client, `--renders` times each): p50/p95 ms and SQL
    queries; then the queries with a tenth of the services, to show they stay the same in number.
@@ -42,6 +43,7 @@ import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,10 +112,32 @@ def fresh_portal(api_url: str) -> None:
         raise SystemExit(f"a sync failed: {failed}")
 
 
+@dataclass(frozen=True)
+class Workers:
+    """`processes` worker processes, each of `pool` (None: the production pool and concurrency)."""
+
+    processes: int = 1
+    pool: str | None = None
+    concurrency: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Workers:
+        """`threads:16` or `prefork:4`: one worker process of that pool and concurrency; `threads:16x2`:
+        two such processes."""
+        shape, _, processes = text.partition("x")
+        pool, _, concurrency = shape.partition(":")
+        return cls(int(processes or 1), pool, int(concurrency))
+
+    def __str__(self) -> str:
+        if not self.pool:
+            return f"{self.processes} processes"
+        return f"{self.pool}:{self.concurrency}" + (f"x{self.processes}" if self.processes > 1 else "")
+
+
 @contextmanager
-def portal(sim: CfSim, scratch: Path, workers: int, engine: dict):
-    """A fresh portal on `sim` with a worker of `workers` pool processes (counting its SQL) and beat,
-    mail going to a real SMTP catcher; yields the Stack and the directory of the worker's SQL counts."""
+def portal(sim: CfSim, scratch: Path, workers: Workers, engine: dict):
+    """A fresh portal on `sim` with `workers` (counting their SQL) and beat, mail going to a real SMTP
+    catcher; yields the Stack and the directory of the workers' SQL counts."""
     fresh_portal(sim.api_url)
     counts = scratch / f"sql-{time.monotonic_ns()}"
     counts.mkdir()
@@ -122,7 +146,8 @@ def portal(sim: CfSim, scratch: Path, workers: int, engine: dict):
     extra = {"EMAIL_PORT": str(smtp_port), "CACHE_URL": CACHE, "BENCH_SQL_COUNT_DIR": str(counts), **engine}
     stack = Stack(database=DATABASE, broker=BROKER, api_url=sim.api_url, log_dir=scratch, extra_env=extra)
     try:
-        stack.start_worker(workers, "--include", "bench.sqlcount")
+        for _ in range(workers.processes):
+            stack.start_worker(workers.concurrency, "--include", "bench.sqlcount", pool=workers.pool)
         stack.start_beat()
         yield stack, counts
     finally:
@@ -179,10 +204,10 @@ def run(campaign, timeout: float) -> float:
     return took
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process `pid` and its live children, from /proc."""
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of processes `pids` and their live children, from /proc."""
     ticks = 0
-    for each in [pid, *children_of(pid)]:
+    for each in [*pids, *(child for pid in pids for child in children_of(pid))]:
         fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
@@ -191,13 +216,14 @@ def cpu_seconds(pid: int) -> float:
 # --- 1. Waves against the ideal schedule -----------------------------------------------------------------
 
 
-def ideal_seconds(campaign, delays: dict) -> tuple[float, float, float]:
+def ideal_seconds(campaign, delays: dict) -> tuple[float, float, float, float]:
     """The ideal schedule of `campaign` (see the module's docstring), from this run's call log:
-    (seconds, distinct calls per upgrade, jobs per upgrade)."""
+    (seconds, distinct calls per upgrade, jobs per upgrade, requests per upgrade, polls included)."""
     from upgrades.models import CallLog
 
-    calls, jobs = defaultdict(set), defaultdict(set)
+    calls, jobs, requests = defaultdict(set), defaultdict(set), 0
     for service_id, method, path in CallLog.objects.values_list("service_id", "method", "path").iterator():
+        requests += 1
         calls[service_id].add((method, path))
         if method == "GET" and path.startswith("/v3/jobs/"):
             jobs[service_id].add(path)
@@ -213,22 +239,23 @@ def ideal_seconds(campaign, delays: dict) -> tuple[float, float, float]:
     ideal = sum(math.ceil(len(times) / campaign.max_parallel) * max(times) for times in waves.values())
     upgrades = sum(len(times) for times in waves.values())
     per = lambda found: sum(len(v) for v in found.values()) / upgrades  # noqa: E731
-    return ideal, per(calls), per(jobs)
+    return ideal, per(calls), per(jobs), requests / upgrades
 
 
 def waves_part(args, scratch: Path) -> list[str]:
     lines = [
         f"1. {args.waves_services} services, canary {args.canary} then waves of {args.wave} (at most "
         f"{args.wave} at once), back to back, realistic profile",
-        f"   {'workers':>7}{'waves':>7}{'ideal s':>9}{'last done s':>13}{'wall s':>8}{'ratio':>7}"
-        f"{'portal s/wave':>15}{'calls/upgrade':>15}{'jobs/upgrade':>14}  goal ≤ 1.2 × ideal",
+        f"   {'worker':>11}{'waves':>7}{'ideal s':>9}{'last done s':>13}{'wall s':>8}{'ratio':>7}"
+        f"{'portal s/wave':>15}{'calls/upgrade':>15}{'jobs/upgrade':>14}{'requests/upgrade':>18}"
+        "  goal ≤ 1.2 × ideal",
     ]
     for workers in args.wave_workers:
         lines.append(waves_run(args, scratch, workers))
     return lines
 
 
-def waves_run(args, scratch: Path, workers: int) -> str:
+def waves_run(args, scratch: Path, workers: Workers) -> str:
     from upgrades.models import Campaign
 
     with CfSim(delays=REALISTIC, args=("--fleet", str(args.waves_services)), timeout=120) as sim:
@@ -242,13 +269,13 @@ def waves_run(args, scratch: Path, workers: int) -> str:
             )
             campaign.refresh_from_db()
             wall = (campaign.ended_at - campaign.started_at).total_seconds()
-            ideal, calls, jobs = ideal_seconds(campaign, REALISTIC)
+            ideal, calls, jobs, requests = ideal_seconds(campaign, REALISTIC)
     waves = campaign.services.filter(wave__isnull=False).values("wave").distinct().count()
     ratio = wall / ideal
     verdict = "met" if ratio <= 1.2 else f"missed by {(ratio - 1.2) * 100 / 1.2:.0f} %"
     return (
-        f"   {workers:>7}{waves:>7}{ideal:>9.1f}{took:>13.1f}{wall:>8.1f}{ratio:>7.2f}"
-        f"{(wall - ideal) / waves:>15.1f}{calls:>15.1f}{jobs:>14.1f}  {verdict}"
+        f"   {str(workers):>11}{waves:>7}{ideal:>9.1f}{took:>13.1f}{wall:>8.1f}{ratio:>7.2f}"
+        f"{(wall - ideal) / waves:>15.1f}{calls:>15.1f}{jobs:>14.1f}{requests:>18.1f}  {verdict}"
     )
 
 
@@ -274,14 +301,15 @@ def throughput_part(args, scratch: Path) -> list[str]:
     substeps = n * sum(len(workflow.PHASES[state]) for state in (State.STEP1_RUNNING, State.STEP2_RUNNING))
     # The production engine settings (its timeouts allow for a long queue), polling soon.
     fast = PRODUCTION_ENGINE | {"ENGINE_POLL_SECONDS": "0.05", "CAMPAIGN_DRIVE_SECONDS": "1"}
-    for workers in args.workers:
+    for processes in args.workers:
         sim = CfSim(args=("--fleet", str(n)), timeout=120)
-        with sim, portal(sim, scratch, workers, fast) as (stack, counts):
+        with sim, portal(sim, scratch, Workers(processes), fast) as (stack, counts):
             campaign = create(fleet_zone_ids(), n, n, n)
-            cpu_before = cpu_seconds(stack.worker.pid)
+            pids = [worker.pid for worker in stack.workers]
+            cpu_before = cpu_seconds(pids)
             before = totals(counts)
             took = run(campaign, args.timeout)
-            cpu = cpu_seconds(stack.worker.pid) - cpu_before
+            cpu = cpu_seconds(pids) - cpu_before
             statements, tasks = totals(counts)
             statements.subtract(before[0])
             tasks.subtract(before[1])
@@ -289,7 +317,7 @@ def throughput_part(args, scratch: Path) -> list[str]:
         rate, bound = n / took, cfsim_rps / calls
         advance = "upgrades.tasks.advance"
         lines.append(
-            f"   {workers:>7}{rate:>12.2f}{bound:>8.2f}{rate / bound:>7.2f}{calls:>18.1f}"
+            f"   {processes:>7}{rate:>12.2f}{bound:>8.2f}{rate / bound:>7.2f}{calls:>18.1f}"
             f"{statements[advance] / substeps:>14.1f}{statements[advance] / tasks[advance]:>10.1f}"
             f"{statements.total() / n:>13.0f}{cpu / n:>15.3f}"
         )
@@ -344,12 +372,17 @@ def main() -> None:
     parser.add_argument("--wave", type=int, default=50)
     parser.add_argument(
         "--wave-workers",
-        type=lambda text: [int(w) for w in text.split(",")],
-        default=[2, 4],
-        help="pool processes for part 1, one run each",
+        type=lambda text: [Workers.parse(each) for each in text.split(",")],
+        default=[Workers.parse(shape) for shape in ("threads:16x2", "threads:16", "prefork:4")],
+        help="worker pools for part 1 (pool:concurrency), one run each",
     )
     parser.add_argument("--throughput-services", type=int, default=1000)
-    parser.add_argument("--workers", type=lambda text: [int(w) for w in text.split(",")], default=[2, 4])
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(w) for w in text.split(",")],
+        default=[2, 4],
+        help="worker processes for part 2 (the production pool), one run each",
+    )
     parser.add_argument("--page-services", type=int, default=5000)
     parser.add_argument("--renders", type=int, default=100)
     parser.add_argument("--rate-seconds", type=float, default=5)

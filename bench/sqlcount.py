@@ -8,6 +8,7 @@ after each task, writes its totals by task name to `<dir>/<pid>.json`. `totals(d
 
 import json
 import os
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -17,17 +18,18 @@ from django.db import connections
 DIRECTORY = os.environ.get("BENCH_SQL_COUNT_DIR", "")
 _statements: Counter = Counter()  # task name -> statements
 _tasks: Counter = Counter()  # task name -> tasks run
-_current = [0]
+_current = threading.local()  # the running task's statements, in its thread
+_lock = threading.Lock()
 
 
 def _count(execute, sql, params, many, context):
-    _current[0] += 1
+    _current.statements += 1
     return execute(sql, params, many, context)
 
 
 @task_prerun.connect
 def _started(**kwargs) -> None:
-    _current[0] = 0
+    _current.statements = 0
     for connection in connections.all():
         if DIRECTORY and _count not in connection.execute_wrappers:
             connection.execute_wrappers.append(_count)
@@ -37,10 +39,11 @@ def _started(**kwargs) -> None:
 def _ended(sender=None, **kwargs) -> None:
     if not DIRECTORY:
         return
-    _statements[sender.name] += _current[0]
-    _tasks[sender.name] += 1
-    path = Path(DIRECTORY) / f"{os.getpid()}.json"
-    path.write_text(json.dumps({"statements": _statements, "tasks": _tasks}))
+    with _lock:
+        _statements[sender.name] += _current.statements
+        _tasks[sender.name] += 1
+        path = Path(DIRECTORY) / f"{os.getpid()}.json"
+        path.write_text(json.dumps({"statements": _statements, "tasks": _tasks}))
 
 
 def totals(directory: Path) -> tuple[Counter, Counter]:

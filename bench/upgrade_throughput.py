@@ -153,7 +153,7 @@ def main() -> None:
             stack = Stack(
                 database=DATABASE, broker=BROKER, api_url=sim.api_url, log_dir=Path(scratch), extra_env=fast
             )
-            stack.start_worker(concurrency=args.workers)
+            stack.start_worker(args.workers, pool="prefork")
             try:
                 elapsed, calls_per_upgrade = upgrade_all(args.services, args.timeout)
             finally:

@@ -3,8 +3,9 @@
 import os
 
 from celery import Celery
-from celery.signals import task_prerun, worker_init, worker_process_shutdown
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_shutdown
 from django.conf import settings
+from django.db import close_old_connections
 
 from ecportal import logcontext, metrics_dir
 
@@ -34,5 +35,13 @@ def _pool_process_ended(pid=None, **_) -> None:
 
 @task_prerun.connect
 def _fresh_log_context(**_) -> None:
-    """Each task's log lines start without the ids a previous task in this process noted."""
+    """Each task's log lines start without the ids a previous task in this thread noted."""
     logcontext.note(request_id=None, upgrade_id=None, cf_request_id=None)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _old_connections_closed(**_) -> None:
+    """The task's thread keeps its database connection from task to task until CONN_MAX_AGE, as a web
+    thread does from request to request; one that broke or aged is closed (settings: CELERY_DB_REUSE_MAX)."""
+    close_old_connections()

@@ -204,8 +204,7 @@ def commands(var_dir: Path) -> dict[str, list[str]]:
             "--no-control-socket",
         ],
         "worker": [
-            PY, "-m", "celery", "-A", "ecportal", "worker",
-            "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
+            PY, "-m", "celery", "-A", "ecportal", "worker", "--loglevel", "INFO",
         ],
         "beat": [
             PY, "-m", "celery", "-A", "ecportal", "beat",

@@ -1,8 +1,9 @@
 """A real Celery worker (and beat) against the test database, cfsim and the Redis broker.
 
-The worker is its own `celery … worker` process (prefork), exactly as in production; tests see its
-effects only through the database and cfsim. Tests that use it must be transactional
-(`django_db(transaction=True)`) so the worker sees their rows.
+The worker is its own `celery … worker` process with the production pool (threads, the settings'
+CELERY_WORKER_POOL), exactly as in production; tests see its effects only through the database and
+cfsim. Tests that use it must be transactional (`django_db(transaction=True)`) so the worker sees
+their rows.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ class Stack:
         }
         self.env = {name: value for name, value in env.items() if value is not None}
         self.log_dir = log_dir
-        self.worker: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None  # the latest started
+        self.workers: list[subprocess.Popen] = []
         self.beat: subprocess.Popen | None = None
         self.prober: subprocess.Popen | None = None
         self._workers_started = 0
@@ -110,16 +112,20 @@ class Stack:
             start_new_session=True,
         )
 
-    def start_worker(self, concurrency: int = 2, *extra: str) -> None:
-        """A worker with `concurrency` pool processes; `extra` are more `celery worker` options."""
+    def start_worker(self, concurrency: int | None = None, *extra: str, pool: str | None = None) -> None:
+        """A worker with the settings' pool and concurrency unless `pool` or `concurrency` say otherwise;
+        `extra` are more `celery worker` options."""
         self._workers_started += 1
         name = f"worker{self._workers_started}"
+        shape = [*(("--pool", pool) if pool else ())]
+        shape += ["--concurrency", str(concurrency)] if concurrency else []
         self.worker = self._spawn(
             name,
-            ["worker", "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "INFO",
+            ["worker", *shape, "--loglevel", "INFO",
              "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
              *extra],
         )  # fmt: skip
+        self.workers.append(self.worker)
         self._wait_for_line(self.log_dir / f"{name}.log", "ready.")
 
     def start_beat(self) -> None:
@@ -160,7 +166,7 @@ class Stack:
         raise RuntimeError(f"{path.name} never said {text!r}:\n{path.read_text(errors='replace')[-3000:]}")
 
     def stop(self) -> None:
-        for process in (self.worker, self.beat, self.prober):
+        for process in (*self.workers, self.beat, self.prober):
             if process and process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 try:

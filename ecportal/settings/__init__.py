@@ -318,6 +318,20 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker runs its tasks on threads: a sub-step spends its time waiting on CF and PostgreSQL, so one
+# process runs WORKER_CONCURRENCY of them at once, where as many prefork processes would take about
+# 75 MB each. Scale out with more worker processes or instances. Threads have no task time limits
+# (the two below hold for `--pool prefork` only): every wait of a task is bounded by its own timeout
+# (CF, SMTP, webhooks), and a sub-step's lease by its heartbeat. `make run`'s SQLite takes one writer
+# at a time, so the embedded worker keeps two prefork processes.
+_EMBEDDED_DB = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+CELERY_WORKER_POOL = env.str("WORKER_POOL", default="prefork" if _EMBEDDED_DB else "threads")
+CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=2 if _EMBEDDED_DB else 16)
+# Celery's Django fixup closes the database connection before and after every task unless this is
+# set, so each sub-step and each poll would connect to PostgreSQL anew. Connections live as
+# CONN_MAX_AGE says instead: ecportal/celery.py closes the unusable or old ones around each task, as
+# Django does around each request.
+CELERY_DB_REUSE_MAX = 2**62
 CELERY_TASK_TIME_LIMIT = 900
 CELERY_TASK_SOFT_TIME_LIMIT = 840
 CELERY_TASK_SERIALIZER = "json"
@@ -462,9 +476,11 @@ ENGINE_BACKOFF_BASE = env.float("ENGINE_BACKOFF_BASE", default=2.0)
 ENGINE_BACKOFF_CAP = env.float("ENGINE_BACKOFF_CAP", default=60.0)
 # Polling CF while it works (a build, a job, instances starting): first after ENGINE_POLL_FIRST_SECONDS,
 # then after a quarter of the time waited so far, at most every ENGINE_POLL_SECONDS; short waits end
-# soon after CF finishes, long ones cost few calls.
+# soon after CF finishes, long ones cost one GET a second. A wave moves at the pace of its slowest
+# service, so every second of polling lag is a second of the wave (bench/campaign.py: 2 s made a wave
+# of 50 about 5 % longer). Raise it where the foundation's rate limit is tight.
 ENGINE_POLL_FIRST_SECONDS = env.float("ENGINE_POLL_FIRST_SECONDS", default=0.25)
-ENGINE_POLL_SECONDS = env.float("ENGINE_POLL_SECONDS", default=2.0)
+ENGINE_POLL_SECONDS = env.float("ENGINE_POLL_SECONDS", default=1.0)
 # One task runs up to this many consecutive sub-steps (holding the lease) before it queues the next.
 ENGINE_CHAIN_STEPS = env.int("ENGINE_CHAIN_STEPS", default=8)
 # Deadlines of every wait (seconds since the sub-step began): staging; instances starting (green's, and

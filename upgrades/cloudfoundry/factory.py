@@ -1,6 +1,7 @@
-"""CF clients per foundation: one shared client per foundation in each worker process, and a short,
+"""CF clients per foundation: one client per foundation in each worker thread, and a short,
 single-try client for the few lookups a web request makes."""
 
+import threading
 from collections.abc import Callable
 
 from django.conf import settings
@@ -9,7 +10,9 @@ from upgrades.cloudfoundry.client import CFClient
 from upgrades.cloudfoundry.transport import CallRecord
 from upgrades.foundations import Foundation
 
-_clients: dict[tuple[str, str, str], CFClient] = {}
+# Each thread of a worker's pool runs one task at a time: its own clients, so the per-task hooks (the
+# task's call log and lease check) never reach another task's calls. The token is shared by the process.
+_local = threading.local()
 
 
 def client_for(
@@ -17,10 +20,11 @@ def client_for(
     on_call: Callable[[CallRecord], None] | None = None,
     before_call: Callable[[], None] | None = None,
 ) -> CFClient:
-    """One client per foundation per worker process, so discovery and the token are shared; the hooks
-    are swapped per task (a prefork child runs one task at a time)."""
+    """One client per foundation per worker thread, so discovery and connections are reused; the
+    hooks are swapped per task (a thread runs one task at a time)."""
     key = (foundation.slug, foundation.api_url, foundation.client_id)
-    client = _clients.get(key)
+    clients = _local.__dict__.setdefault("clients", {})
+    client = clients.get(key)
     if client is None:
         client = CFClient(
             foundation.api_url,
@@ -28,7 +32,7 @@ def client_for(
             client_secret=foundation.client_secret,
             timeout=(settings.CF_CONNECT_TIMEOUT, settings.CF_READ_TIMEOUT),
         )
-        _clients[key] = client
+        clients[key] = client
     client.on_call = on_call
     client.before_call = before_call
     return client
