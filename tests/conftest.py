@@ -2,8 +2,10 @@
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import TransactionTestCase
 from rest_framework.test import APIClient
 
+from testkit.database import outlasting_deadlocks
 from upgrades import actions, intake
 from upgrades.models import Preflight, Release
 from upgrades.permissions import ec_team_group
@@ -22,6 +24,20 @@ def make_user(username: str, *, ec_team: bool = False, superuser: bool = False) 
     if ec_team:
         user.groups.add(ec_team_group())
     return user
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _flush_outlasts_worker_deadlocks():
+    """The flush after each transactional test is run again when it deadlocks with the worker that
+    the engine, campaign and browser tests keep running (testkit/database.py)."""
+    original = TransactionTestCase._fixture_teardown
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            TransactionTestCase,
+            "_fixture_teardown",
+            lambda case: outlasting_deadlocks(lambda: original(case)),
+        )
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -1,17 +1,21 @@
 """PostgreSQL: a connection the server dropped is replaced before a request uses it, as Django's
-health checks do but without a query of its own; the queue's search has its trigram indexes."""
+health checks do but without a query of its own; the queue's search has its trigram indexes; the
+flush after a test outlasts a deadlock with a worker's transaction."""
 
 import http.client
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
+import psycopg
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection
-from django.test import Client
+from django.test import Client, TransactionTestCase
 
 from testkit.stack import REPO_ROOT, database_url
 from tests.conftest import make_user
@@ -83,3 +87,46 @@ def test_the_queue_search_has_its_trigram_indexes():
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'upgrades_serviceupgrade'")
         names = {row[0] for row in cursor.fetchall()}
     assert {"service_zone_id_trgm", "service_url_trgm", "service_foundation_trgm"} <= names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_flush_after_a_test_outlasts_a_deadlock_with_a_worker_transaction():
+    """A worker's transaction reads the last table the flush truncates, waits until the flush queues
+    behind it, then reads the first, which the flush holds. The flush checks for the deadlock first
+    (its deadlock_timeout is the shorter) and is aborted; it is run again once the worker commits."""
+    make_user("alice")
+    tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+    first, last = connection.ops.quote_name(tables[0]), connection.ops.quote_name(tables[-1])
+    outcome: list[str] = []
+
+    def worker() -> None:
+        with psycopg.connect(database_url(connection.settings_dict), autocommit=True) as peer:
+            peer.execute("SET deadlock_timeout = '60s'")
+            try:
+                with peer.transaction():
+                    peer.execute(f"SELECT 1 FROM {last} LIMIT 1")
+                    read_last.set()
+                    flush_waits = (
+                        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass"
+                    )
+                    while not peer.execute(flush_waits, [last]).fetchone()[0]:
+                        time.sleep(0.01)
+                    peer.execute(f"SELECT 1 FROM {first} LIMIT 1")
+                outcome.append("committed")
+            except psycopg.Error as error:
+                outcome.append(repr(error))
+
+    read_last = threading.Event()
+    reader = threading.Thread(target=worker)
+    with connection.cursor() as cursor:
+        cursor.execute("SET deadlock_timeout = '3s'")
+    try:
+        reader.start()
+        assert read_last.wait(30)
+        TransactionTestCase()._fixture_teardown()
+    finally:
+        reader.join(90)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET deadlock_timeout")
+    assert outcome == ["committed"]
+    assert not User.objects.exists()
