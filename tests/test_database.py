@@ -109,11 +109,13 @@ def test_the_flush_after_a_test_outlasts_a_deadlock_with_a_worker_transaction():
                     flush_waits = (
                         "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass"
                     )
+                    deadline = time.monotonic() + 30
                     while not peer.execute(flush_waits, [last]).fetchone()[0]:
+                        assert time.monotonic() < deadline, "the flush never queued behind the worker"
                         time.sleep(0.01)
                     peer.execute(f"SELECT 1 FROM {first} LIMIT 1")
                 outcome.append("committed")
-            except psycopg.Error as error:
+            except (psycopg.Error, AssertionError) as error:
                 outcome.append(repr(error))
 
     read_last = threading.Event()
