@@ -61,7 +61,7 @@ def nudge(campaign_id: int) -> int | None:
     Idempotent: a second driver skips the locked row; a driver killed midway commits nothing; a
     service starts only by the compare-and-set from `approved`."""
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update(skip_locked=True).filter(DRIVEN, pk=campaign_id).first()
+        campaign = Campaign.objects.locked(skip_locked=True).filter(DRIVEN, pk=campaign_id).first()
         if campaign is None:
             return None if Campaign.objects.filter(DRIVEN, pk=campaign_id).exists() else 0
         services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id"))

@@ -340,7 +340,7 @@ def act(
     if action == CampaignAction.APPROVE and actor.pk == campaign.creator_id:
         raise workflow.NotAllowed("Nobody approves their own campaign: another EC team member must.")
     with transaction.atomic():
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        locked = Campaign.objects.locked().get(pk=campaign.pk)
         sources, target = RULES[action]
         if locked.state not in sources:
             raise workflow.InvalidTransition(

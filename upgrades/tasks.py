@@ -90,7 +90,7 @@ def drive_campaign(campaign_id: int, again: bool = True) -> int:
     """A nudge (a campaign started, resumed or continued, or one of its services left its running
     step): start what its waves allow now. When another driver is at work on it, look once more a
     moment later (that one may have read the services before this nudge's change)."""
-    started = campaign_driver.drive(campaign_id)
+    started = campaign_driver.nudge(campaign_id)
     if started is None and again:
         dispatch.send(
             dispatch.DRIVE_CAMPAIGN, campaign_id, False, countdown=settings.CAMPAIGN_NUDGE_AGAIN_SECONDS

@@ -8,6 +8,18 @@ from upgrades.models.requests import Release
 from upgrades.workflow import PLAN_LABELS, Plan
 
 
+class CampaignQuerySet(TeamOnlyQuerySet):
+    def locked(self, *, skip_locked: bool = False) -> "CampaignQuerySet":
+        """These campaigns with their rows locked until the transaction ends: the wave driver and a
+        person's action take this lock to exclude each other, and nothing else.
+
+        FOR NO KEY UPDATE, not FOR UPDATE: the foreign keys are checked when a transaction commits,
+        and one that updates a service's row twice (every sub-step's end) checks its campaign key
+        then, which waits behind FOR UPDATE. Each service of a wave would end one drive after the
+        other."""
+        return self.select_for_update(no_key=True, skip_locked=skip_locked)
+
+
 class Campaign(models.Model):
     """Many EC services moved to one release in waves: a canary wave, then waves of `wave_size`,
     at most `max_parallel` running at once, a pause between waves, and a failure budget.
@@ -72,7 +84,7 @@ class Campaign(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TeamOnlyQuerySet.as_manager()
+    objects = CampaignQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
