@@ -478,7 +478,8 @@ ENGINE_BACKOFF_CAP = env.float("ENGINE_BACKOFF_CAP", default=60.0)
 # then after a quarter of the time waited so far, at most every ENGINE_POLL_SECONDS; short waits end
 # soon after CF finishes, long ones cost one GET a second. A wave moves at the pace of its slowest
 # service, so every second of polling lag is a second of the wave (bench/campaign.py: 2 s made a wave
-# of 50 about 5 % longer). Raise it where the foundation's rate limit is tight.
+# of 50 about 5 % longer). Raise it where the foundation's rate limit is tight. Waits of a kind a
+# worker has seen before are looked at by how long they took (upgrades/engine/pacing.py).
 ENGINE_POLL_FIRST_SECONDS = env.float("ENGINE_POLL_FIRST_SECONDS", default=0.25)
 ENGINE_POLL_SECONDS = env.float("ENGINE_POLL_SECONDS", default=1.0)
 # One task runs up to this many consecutive sub-steps (holding the lease) before it queues the next.

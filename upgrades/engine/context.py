@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from upgrades import foundations
 from upgrades.cloudfoundry import CFClient, NotFound
-from upgrades.engine import leases
+from upgrades.engine import leases, pacing
 from upgrades.foundations import Foundation
 from upgrades.models import ServiceUpgrade
 
@@ -66,7 +66,8 @@ class Context:
         limit = deadline if deadline is not None else settings.ENGINE_JOB_TIMEOUT
         if self.elapsed() > limit:
             raise StepFailed(f"{(what or progress).capitalize()} did not finish within {limit:g} s.")
-        return Wait(progress, poll_delay(self.elapsed()))
+        usual = pacing.usual(self.foundation.slug, self.service.step)
+        return Wait(progress, poll_delay(self.elapsed(), usual))
 
     def poll_job(self, what: str) -> Wait | bool:
         """The CF job this sub-step waits for (`service.job_guid`): a Wait while it runs; once it
@@ -83,17 +84,33 @@ class Context:
         return job is not None
 
     def elapsed(self) -> float:
-        """Seconds since this sub-step began (a retry begins it again)."""
-        started = self.service.step_started_at or timezone.now()
-        return (timezone.now() - started).total_seconds()
+        return since_step_began(self.service)
 
 
-def poll_delay(waited: float) -> float:
+def since_step_began(service: ServiceUpgrade) -> float:
+    """Seconds since the service's current sub-step began (a retry begins it again)."""
+    started = service.step_started_at or timezone.now()
+    return (timezone.now() - started).total_seconds()
+
+
+def poll_delay(waited: float, usual: pacing.Usual | None = None) -> float:
     """Seconds until the next look at CF's work, `waited` seconds after it began: soon at first,
     then a quarter of the time waited so far, between ENGINE_POLL_FIRST_SECONDS and
-    ENGINE_POLL_SECONDS (a poll interval below the first delay wins)."""
+    ENGINE_POLL_SECONDS (a poll interval below the first delay wins).
+
+    When such waits `usual`ly take a while: half the time left until the earliest of them would have
+    ended (never less than that schedule), landing on it; then every ENGINE_POLL_FIRST_SECONDS
+    until the latest of them would have ended; then the schedule again."""
     first = min(settings.ENGINE_POLL_FIRST_SECONDS, settings.ENGINE_POLL_SECONDS)
-    return min(settings.ENGINE_POLL_SECONDS, max(first, waited / 4))
+    delay = min(settings.ENGINE_POLL_SECONDS, max(first, waited / 4))
+    if usual is None:
+        return delay
+    if waited < usual.earliest:
+        left = usual.earliest - waited
+        return min(left, max(delay, left / 2))
+    if waited < usual.latest + first:
+        return first
+    return delay
 
 
 def foundation_of(service: ServiceUpgrade) -> Foundation:

@@ -234,9 +234,11 @@ def finish(
         updates = {"progress": "", **({"error": error} if error else {})}
         if target not in workflow.RUNNING_STATES:
             updates["step"] = ""
-        actions.transition(service, target=target, actor=actions.SYSTEM, message=message, updates=updates)
         if target == State.COMPLETED:
+            # First: the transition joins the campaign's shared mail, whose row stays locked until
+            # this transaction commits.
             _record_in_fleet(service)
+        actions.transition(service, target=target, actor=actions.SYSTEM, message=message, updates=updates)
 
 
 def _record_in_fleet(service: ServiceUpgrade) -> None:

@@ -14,8 +14,8 @@ from ecportal import logcontext
 from upgrades import campaigns, metrics, workflow
 from upgrades.cloudfoundry import CFError, Forbidden, RateLimited, Transient, Unauthorized
 from upgrades.cloudfoundry.factory import client_for
-from upgrades.engine import checks, leases, rollback, step1, step2
-from upgrades.engine.context import Context, Done, Hold, StepFailed, Wait, foundation_of
+from upgrades.engine import checks, leases, pacing, rollback, step1, step2
+from upgrades.engine.context import Context, Done, Hold, StepFailed, Wait, foundation_of, since_step_began
 from upgrades.engine.plan import PlanChanged, fingerprint
 from upgrades.models import ServiceUpgrade
 from upgrades.workflow import Plan, State
@@ -70,9 +70,14 @@ def _run_claimed(service: ServiceUpgrade, owner: str, keep: bool) -> ServiceUpgr
     """Carry out and settle the claimed sub-step; the service again when its next sub-step is ours
     to run now (`keep` allowed it), else None."""
     calls, step, started = [], service.step, time.monotonic()
+    # A run of a sub-step that waited before (and was not retried after an error): a wait whose end
+    # tells how long such waits take.
+    waited = bool(service.progress) and not service.attempt
     try:
         with logcontext.bound(upgrade_id=service.pk, cf_request_id=None):
             outcome = _carry_out(service, owner, calls)
+            if waited and isinstance(outcome, Done):
+                pacing.learn(service.foundation, step, since_step_began(service))
             following = _settle(service, owner, outcome, keep)
         _measure(step, outcome, time.monotonic() - started)
         return following
