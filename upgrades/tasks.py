@@ -86,14 +86,15 @@ def sync_fleet() -> list[int]:
 
 
 @shared_task(ignore_result=True)
-def drive_campaign(campaign_id: int, again: bool = True) -> int:
+def drive_campaign(campaign_id: int, again: int = settings.CAMPAIGN_NUDGE_TRIES) -> int:
     """A nudge (a campaign started, resumed or continued, or one of its services left its running
-    step): start what its waves allow now. When another driver is at work on it, look once more a
-    moment later (that one may have read the services before this nudge's change)."""
+    step): start what its waves allow now. When another driver is at work on it, look again a
+    moment later (that one may have read the services before this nudge's change), `again` more
+    times at most; beat is the last resort."""
     started = campaign_driver.nudge(campaign_id)
-    if started is None and again:
+    if started is None and again > 0:
         dispatch.send(
-            dispatch.DRIVE_CAMPAIGN, campaign_id, False, countdown=settings.CAMPAIGN_NUDGE_AGAIN_SECONDS
+            dispatch.DRIVE_CAMPAIGN, campaign_id, again - 1, countdown=settings.CAMPAIGN_NUDGE_AGAIN_SECONDS
         )
     return started or 0
 

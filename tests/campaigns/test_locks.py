@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 from celery.signals import after_task_publish
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 
@@ -53,9 +54,15 @@ def test_a_nudge_that_finds_its_campaign_locked_asks_again_shortly(fleet, cast):
     try:
         with locked_elsewhere(campaign):
             tasks.drive_campaign(campaign.pk)
+            tasks.drive_campaign(campaign.pk, 1)
+            tasks.drive_campaign(campaign.pk, 0)  # the last try: beat drives it next
     finally:
         after_task_publish.disconnect(note)
-    assert (dispatch.DRIVE_CAMPAIGN, [campaign.pk, False]) in published
+    tries = settings.CAMPAIGN_NUDGE_TRIES
+    assert published == [
+        (dispatch.DRIVE_CAMPAIGN, [campaign.pk, tries - 1]),
+        (dispatch.DRIVE_CAMPAIGN, [campaign.pk, 0]),
+    ]
 
 
 @contextmanager
