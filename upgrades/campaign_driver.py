@@ -27,6 +27,12 @@ from upgrades.workflow import RUNNING_STATES, State
 DRIVEN = Q(state=CampaignState.RUNNING) | Q(state=CampaignState.ABORTED, ended_at__isnull=True)
 
 
+def _driven(campaign: Campaign) -> bool:
+    """Whether `campaign` is one of DRIVEN."""
+    aborting = campaign.state == CampaignState.ABORTED and campaign.ended_at is None
+    return campaign.state == CampaignState.RUNNING or aborting
+
+
 def drive_running() -> int:
     """Beat, every CAMPAIGN_DRIVE_SECONDS: start the campaigns scheduled for now or earlier, then drive
     every running campaign and every abort still under way; how many services started."""
@@ -44,29 +50,29 @@ def start_scheduled() -> int:
     )
 
 
-def drive(campaign_id: int) -> int:
-    """`nudge`, 0 when another driver holds the campaign."""
-    return nudge(campaign_id) or 0
-
-
-def nudge(campaign_id: int) -> int | None:
+def drive(campaign_id: int, *, wait: bool = False) -> int:
     """Move a running campaign on, in one transaction under its row lock: stop it when the failure
     budget is spent, complete it when every service ended, wait between waves as told, and start
-    the current wave's services up to `max_parallel` running at once. Returns how many it started,
-    or None when another driver holds the campaign's row (it may have read the services before the
-    change that asked for this drive: the caller asks again shortly).
+    the current wave's services up to `max_parallel` running at once. Returns how many it started.
+
+    Beat skips a campaign another driver holds (0). A nudge (`wait`: a service left its step, a
+    person acted) waits for that driver instead, then looks: the other may have read the services
+    before the change that asked for this drive. A drive takes tens of milliseconds, so the nudges
+    of a wave's end queue only briefly, and the next wave starts as soon as the last one's ends.
 
     An aborted campaign starts nothing: see `_wind_down`.
 
-    Idempotent: a second driver skips the locked row; a driver killed midway commits nothing; a
-    service starts only by the compare-and-set from `approved`."""
+    Idempotent: two drivers take turns; a driver killed midway commits nothing; a service starts
+    only by the compare-and-set from `approved`."""
     with transaction.atomic():
-        campaign = Campaign.objects.locked(skip_locked=True).filter(DRIVEN, pk=campaign_id).first()
-        if campaign is None:
-            return None if Campaign.objects.filter(DRIVEN, pk=campaign_id).exists() else 0
-        services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id"))
+        # Locked by key alone: a row whose state another driver is changing is waited for, then read
+        # as that one left it.
+        campaign = Campaign.objects.locked(skip_locked=not wait).filter(pk=campaign_id).first()
+        if campaign is None or not _driven(campaign):
+            return 0
+        services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id").only(*_DECIDING))
         if campaign.state == CampaignState.ABORTED:
-            _wind_down(campaign, services)
+            _wind_down(campaign, _whole(services))
             return 0
         failed = [s for s in services if s.state in FAILED_STATES]
         if spent := _budget_spent(campaign, services, failed):
@@ -78,6 +84,16 @@ def nudge(campaign_id: int) -> int | None:
         if not _next_wave_due(campaign, services):
             return 0
         return _start_services(campaign, services)
+
+
+# What a drive reads of every service of its campaign (there may be thousands, and each service that
+# ends its step asks for a drive) to decide what to do; it reads whole only the services it acts on.
+_DECIDING = ("id", "wave", "state")
+
+
+def _whole(services: list[ServiceUpgrade]) -> list[ServiceUpgrade]:
+    """`services` read again with every field, in the same order."""
+    return list(ServiceUpgrade.objects.filter(pk__in=[s.pk for s in services]).order_by("wave", "id"))
 
 
 def _next_wave_due(campaign: Campaign, services: list[ServiceUpgrade]) -> bool:
@@ -92,8 +108,9 @@ def _next_wave_due(campaign: Campaign, services: list[ServiceUpgrade]) -> bool:
             campaign.wave_ended_at = now
             campaign.save(update_fields=["wave_ended_at", "updated_at"])
             following = min(s.wave for s in services if s.wave > campaign.current_wave)
+            members = _whole([s for s in services if s.wave == following])
             announce_wave(
-                campaign, services, following, None if pause is None else now + timedelta(seconds=pause)
+                campaign, members, following, None if pause is None else now + timedelta(seconds=pause)
             )
         due = pause is not None and now >= campaign.wave_ended_at + timedelta(seconds=pause)
         if not (campaign.continue_now or due):
@@ -108,7 +125,7 @@ def _start_services(campaign: Campaign, services: list[ServiceUpgrade]) -> int:
     running = sum(s.state in RUNNING_STATES for s in services)
     waiting = [s for s in services if s.wave == campaign.current_wave and s.state == State.APPROVED]
     started = 0
-    for service in waiting[: max(campaign.max_parallel - running, 0)]:
+    for service in _whole(waiting[: max(campaign.max_parallel - running, 0)]):
         try:
             actions.transition(
                 service,

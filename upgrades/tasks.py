@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from upgrades import campaign_driver, deadlines, dispatch, inventory
+from upgrades import campaign_driver, deadlines, inventory
 from upgrades.engine import cleanup, observe, reconciler, runner
 from upgrades.engine import preflight as preflight_check
 from upgrades.models import Notification
@@ -86,17 +86,11 @@ def sync_fleet() -> list[int]:
 
 
 @shared_task(ignore_result=True)
-def drive_campaign(campaign_id: int, again: int = settings.CAMPAIGN_NUDGE_TRIES) -> int:
+def drive_campaign(campaign_id: int, *_earlier) -> int:
     """A nudge (a campaign started, resumed or continued, or one of its services left its running
-    step): start what its waves allow now. When another driver is at work on it, look again a
-    moment later (that one may have read the services before this nudge's change), `again` more
-    times at most; beat is the last resort."""
-    started = campaign_driver.nudge(campaign_id)
-    if started is None and again > 0:
-        dispatch.send(
-            dispatch.DRIVE_CAMPAIGN, campaign_id, again - 1, countdown=settings.CAMPAIGN_NUDGE_AGAIN_SECONDS
-        )
-    return started or 0
+    step): start what its waves allow now, after any drive at work on it. (`_earlier`: what
+    earlier versions sent along, ignored.)"""
+    return campaign_driver.drive(campaign_id, wait=True)
 
 
 @shared_task(ignore_result=True)

@@ -519,10 +519,6 @@ FLEET_SYNC_SECONDS = env.int("FLEET_SYNC_SECONDS", default=15 * 60)
 
 # Campaigns: how often beat moves running campaigns on, and how many services one may name.
 CAMPAIGN_DRIVE_SECONDS = env.float("CAMPAIGN_DRIVE_SECONDS", default=5.0)
-# A nudge that finds another driver at work on its campaign looks again this much later, up to this
-# many times (a drive of a campaign of thousands takes a few tenths of a second on a busy worker).
-CAMPAIGN_NUDGE_AGAIN_SECONDS = env.float("CAMPAIGN_NUDGE_AGAIN_SECONDS", default=0.2)
-CAMPAIGN_NUDGE_TRIES = env.int("CAMPAIGN_NUDGE_TRIES", default=5)
 MAX_SERVICES_PER_CAMPAIGN = env.int("MAX_SERVICES_PER_CAMPAIGN", default=5000)
 # How far ahead a campaign may be scheduled to start.
 MAX_SCHEDULE_DAYS = env.int("MAX_SCHEDULE_DAYS", default=30)

@@ -1,19 +1,19 @@
 """The campaign's row lock, taken by the wave driver and by a person's action: it holds up neither a
-service's sub-step nor its end, and a nudge that finds it taken looks again."""
+service's sub-step nor its end, and a nudge that finds it taken waits for it."""
 
 import threading
 from contextlib import contextmanager
 
 import pytest
-from celery.signals import after_task_publish
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
-from upgrades import dispatch, tasks
+from tests.engine.conftest import wait_for
+from upgrades import campaigns, tasks
 from upgrades.models import Campaign, ServiceUpgrade
 
-from .conftest import approved_and_started, behind, create
+from .conftest import behind, checked, create
 
 
 @pytest.fixture
@@ -40,41 +40,51 @@ def test_a_service_ends_its_sub_step_while_its_campaign_is_locked(fleet, cast):
     assert service.progress == "staged"
 
 
-def test_a_nudge_that_finds_its_campaign_locked_asks_again_shortly(fleet, cast):
+def test_a_nudge_that_finds_its_campaign_locked_waits_for_that_drive_then_drives(fleet, cast):
     """The nudge of the last service of a wave to end may find an earlier service's nudge still at work
-    (which read the services before that end): it must look again a moment later, not leave the next
-    wave to the driver's next beat."""
-    campaign = approved_and_started(create(cast["olga"], behind(2)), cast["oscar"])
-    published = []
+    (which read the services before that end): it waits for it and then starts the next wave, instead
+    of leaving it to the driver's next beat."""
+    campaign = checked(create(cast["olga"], behind(2)))
+    campaigns.act(campaign=campaign, action=campaigns.CampaignAction.APPROVE, actor=cast["oscar"])
+    started = []
+    nudge = threading.Thread(target=lambda: started.append(nudged(campaign)))
+    # The campaign turns running under the other driver's lock: beat skips it until that commits.
+    with locked_elsewhere(campaign, state=Campaign.State.RUNNING):
+        nudge.start()
+        wait_for(lambda: waiting_for_a_lock(), 30, "the nudge to wait for the campaign's lock")
+    nudge.join(60)
+    assert started == [2], "the nudge started the canary wave once the other drive ended"
 
-    def note(sender=None, body=None, **_):
-        published.append((sender, list(body[0])))
 
-    after_task_publish.connect(note, weak=False)
+def nudged(campaign: Campaign) -> int:
     try:
-        with locked_elsewhere(campaign):
-            tasks.drive_campaign(campaign.pk)
-            tasks.drive_campaign(campaign.pk, 1)
-            tasks.drive_campaign(campaign.pk, 0)  # the last try: beat drives it next
+        return tasks.drive_campaign(campaign.pk)
     finally:
-        after_task_publish.disconnect(note)
-    tries = settings.CAMPAIGN_NUDGE_TRIES
-    assert published == [
-        (dispatch.DRIVE_CAMPAIGN, [campaign.pk, tries - 1]),
-        (dispatch.DRIVE_CAMPAIGN, [campaign.pk, 0]),
-    ]
+        connection.close()
+
+
+def waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND query LIKE %s",
+            ['SELECT "upgrades_campaign".%'],  # the text shown is cut short: no FOR … at its end
+        )
+        return cursor.fetchone()[0] > 0
 
 
 @contextmanager
-def locked_elsewhere(campaign: Campaign):
+def locked_elsewhere(campaign: Campaign, state: str = ""):
     """The campaign's row lock as the driver or a person's action takes it, held by another
-    connection while the block runs."""
+    connection while the block runs (which sets the campaign's `state`, if given, under it)."""
     held, release = threading.Event(), threading.Event()
 
     def hold():
         try:
             with transaction.atomic():
                 assert Campaign.objects.filter(pk=campaign.pk).locked().get() == campaign
+                if state:
+                    Campaign.objects.filter(pk=campaign.pk).update(state=state, started_at=timezone.now())
                 held.set()
                 release.wait(60)
         finally:
