@@ -142,3 +142,15 @@ def test_missing_and_bad_tokens_get_cf_titles(cfsim):
     bad = requests.get(cfsim.api_url + "/v3/apps", headers={"Authorization": "bearer not-a-token"})
     assert bad.status_code == 401 and bad.json()["errors"][0]["title"] == "CF-InvalidAuthToken"
     assert bad.json()["errors"][0]["code"] == 1000
+
+
+def test_a_netrc_entry_for_the_api_host_leaves_the_token_alone(client, cfsim, calls, tmp_path, monkeypatch):
+    """`requests` fills in credentials from `.netrc` for a request that carries no auth of its own:
+    the token travels as the request's auth, so CF gets it whatever that file says."""
+    host = cfsim.api_url.split("//")[1].split(":")[0]
+    netrc = tmp_path / ".netrc"
+    netrc.write_text(f"machine {host} login someone password something\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert client.get_app(ACME_PROD_APP).guid == ACME_PROD_APP
+    assert calls.summary()[-1] == ("GET", f"/v3/apps/{ACME_PROD_APP}", 200)

@@ -19,11 +19,13 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.auth import AuthBase
 
 from ecportal import logcontext
 from upgrades import metrics
@@ -85,6 +87,18 @@ def forget_tokens() -> None:
         _TOKENS.clear()
 
 
+class _Bearer(AuthBase):
+    """A UAA token as the request's auth (given as auth, not as a header, `requests` does not look
+    for credentials in `.netrc` on every call)."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"bearer {self.token}"
+        return request
+
+
 class Transport:
     """Authenticated JSON over HTTP to one foundation's Cloud Controller."""
 
@@ -124,6 +138,7 @@ class Transport:
         self._links: dict[str, Any] | None = None
         self._token_key = (self.api_url, client_id, username)
         self._own_token = access_token
+        self._answers: dict[tuple, dict] | None = None  # see `one_look`
 
     def close(self) -> None:
         """Close the connections this transport keeps open (for short-lived clients)."""
@@ -224,8 +239,9 @@ class Transport:
         attempt, replayed = 0, False
         while True:
             token = self._access_token() if authenticated else None
-            headers = base_headers | ({"Authorization": f"bearer {token}"} if token else {})
-            response = self._exchange(method, url, headers, attempt, kwargs)
+            if token:
+                kwargs["auth"] = _Bearer(token)
+            response = self._exchange(method, url, base_headers, attempt, kwargs)
             if response is None:  # a network error that may be retried
                 attempt += 1
                 continue
@@ -333,7 +349,22 @@ class Transport:
         return body
 
     def get_json(self, path: str, params=None) -> dict:
-        return self._json(self.request("GET", path, params=params))
+        if self._answers is None:
+            return self._json(self.request("GET", path, params=params))
+        key = (path, tuple(sorted((params or {}).items())))
+        if key not in self._answers:
+            self._answers[key] = self._json(self.request("GET", path, params=params))
+        return self._answers[key]
+
+    @contextmanager
+    def one_look(self) -> Iterator[None]:
+        """Within the block each resource is read from CF once, and a second read of it gets the first
+        answer: for a check whose rules read the same resources, so they all judge one state."""
+        self._answers = {}
+        try:
+            yield
+        finally:
+            self._answers = None
 
     def paginate(self, path: str, params=None) -> Iterator[dict]:
         """Every resource of a list, following ``pagination.next.href`` until it is null."""
