@@ -270,7 +270,6 @@ HOLD_STATE = {State.STEP1_RUNNING: State.AWAITING_VERIFICATION}
 PHASES: dict[State, tuple[tuple[str, str], ...]] = {
     State.STEP1_RUNNING: (
         ("preflight", "checking the service"),
-        ("read_blue", "reading the current app"),
         ("create_green", "creating the new app"),
         ("create_package", "adding the release image"),
         ("stage", "building the droplet"),

@@ -40,6 +40,24 @@ def test_back_to_back_runs_to_completed_and_leaves_one_app_on_the_new_release(en
     assert states == ["approved", "step1_running", "step2_running", "completed"]
 
 
+def test_green_s_instances_are_read_through_the_web_process_scale_recorded(engine, sim, cast):
+    """Green's processes are listed once (to scale it); every later look at its instances, the wait
+    for them to run and Step 2's checks before it touches blue, reads only their stats."""
+    sim.configure(start_delay=1.5)
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    calls = CallLog.objects.filter(service=service)
+    listed = calls.filter(path=f"/v3/apps/{service.green_app_guid}/processes")
+    assert list(listed.values_list("step", flat=True)) == ["scale"]
+    stats = f"/v3/processes/{service.green_process_guid}/stats"
+    looks = calls.filter(step="wait_running")
+    assert looks.count() > 1, "the wait looked more than once"
+    assert set(looks.values_list("path", flat=True)) == {stats}
+    checks = calls.filter(path=stats).exclude(step="wait_running").values_list("step", flat=True)
+    assert set(checks) == {"map_original", "unmap_blue", "stop_blue", "delete_blue"}
+
+
 def test_test_first_waits_for_confirmation_then_step_2_completes(engine, sim, cast):
     request = filed_and_checked(cast["alice"], [ACME_PROD, ACME_NONPROD])
     approve_and_trigger(request, cast["olga"])

@@ -88,10 +88,11 @@ def release_of(cf: CFClient, app_guid: str) -> str:
     return image.rpartition(":")[2] if ":" in image else ""
 
 
-def running_instances(cf: CFClient, app_guid: str) -> tuple[int, list[ProcessStats]]:
+def running_instances(cf: CFClient, app_guid: str, process_guid: str = "") -> tuple[int, list[ProcessStats]]:
     """How many instances of the app's web process run and are routable, and all of them: the one
-    count every rule about instances uses (stricter than the CLI's "any instance running")."""
-    stats = cf.get_process_stats(web_process(cf, app_guid).guid)
+    count every rule about instances uses (stricter than the CLI's "any instance running").
+    `process_guid`: that process's GUID when it is known, which saves looking it up."""
+    stats = cf.get_process_stats(process_guid or web_process(cf, app_guid).guid)
     return sum(1 for i in stats if i.state == "RUNNING" and i.routable is not False), stats
 
 

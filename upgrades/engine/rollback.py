@@ -71,7 +71,7 @@ def rb_delete_green(ctx: Context) -> Outcome:
         polled = ctx.poll_job("deleting the new app")
         if isinstance(polled, Wait):
             return polled
-        ctx.record(green_app_guid="")  # deleted, or its job forgotten: the lookup below tells
+        ctx.record(green_app_guid="", green_process_guid="")  # deleted, or its job forgotten: see below
     leftovers = ctx.cf.list_apps(label_selector=ctx.label_selector)
     for app in leftovers:
         if app.guid == s.blue_app_guid:
@@ -82,7 +82,14 @@ def rb_delete_green(ctx: Context) -> Outcome:
             continue
         ctx.record(job_guid=job.guid)
         return ctx.poll("deleting the new app")
-    ctx.record(green_app_guid="", package_guid="", build_guid="", droplet_guid="", binding_guids=[])
+    ctx.record(
+        green_app_guid="",
+        green_process_guid="",
+        package_guid="",
+        build_guid="",
+        droplet_guid="",
+        binding_guids=[],
+    )
     return Done()
 
 

@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 HANDLERS = {
     "preflight": step1.preflight,
-    "read_blue": step1.read_blue,
     "create_green": step1.create_green,
     "create_package": step1.create_package,
     "stage": step1.stage,

@@ -11,37 +11,38 @@ from django.conf import settings
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from upgrades.cloudfoundry import Uniqueness, Unprocessable
-from upgrades.cloudfoundry.types import Job
+from upgrades.cloudfoundry import CFClient, Uniqueness, Unprocessable
+from upgrades.cloudfoundry.types import Job, ProcessStats
 from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait, found
-from upgrades.engine.inspect import Standing, inspect, release_of, running_instances, web_process
+from upgrades.engine.inspect import Standing, inspect, running_instances, web_process
 from upgrades.engine.plan import PlanChanged, Target, differences, fingerprint, survey
 
 _HOST_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def preflight(ctx: Context) -> Outcome:
-    """Inspect again just before acting: things may have changed since approval.
+    """Inspect again just before acting (things may have changed since approval), and snapshot what
+    green must copy from blue: processes (scale, health check) and service bindings. Environment
+    variables are read again when green is created, never stored: they hold secrets.
 
     Before anything is created, the plan is surveyed again; one that differs from the approved plan
     raises PlanChanged (the service goes back for approval). Once green exists (a retry), the plan
     is no longer compared: Step 1 then copies blue as it stands."""
     s = ctx.service
-    if s.approved_fingerprint and not s.green_app_guid:
-        standing = Standing(**{name: getattr(s, name) for name in Standing.__dataclass_fields__})
-        now = survey(ctx.cf, Target(s, ctx.foundation, standing))
-        if fingerprint(now) != s.approved_fingerprint:
-            raise PlanChanged(differences(s.change_plan, now), now)
-    ctx.record(**inspect(ctx.cf, ctx.foundation, s.zone_id, s.domain).as_facts())
+    with ctx.cf.one_look():
+        if s.approved_fingerprint and not s.green_app_guid:
+            standing = Standing(**{name: getattr(s, name) for name in Standing.__dataclass_fields__})
+            now = survey(ctx.cf, Target(s, ctx.foundation, standing))
+            if fingerprint(now) != s.approved_fingerprint:
+                raise PlanChanged(differences(s.change_plan, now), now)
+        standing = inspect(ctx.cf, ctx.foundation, s.zone_id, s.domain)
+        snapshot = _blue_snapshot(ctx.cf, standing.blue_app_guid)
+    web = next((p for p in snapshot["processes"] if p["type"] == "web"), {"instances": 1})
+    ctx.record(**{**standing.as_facts(), "blue_snapshot": snapshot, "instances_desired": web["instances"]})
     return Done()
 
 
-def read_blue(ctx: Context) -> Outcome:
-    """Snapshot what green must copy: processes (scale, health check) and service bindings.
-
-    Environment variables are read again when green is created, never stored: they hold secrets.
-    """
-    blue = ctx.service.blue_app_guid
+def _blue_snapshot(cf: CFClient, blue: str) -> dict:
     processes = [
         {
             "type": p.type,
@@ -51,19 +52,13 @@ def read_blue(ctx: Context) -> Outcome:
             "health_check_type": p.health_check_type,
             "health_check_data": p.health_check_data,
         }
-        for p in ctx.cf.list_app_processes(blue)
+        for p in cf.list_app_processes(blue)
     ]
     bindings = [
         {"service_instance_guid": b.service_instance_guid, "name": b.name}
-        for b in ctx.cf.list_credential_bindings(app_guids=[blue])
+        for b in cf.list_credential_bindings(app_guids=[blue])
     ]
-    web = next((p for p in processes if p["type"] == "web"), {"instances": 1})
-    ctx.record(
-        blue_snapshot={"processes": processes, "bindings": bindings},
-        blue_release=release_of(ctx.cf, blue),
-        instances_desired=web["instances"],
-    )
-    return Done()
+    return {"processes": processes, "bindings": bindings}
 
 
 def _without_green() -> dict:
@@ -71,6 +66,7 @@ def _without_green() -> dict:
     return {
         "green_app_guid": "",
         "green_app_name": "",
+        "green_process_guid": "",
         "package_guid": "",
         "build_guid": "",
         "droplet_guid": "",
@@ -159,6 +155,8 @@ def scale(ctx: Context) -> Outcome:
     """Give green blue's instances, memory, disk and health check, process type by process type."""
     s = ctx.service
     green_processes = {p.type: p for p in ctx.cf.list_app_processes(s.green_app_guid)}
+    if "web" in green_processes:
+        ctx.record(green_process_guid=green_processes["web"].guid)
     for wanted in s.blue_snapshot.get("processes", []):
         process = green_processes.get(wanted["type"])
         if process is None:
@@ -253,7 +251,7 @@ def start_green(ctx: Context) -> Outcome:
     """Start green; a green whose instances crashed (a retry after a failure) is restarted."""
     green = ctx.service.green_app_guid
     if ctx.cf.get_app(green).state == "STARTED":
-        stats = ctx.cf.get_process_stats(web_process(ctx.cf, green).guid)
+        _, stats = green_instances(ctx)
         if not any(i.state == "CRASHED" for i in stats):
             return Done()
         ctx.cf.stop_app(green)
@@ -262,17 +260,27 @@ def start_green(ctx: Context) -> Outcome:
     return Done()
 
 
+def green_instances(ctx: Context) -> tuple[int, list[ProcessStats]]:
+    """Green's running instances, and all of them, from its web process: the one `scale` recorded,
+    else looked up and recorded."""
+    s = ctx.service
+    if not s.green_process_guid:
+        ctx.record(green_process_guid=web_process(ctx.cf, s.green_app_guid).guid)
+    return running_instances(ctx.cf, s.green_app_guid, s.green_process_guid)
+
+
 def wait_running(ctx: Context) -> Outcome:
     """Done only when every desired instance is RUNNING (stricter than the CLI's "any")."""
     s = ctx.service
-    running, stats = running_instances(ctx.cf, s.green_app_guid)
+    running, stats = green_instances(ctx)
     desired = max(s.instances_desired, 1)
     crashed = [i for i in stats if i.state == "CRASHED"]
     if crashed:
         details = "; ".join(f"instance {i.index}: {i.details or 'crashed'}" for i in crashed)
         raise StepFailed(f"The new app's instances crashed ({details}).")
+    if running != s.instances_running:
+        ctx.record(instances_running=running)
     progress = f"{running} of {desired} instance{pluralize(desired)} running"
-    ctx.record(instances_running=running, progress=progress)
     if running >= desired and len(stats) >= desired:
         return Done()
     if ctx.elapsed() > settings.ENGINE_START_TIMEOUT:

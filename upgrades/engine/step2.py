@@ -13,12 +13,12 @@ from django.utils import timezone
 from upgrades.cloudfoundry import NotFound, Unprocessable
 from upgrades.engine import probes
 from upgrades.engine.context import Context, Done, Outcome, StepFailed, Wait
-from upgrades.engine.inspect import running_instances
+from upgrades.engine.step1 import green_instances
 
 
 def green_healthy(ctx: Context) -> bool:
     """Every desired instance of green is RUNNING."""
-    running, _ = running_instances(ctx.cf, ctx.service.green_app_guid)
+    running, _ = green_instances(ctx)
     return running >= max(ctx.service.instances_desired, 1)
 
 

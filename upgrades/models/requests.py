@@ -210,6 +210,7 @@ class ServiceUpgrade(models.Model):
     blue_deleted = models.BooleanField(default=False)
     green_app_guid = models.CharField(max_length=36, blank=True)
     green_app_name = models.CharField(max_length=255, blank=True)
+    green_process_guid = models.CharField(max_length=36, blank=True)  # green's web process
     package_guid = models.CharField(max_length=36, blank=True)
     build_guid = models.CharField(max_length=36, blank=True)
     droplet_guid = models.CharField(max_length=36, blank=True)
