@@ -58,6 +58,19 @@ def test_green_s_instances_are_read_through_the_web_process_scale_recorded(engin
     assert set(checks) == {"map_original", "unmap_blue", "stop_blue", "delete_blue"}
 
 
+def test_step_1_checks_and_snapshots_blue_reading_each_resource_once(engine, sim, cast):
+    """Step 1's preflight surveys the plan, inspects the service and snapshots blue: rules that read
+    the same resources, judged on one answer each."""
+    request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
+    approve_and_trigger(request, cast["olga"])
+    service = wait_state(request.services.get().pk, State.COMPLETED)
+    reads = list(CallLog.objects.filter(service=service, step="preflight").values_list("method", "path"))
+    assert (f"/v3/apps/{service.blue_app_guid}/processes") in {path for _, path in reads}
+    assert len(reads) == len(set(reads)), f"read twice: {sorted(r for r in reads if reads.count(r) > 1)}"
+    assert service.blue_snapshot["bindings"], "blue's bindings were snapshot for green"
+    assert [p["type"] for p in service.blue_snapshot["processes"]] == ["web"]
+
+
 def test_test_first_waits_for_confirmation_then_step_2_completes(engine, sim, cast):
     request = filed_and_checked(cast["alice"], [ACME_PROD, ACME_NONPROD])
     approve_and_trigger(request, cast["olga"])

@@ -8,7 +8,7 @@ from django.core import mail
 from tests.conftest import NONPROD, PROD, file_request
 from tests.notifications.conftest import SITE, TEAM, TEMP_HOST_SUFFIX, send_all, walk
 from upgrades import actions
-from upgrades.models import Delivery, Notification, Preflight
+from upgrades.models import Delivery, Notification, NotificationEntry, Preflight
 from upgrades.notifications import outbox
 from upgrades.workflow import Action, State
 
@@ -126,10 +126,9 @@ def test_mails_name_each_service_and_its_foundation_first_then_its_zone_id(cast,
 
 
 def test_a_mail_queued_before_services_had_names_still_names_the_foundation(filed):
-    for notification in Notification.objects.all():
-        for facts in notification.details["services"]:
-            del facts["name"], facts["foundation_name"]
-        notification.save(update_fields=["details"])
+    for entry in NotificationEntry.objects.all():
+        del entry.facts["name"], entry.facts["foundation_name"]
+        entry.save(update_fields=["facts"])
     received = sent("received")["carol@example.com"]
     assert f"- {ZONE} on Predix West / Basic: {PROD}" in received.body
 

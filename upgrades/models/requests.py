@@ -379,8 +379,8 @@ class Notification(models.Model):
 
     Services join while `ready_at` lies ahead and the notification is not yet `sealed`; the first send
     seals it under the request's row lock, so no service joins a notification whose mail went out.
-    `details` holds a snapshot of each service as it was when it joined (the mail says what happened
-    then, whatever happens after).
+    Each service's `NotificationEntry` holds a snapshot of it as it was when it joined (the mail says
+    what happened then, whatever happens after).
     """
 
     class Audience(models.TextChoices):
@@ -388,7 +388,7 @@ class Notification(models.Model):
         TEAM = "team", "EC team"
 
     # A campaign's notification has no request: it covers services of many requests, and each
-    # recipient's mail lists only their own (`details["services"][i]["recipients"]`).
+    # recipient's mail lists only their own (each entry's `facts["recipients"]`).
     request = models.ForeignKey(
         UpgradeRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
@@ -398,7 +398,6 @@ class Notification(models.Model):
     milestone = models.CharField(max_length=32)
     audience = models.CharField(max_length=8, choices=Audience.choices)
     services = models.ManyToManyField(ServiceUpgrade, blank=True, related_name="notifications")
-    details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     ready_at = models.DateTimeField(db_index=True)
     sealed = models.BooleanField(default=False)
@@ -424,6 +423,28 @@ class Notification(models.Model):
         if self.campaign_id:
             return f"CA-{self.campaign_id} {self.milestone}"
         return f"UR-{self.request_id} {self.milestone}"
+
+    def facts(self) -> list[dict]:
+        """Its services as they were when they joined, in the order they joined."""
+        return [entry.facts for entry in self.entries.all()]
+
+
+class NotificationEntry(models.Model):
+    """One service in a notification, as it was when it joined (`outbox.service_facts`). A row of its
+    own, so a service joining a notification of hundreds adds a row instead of rewriting them all."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="entries")
+    service = models.ForeignKey(ServiceUpgrade, on_delete=models.CASCADE, related_name="+")
+    facts = models.JSONField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "service"], name="one_entry_per_service")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification} · service {self.service_id}"
 
 
 class Delivery(models.Model):

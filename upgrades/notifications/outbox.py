@@ -31,6 +31,7 @@ from upgrades.models import (
     Delivery,
     Event,
     Notification,
+    NotificationEntry,
     ServiceUpgrade,
     UpgradeRequest,
 )
@@ -250,10 +251,9 @@ def _record(
             )
             _create_deliveries(notification, recipients(request, milestone.audience))
             _send_when_ready(notification)
-        facts = notification.details.get("services", [])
-        facts.extend(service_facts(service, event) | (extra or {}) for service, event in entries)
-        notification.details = {**notification.details, "services": facts}
-        notification.save(update_fields=["details"])
+        _add_entries(
+            notification, [service_facts(service, event) | (extra or {}) for service, event in entries]
+        )
         notification.services.add(*ids)
         webhooks.add_deliveries(notification, [service for service, _ in entries])
 
@@ -271,9 +271,8 @@ def _record_for_campaign(
     with transaction.atomic():
         notification = _open_campaign_notification(campaign_id, name)
         ids = {service.pk for service in services}
-        kept = [fact for fact in notification.details.get("services", []) if fact["id"] not in ids]
-        notification.details = {**notification.details, "services": kept + facts}
-        notification.save(update_fields=["details"])
+        notification.entries.filter(service__in=ids).delete()
+        _add_entries(notification, facts)
         notification.services.add(*ids)
         webhooks.add_deliveries(notification, services)
         emails = _unique(email for fact in facts for email in fact["recipients"])
@@ -284,6 +283,12 @@ def _record_for_campaign(
             ],
             ignore_conflicts=True,  # a recipient of an earlier service of this notification already has one
         )
+
+
+def _add_entries(notification: Notification, facts: list[dict]) -> None:
+    NotificationEntry.objects.bulk_create(
+        NotificationEntry(notification=notification, service_id=fact["id"], facts=fact) for fact in facts
+    )
 
 
 def _open_campaign_notification(campaign_id: int, name: str) -> Notification:
@@ -405,7 +410,7 @@ def queue_reminders(now=None) -> int:
         waiting = set(
             original.services.filter(state=State.AWAITING_VERIFICATION).values_list("pk", flat=True)
         )
-        facts = [f for f in original.details.get("services", []) if f["id"] in waiting]
+        facts = [f for f in original.facts() if f["id"] in waiting]
         try:
             with transaction.atomic():
                 reminder = Notification.objects.create(
@@ -414,8 +419,8 @@ def queue_reminders(now=None) -> int:
                     audience=USERS,
                     ready_at=now,
                     reminder_of=original,
-                    details={"services": facts},
                 )
+                _add_entries(reminder, facts)
                 reminder.services.add(*waiting)
                 _create_deliveries(reminder, recipients(original.request, USERS))
                 webhooks.add_deliveries(reminder, [])

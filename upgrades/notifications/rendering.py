@@ -85,7 +85,7 @@ def _request_context(delivery: Delivery) -> tuple[dict, dict]:
     context = {
         "reference": request.reference,
         "request": request,
-        "services": [_service(facts, request, links) for facts in notification.details.get("services", [])],
+        "services": [_service(facts, request, links) for facts in notification.facts()],
         "links": links,
         # A contact's links lead to their signed status page (no account needed), never to a login.
         "status_url": links.get("status", request_url),
@@ -126,7 +126,7 @@ def _recipient_services(delivery: Delivery) -> list[tuple[dict, Contact]]:
     contact of, with that contact."""
     facts = [
         f
-        for f in delivery.notification.details.get("services", [])
+        for f in delivery.notification.facts()
         if delivery.recipient.lower() in {r.lower() for r in f.get("recipients", [])}
     ]
     contacts = {

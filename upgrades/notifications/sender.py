@@ -73,7 +73,7 @@ def seal(notification: Notification) -> None:
     with transaction.atomic():
         UpgradeRequest.objects.select_for_update().filter(pk=notification.request_id).first()
         Notification.objects.filter(pk=notification.pk).update(sealed=True)
-    notification.refresh_from_db(fields=["sealed", "details"])
+    notification.refresh_from_db(fields=["sealed"])
 
 
 def finish(delivery: Delivery, status: str, error: str = "", code: int | None = None) -> None:

@@ -40,7 +40,7 @@ def json_payload(delivery: Delivery) -> dict:
     """The milestone, its services as they were when they reached it, and links to the portal."""
     notification = delivery.notification
     request, campaign = _subject(notification)
-    facts_of = notification.details.get("services", [])
+    facts_of = notification.facts()
     if delivery.webhook and delivery.webhook.request_id and notification.campaign_id:
         # A request's subscription hears of its own services only, not the campaign's others.
         facts_of = [f for f in facts_of if f.get("request_id") == delivery.webhook.request_id]
