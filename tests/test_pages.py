@@ -351,8 +351,8 @@ def test_progress_of_the_running_step(client, cast, filed):
     client.post(f"/requests/{filed.pk}/services/{prod.pk}/trigger/")
     _set(prod, step="stage", progress="staging: 40%")
     page = client.get(f"/requests/{filed.pk}/").content.decode()
-    assert "<strong>Step 1</strong> · building the droplet · 5 of 13" in page
-    assert '<progress max="13" value="5"' in page and "staging: 40% · running for 0 s" in page
+    assert "<strong>Step 1</strong> · building the droplet · 4 of 12" in page
+    assert '<progress max="12" value="4"' in page and "staging: 40% · running for 0 s" in page
 
 
 def test_live_fragment_polls_by_state_and_stops_when_terminal(client, cast, filed):
