@@ -88,8 +88,8 @@ def forget_tokens() -> None:
 
 
 class _Bearer(AuthBase):
-    """A UAA token as the request's auth (given as auth, not as a header, `requests` does not look
-    for credentials in `.netrc` on every call)."""
+    """A UAA token as the request's auth. Sent as a bare header instead, `requests` would look in
+    `.netrc` for credentials on every call, and an entry there for the API host would replace it."""
 
     def __init__(self, token: str):
         self.token = token
