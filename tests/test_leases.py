@@ -60,3 +60,24 @@ def _raises(check) -> bool:
     except leases.LeaseLost:
         return True
     return False
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_phase_that_ends_into_the_next_keeps_its_first_sub_step_for_the_worker_only_if_asked(
+    cast, releases, keep
+):
+    """A back-to-back Step 1 ends into Step 2: a worker allowed to go on holds the lease on Step 2's
+    first sub-step and runs it at once (nothing goes through the broker); otherwise it is enqueued."""
+    service = file_request(cast["alice"], [PROD]).services.get()
+    ServiceUpgrade.objects.filter(pk=service.pk).update(state=State.STEP1_RUNNING, step="check_temporary_url")
+    claimed = leases.claim(service.pk, "check_temporary_url", "worker-a")
+    held = leases.finish(claimed, "worker-a", lambda: (State.STEP2_RUNNING, "Step 2 follows."), keep=keep)
+    row = ServiceUpgrade.objects.get(pk=service.pk)
+    assert (row.state, row.step) == (State.STEP2_RUNNING, "map_original")
+    assert held is keep
+    if keep:
+        assert row.lease_owner == "worker-a" and row.lease_expires_at is not None
+        assert row.enqueued_at is None, "nothing was sent to the broker"
+        assert (claimed.state, claimed.step) == (State.STEP2_RUNNING, "map_original")
+    else:
+        assert row.lease_owner == "" and row.enqueued_at is not None

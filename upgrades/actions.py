@@ -176,13 +176,15 @@ def transition(
     action: Action | None = None,
     message: str = "",
     updates: dict | None = None,
+    enqueue: bool = True,
 ) -> Event:
     """The one state change: CAS from `service.state` to `target`, event and notifications, atomically.
 
     The move is checked against the workflow table with its actor: the system's moves against
     SYSTEM_TRANSITIONS, a person's `action` against the rules for their roles on the request (raises
     NotAllowed or InvalidTransition). Raises StaleState when the row is no longer in the state the
-    caller read. Entering a running state sets its first sub-step and enqueues it on commit.
+    caller read. Entering a running state sets its first sub-step and enqueues it on commit (unless
+    not `enqueue`: the engine worker whose lease `updates` set runs it at once).
     """
     source = State(service.state)
     if actor is SYSTEM:
@@ -218,7 +220,8 @@ def transition(
         if source in workflow.WAITING_ON:
             _note_wait(service, source, event.created_at)
         if target in workflow.RUNNING_STATES:
-            enqueue_step(service)
+            if enqueue:
+                enqueue_step(service)
         elif service.campaign_id and source in workflow.RUNNING_STATES:
             # A campaign's service left its running step: a slot is free, or its wave or budget may
             # have moved; the driver looks now instead of at its next beat (which stays the safety net).

@@ -222,23 +222,37 @@ def send_back(service: ServiceUpgrade, owner: str, message: str, updates: dict) 
 
 
 def finish(
-    service: ServiceUpgrade, owner: str, phase_end: Callable[[], tuple[State, str]], *, error: str = ""
-) -> None:
+    service: ServiceUpgrade,
+    owner: str,
+    phase_end: Callable[[], tuple[State, str]],
+    *,
+    error: str = "",
+    keep: bool = False,
+) -> bool:
     """The phase is complete: move to the state `phase_end()` decides, with its message (which may
     start the next phase); `error` says why it stopped there when an automatic check held it. The
-    decision is taken inside the transaction that records it, once that holds the service's row."""
+    decision is taken inside the transaction that records it, once that holds the service's row.
+
+    A next phase's first sub-step is enqueued; or, with `keep`, its lease is held for this worker to
+    run it at once (as `move_on` does), and the answer is True."""
     with transaction.atomic():
         if _ours(service, owner).update(**_released()) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
         target, message = phase_end()
         updates = {"progress": "", **({"error": error} if error else {})}
+        held = keep and target in workflow.RUNNING_STATES
+        if held:
+            updates.update(lease_owner=owner, lease_expires_at=_expiry())
         if target not in workflow.RUNNING_STATES:
             updates["step"] = ""
         if target == State.COMPLETED:
             # First: the transition joins the campaign's shared mail, whose row stays locked until
             # this transaction commits.
             _record_in_fleet(service)
-        actions.transition(service, target=target, actor=actions.SYSTEM, message=message, updates=updates)
+        actions.transition(
+            service, target=target, actor=actions.SYSTEM, message=message, updates=updates, enqueue=not held
+        )
+    return held
 
 
 def _record_in_fleet(service: ServiceUpgrade) -> None:

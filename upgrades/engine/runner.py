@@ -155,7 +155,8 @@ def _settle(
             if following:
                 leases.move_on(service, owner, following, keep=keep)
                 return service if keep else None
-            leases.finish(service, owner, lambda: _phase_end(service))
+            if leases.finish(service, owner, lambda: _phase_end(service), keep=keep):
+                return service  # the next phase's first sub-step, ours to run
         case _:
             leases.fail(service, owner, f"The sub-step “{service.step}” gave no outcome ({outcome!r}).")
     return None
