@@ -3,11 +3,12 @@
 import pytest
 from django.contrib.auth.models import User
 from django.test import TransactionTestCase
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from testkit.database import outlasting_deadlocks
-from upgrades import actions, intake
-from upgrades.models import Preflight, Release
+from upgrades import actions, campaigns, intake
+from upgrades.models import Campaign, FleetService, Preflight, Release
 from upgrades.permissions import ec_team_group
 from upgrades.workflow import Plan
 
@@ -94,6 +95,28 @@ def file_request(
         for service in request.services.all():
             actions.record_preflight(service_id=service.pk, outcome=Preflight.PASSED, message="ok")
     return request
+
+
+def campaign_of(creator, release, zones: list[str], *, name: str, wave_size: int) -> Campaign:
+    """A back-to-back campaign to `release` of fleet services on Predix West with these zone IDs, as
+    the inventory would have found them (on sendai.120), created by `creator`, in waves of `wave_size`
+    after a canary of 1."""
+    now = timezone.now()
+    FleetService.objects.bulk_create(
+        FleetService(zone_id=zone, foundation="predix-west", domain="run.aws-usw02-pr.ice.predix.io",
+                     release="sendai.120", first_seen_at=now, last_seen_at=now)
+        for zone in zones
+    )  # fmt: skip
+    return campaigns.create_campaign(
+        creator=creator,
+        name=name,
+        release=release,
+        plan=Plan.BACK_TO_BACK,
+        named=campaigns.named_services(zones, "zone_ids"),
+        waves=campaigns.Waves(
+            canary_size=1, wave_size=wave_size, max_parallel=wave_size, pause_seconds=None, failure_budget=1
+        ),
+    )
 
 
 @pytest.fixture

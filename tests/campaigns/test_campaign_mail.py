@@ -4,13 +4,12 @@ real SMTP listener after a real worker moved the services."""
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
+from tests.conftest import campaign_of
 from tests.notifications.conftest import SITE, send_all, smtp  # noqa: F401 (a fixture)
-from upgrades import campaigns, fleet_contacts, foundations
-from upgrades.models import Campaign, Delivery, FleetService, Notification, ServiceUpgrade
+from upgrades import fleet_contacts, foundations
+from upgrades.models import Campaign, Delivery, Notification, ServiceUpgrade
 from upgrades.notifications import outbox
-from upgrades.workflow import Plan
 
 from .conftest import approved_and_started, behind, create, wait_campaign
 
@@ -65,22 +64,8 @@ def test_a_contact_of_three_services_gets_one_mail_per_milestone(fleet, cast, sm
 def test_a_service_joining_a_campaign_mail_of_many_sends_only_its_own_facts(cast, releases):
     """A campaign's milestone mail gathers hundreds of services: each that joins adds its own
     snapshot, and those already in it are neither read back nor written again."""
-    now = timezone.now()
     zones = [f"5e6f7081-92a3-4b44-8d5e-{n:012x}" for n in range(30)]
-    FleetService.objects.bulk_create(
-        FleetService(zone_id=zone, foundation="predix-west", domain="run.aws-usw02-pr.ice.predix.io",
-                     release="sendai.120", first_seen_at=now, last_seen_at=now)
-        for zone in zones
-    )  # fmt: skip
-    shape = campaigns.Waves(canary_size=1, wave_size=30, max_parallel=30, pause_seconds=0, failure_budget=1)
-    campaign = campaigns.create_campaign(
-        creator=cast["olga"],
-        name="many",
-        release=releases["okinawa"],
-        plan=Plan.BACK_TO_BACK,
-        named=campaigns.named_services(zones, "zone_ids"),
-        waves=shape,
-    )
+    campaign = campaign_of(cast["olga"], releases["okinawa"], zones, name="many", wave_size=30)
     services = list(ServiceUpgrade.objects.filter(campaign=campaign).order_by("id"))
     for service in services[:-1]:
         outbox.on_wave_scheduled(campaign_id=campaign.pk, services=[service], starts_at=None)

@@ -6,12 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.conftest import file_request
+from tests.conftest import campaign_of, file_request
 from tests.webhooks.conftest import self_signed
-from upgrades import campaigns, subscriptions
-from upgrades.models import Delivery, FleetService, Notification, ServiceUpgrade, Webhook
+from upgrades import subscriptions
+from upgrades.models import Delivery, Notification, ServiceUpgrade, Webhook
 from upgrades.notifications import outbox, webhook_sender
-from upgrades.workflow import Plan
 
 SLACK_LIKE = "https://hooks.slack.example/services/T0/B0/x"
 SHOWN_AS = "https://hooks.slack.example/…B0/x"
@@ -285,22 +284,8 @@ def test_a_campaign_s_milestone_goes_to_its_webhooks_and_each_request_hears_only
     cast, releases, receiver, api
 ):
     receiver.start()
-    now = timezone.now()
     zones = [f"5e6f7081-92a3-4b44-8d5e-6f708192a3b{n}" for n in range(3)]
-    FleetService.objects.bulk_create(
-        FleetService(zone_id=zone, foundation="predix-west", domain="run.aws-usw02-pr.ice.predix.io",
-                     release="sendai.120", first_seen_at=now, last_seen_at=now)
-        for zone in zones
-    )  # fmt: skip
-    shape = campaigns.Waves(canary_size=1, wave_size=1, max_parallel=1, pause_seconds=None, failure_budget=1)
-    campaign = campaigns.create_campaign(
-        creator=cast["olga"],
-        name="hooks",
-        release=releases["okinawa"],
-        plan=Plan.BACK_TO_BACK,
-        named=campaigns.named_services(zones, "zone_ids"),
-        waves=shape,
-    )
+    campaign = campaign_of(cast["olga"], releases["okinawa"], zones, name="hooks", wave_size=1)
     olga = api(cast["olga"])
     page = olga.get(f"/campaigns/{campaign.pk}/").content.decode()
     assert 'id="webhooks"' in page
