@@ -4,7 +4,8 @@ may be in other hands: taken over, or not renewed for two thirds of its life."""
 import time
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import PROD, file_request
 from upgrades.engine import leases
@@ -81,3 +82,15 @@ def test_a_phase_that_ends_into_the_next_keeps_its_first_sub_step_for_the_worker
         assert (claimed.state, claimed.step) == (State.STEP2_RUNNING, "map_original")
     else:
         assert row.lease_owner == "" and row.enqueued_at is not None
+
+
+def test_a_look_that_finds_cf_still_working_writes_the_service_once(running):
+    """A poll runs many times per upgrade: handing the lease back, its progress and the time its next
+    look was queued (which the reconciler watches) go in one UPDATE."""
+    with CaptureQueriesContext(connection) as queries:
+        leases.wait(running, "worker-a", 5, "Staging the new release")
+    writes = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "upgrades_serviceupgrade"')]
+    assert len(writes) == 1, writes
+    row = ServiceUpgrade.objects.get(pk=running.pk)
+    assert (row.lease_owner, row.progress) == ("", "Staging the new release")
+    assert row.enqueued_at is not None

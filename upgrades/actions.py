@@ -197,6 +197,8 @@ def transition(
     fields = {"state": target, "updated_at": now, **clock, **(updates or {}), **version_bump()}
     if target in FIRST_STEP and "step" not in fields:
         fields.update(step=FIRST_STEP[target], attempt=0, step_started_at=timezone.now(), progress="")
+    if enqueue and target in workflow.RUNNING_STATES:
+        fields.update(queued())
     with transaction.atomic():
         changed = ServiceUpgrade.objects.filter(pk=service.pk, state=source).update(**fields)
         if changed != 1:
@@ -221,7 +223,7 @@ def transition(
             _note_wait(service, source, event.created_at)
         if target in workflow.RUNNING_STATES:
             if enqueue:
-                enqueue_step(service)
+                send_step(service)
         elif service.campaign_id and source in workflow.RUNNING_STATES:
             # A campaign's service left its running step: a slot is free, or its wave or budget may
             # have moved; the driver looks now instead of at its next beat (which stays the safety net).
@@ -313,7 +315,19 @@ def _system_event(service: ServiceUpgrade, kind: str, message: str) -> None:
 def enqueue_step(service: ServiceUpgrade, countdown: float = 0) -> None:
     """Queue the service's current sub-step once the surrounding transaction commits. If the broker
     cannot take it, `enqueued_at` lets the reconciler find the service silent and send it again."""
-    ServiceUpgrade.objects.filter(pk=service.pk).update(enqueued_at=timezone.now())
+    ServiceUpgrade.objects.filter(pk=service.pk).update(**queued())
+    send_step(service, countdown)
+
+
+def queued() -> dict:
+    """The fields that say a service's current sub-step is being sent to the broker: a writer that
+    updates the service anyway sets them in its own UPDATE, then calls `send_step`."""
+    return {"enqueued_at": timezone.now()}
+
+
+def send_step(service: ServiceUpgrade, countdown: float = 0) -> None:
+    """Send the service's current sub-step once the surrounding transaction commits; the caller's
+    UPDATE in that transaction set `queued()`."""
     dispatch.on_commit(dispatch.ADVANCE, service.pk, service.step, countdown=countdown)
 
 

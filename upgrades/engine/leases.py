@@ -45,7 +45,8 @@ def _expiry():
 
 
 def claim(service_id: int, step: str, owner: str) -> ServiceUpgrade | None:
-    """Take the lease on `step` of a running service, or None if it is not ours to run now."""
+    """Take the lease on `step` of a running service, or None if it is not ours to run now. (Its
+    request and release are read when a sub-step needs them: few do, and a join costs every claim.)"""
     free = Q(lease_owner="") | Q(lease_expires_at__lt=timezone.now())
     changed = (
         ServiceUpgrade.objects.filter(pk=service_id, step=step, state__in=sorted(workflow.RUNNING_STATES))
@@ -54,7 +55,7 @@ def claim(service_id: int, step: str, owner: str) -> ServiceUpgrade | None:
     )
     if changed != 1:
         return None
-    return ServiceUpgrade.objects.select_related("request__release").get(pk=service_id)
+    return ServiceUpgrade.objects.get(pk=service_id)
 
 
 class Heartbeat:
@@ -155,24 +156,23 @@ def move_on(service: ServiceUpgrade, owner: str, next_step: str, *, keep: bool =
             "error": "",
             **_released(),
         }
-        if keep:
-            fields.update(lease_owner=owner, lease_expires_at=_expiry())
+        fields.update({"lease_owner": owner, "lease_expires_at": _expiry()} if keep else actions.queued())
         if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
         actions.record_milestone(service, service.step)
         for name in ("step", "attempt", "step_started_at", "progress", "error"):
             setattr(service, name, fields[name])
         if not keep:
-            actions.enqueue_step(service)
+            actions.send_step(service)
 
 
 def wait(service: ServiceUpgrade, owner: str, countdown: float, progress: str = "") -> None:
     """Asynchronous CF work is under way: look again in `countdown` seconds (never sleep in a task)."""
     with transaction.atomic():
-        fields = {**_released(), **({"progress": progress} if progress else {})}
+        fields = {**_released(), **actions.queued(), **({"progress": progress} if progress else {})}
         if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
-        actions.enqueue_step(service, countdown=countdown)
+        actions.send_step(service, countdown)
 
 
 def retry_later(service: ServiceUpgrade, owner: str, message: str) -> None:
@@ -185,10 +185,10 @@ def retry_later(service: ServiceUpgrade, owner: str, message: str) -> None:
         return
     countdown = min(settings.ENGINE_BACKOFF_CAP, settings.ENGINE_BACKOFF_BASE * 2 ** (attempt - 1))
     with transaction.atomic():
-        fields = {"attempt": attempt, "progress": f"{message}; retrying", **_released()}
+        fields = {"attempt": attempt, "progress": f"{message}; retrying", **_released(), **actions.queued()}
         if _ours(service, owner).update(**fields) != 1:
             raise LeaseLost(f"lost the lease on {service.pk}/{service.step}")
-        actions.enqueue_step(service, countdown=countdown)
+        actions.send_step(service, countdown)
 
 
 def fail(service: ServiceUpgrade, owner: str, message: str) -> None:
