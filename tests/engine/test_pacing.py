@@ -33,15 +33,15 @@ def test_the_plain_schedule_looks_soon_then_at_a_quarter_of_the_wait_at_most_eve
 def test_a_usual_wait_is_looked_at_less_often_before_it_usually_ends_and_often_around_it():
     usual = pacing.Usual(earliest=20.0, latest=20.5)
     times = looks(20.0, usual)
-    assert times == [10.0, 15.0, 17.5, 18.75, 19.75, 20.0], "the last look falls when such waits end"
+    assert times == [15.0, 18.75, 19.75, 20.0], "the last look falls when such waits end"
     # Every first delay until the latest of them ended, then the plain schedule again.
     assert [t for t in looks(23.0, usual) if t >= 20.0] == [20.0, 20.25, 20.5, 20.75, 21.75, 22.75, 23.75]
 
 
-def test_a_wait_shorter_than_usual_is_found_by_half_the_usual_time():
+def test_a_wait_shorter_than_usual_is_found_by_three_quarters_of_the_usual_time():
     usual = pacing.Usual(earliest=20.0, latest=21.0)
-    assert looks(3.0, usual) == [10.0]
-    assert looks(10.0, usual) == [10.0]
+    assert looks(3.0, usual) == [15.0]
+    assert looks(15.0, usual) == [15.0]
 
 
 def test_without_a_usual_time_the_plain_schedule_holds():

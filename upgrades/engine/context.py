@@ -98,16 +98,18 @@ def poll_delay(waited: float, usual: pacing.Usual | None = None) -> float:
     then a quarter of the time waited so far, between ENGINE_POLL_FIRST_SECONDS and
     ENGINE_POLL_SECONDS (a poll interval below the first delay wins).
 
-    When such waits `usual`ly take a while: half the time left until the earliest of them would have
-    ended (never less than that schedule), landing on it; then every ENGINE_POLL_FIRST_SECONDS
-    until the latest of them would have ended; then the schedule again."""
+    When such waits `usual`ly take a while: three quarters of the time left until the earliest of
+    them would have ended (never less than that schedule), landing on it; then every
+    ENGINE_POLL_FIRST_SECONDS until the latest of them would have ended; then the schedule again.
+    A wait that ends sooner than usual is found by three quarters of the usual time at the latest;
+    looks before then are few, because each costs CF a request and the worker a task."""
     first = min(settings.ENGINE_POLL_FIRST_SECONDS, settings.ENGINE_POLL_SECONDS)
     delay = min(settings.ENGINE_POLL_SECONDS, max(first, waited / 4))
     if usual is None:
         return delay
     if waited < usual.earliest:
         left = usual.earliest - waited
-        return min(left, max(delay, left / 2))
+        return min(left, max(delay, left * 3 / 4))
     if waited < usual.latest + first:
         return first
     return delay
