@@ -18,6 +18,7 @@ from upgrades.campaigns import (
     CampaignState,
     announce_wave,
     between_waves,
+    by_wave,
     roll_back_touched,
 )
 from upgrades.models import Campaign, ServiceUpgrade
@@ -70,62 +71,58 @@ def drive(campaign_id: int, *, wait: bool = False) -> int:
         campaign = Campaign.objects.locked(skip_locked=not wait).filter(pk=campaign_id).first()
         if campaign is None or not _driven(campaign):
             return 0
-        services = list(campaign.services.filter(wave__isnull=False).order_by("wave", "id").only(*_DECIDING))
         if campaign.state == CampaignState.ABORTED:
-            _wind_down(campaign, _whole(services))
+            _wind_down(campaign, list(_members(campaign).order_by("wave", "id")))
             return 0
-        failed = [s for s in services if s.state in FAILED_STATES]
-        if spent := _budget_spent(campaign, services, failed):
+        # Each service that ends its step asks for a drive, and a campaign may hold thousands: a drive
+        # decides from the services counted by wave and state, and reads only those it acts on.
+        counted = by_wave(campaign)
+        if spent := _budget_spent(campaign, counted):
             _end(campaign, CampaignState.STOPPED, spent)
             return 0
-        if all(s.state in ENDED_STATES for s in services):
+        if all(state in ENDED_STATES for states in counted.values() for state in states):
             _end(campaign, CampaignState.COMPLETED, "")
             return 0
-        if not _next_wave_due(campaign, services):
+        if not _next_wave_due(campaign, counted):
             return 0
-        return _start_services(campaign, services)
+        return _start_services(campaign, counted)
 
 
-# What a drive reads of every service of its campaign (there may be thousands, and each service that
-# ends its step asks for a drive) to decide what to do; it reads whole only the services it acts on.
-_DECIDING = ("id", "wave", "state")
+def _members(campaign: Campaign):
+    return campaign.services.filter(wave__isnull=False)
 
 
-def _whole(services: list[ServiceUpgrade]) -> list[ServiceUpgrade]:
-    """`services` read again with every field, in the same order."""
-    return list(ServiceUpgrade.objects.filter(pk__in=[s.pk for s in services]).order_by("wave", "id"))
-
-
-def _next_wave_due(campaign: Campaign, services: list[ServiceUpgrade]) -> bool:
+def _next_wave_due(campaign: Campaign, counted: dict[int, Counter]) -> bool:
     """Whether the current wave may start services: it has not ended, or the next one is due now
     (then it becomes current). The end of a wave is recorded once; the pause runs from there."""
-    if campaign.current_wave > 0 and not between_waves(campaign, services):
+    if campaign.current_wave > 0 and not between_waves(campaign, counted):
         return True
+    following = min(number for number in counted if number > campaign.current_wave)
     now = timezone.now()
     if campaign.current_wave > 0:
         pause = campaign.pause_seconds
         if campaign.wave_ended_at is None:
             campaign.wave_ended_at = now
             campaign.save(update_fields=["wave_ended_at", "updated_at"])
-            following = min(s.wave for s in services if s.wave > campaign.current_wave)
-            members = _whole([s for s in services if s.wave == following])
+            members = list(_members(campaign).filter(wave=following).order_by("id"))
             announce_wave(
                 campaign, members, following, None if pause is None else now + timedelta(seconds=pause)
             )
         due = pause is not None and now >= campaign.wave_ended_at + timedelta(seconds=pause)
         if not (campaign.continue_now or due):
             return False
-    campaign.current_wave = min(s.wave for s in services if s.wave > campaign.current_wave)
+    campaign.current_wave = following
     campaign.wave_ended_at, campaign.continue_now = None, False
     campaign.save(update_fields=["current_wave", "wave_ended_at", "continue_now", "updated_at"])
     return True
 
 
-def _start_services(campaign: Campaign, services: list[ServiceUpgrade]) -> int:
-    running = sum(s.state in RUNNING_STATES for s in services)
-    waiting = [s for s in services if s.wave == campaign.current_wave and s.state == State.APPROVED]
+def _start_services(campaign: Campaign, counted: dict[int, Counter]) -> int:
+    running = sum(n for states in counted.values() for state, n in states.items() if state in RUNNING_STATES)
+    free = max(campaign.max_parallel - running, 0)
+    waiting = _members(campaign).filter(wave=campaign.current_wave, state=State.APPROVED).order_by("id")
     started = 0
-    for service in _whole(waiting[: max(campaign.max_parallel - running, 0)]):
+    for service in waiting[:free]:
         try:
             actions.transition(
                 service,
@@ -140,25 +137,30 @@ def _start_services(campaign: Campaign, services: list[ServiceUpgrade]) -> int:
     return started
 
 
-def _budget_spent(campaign: Campaign, services: list[ServiceUpgrade], failed: list[ServiceUpgrade]) -> str:
+def _budget_spent(campaign: Campaign, counted: dict[int, Counter]) -> str:
     """Why the failure budget is spent (K failures in all, or X % of the current wave), or ""."""
-    wave = [s for s in services if s.wave == campaign.current_wave]
-    failed_in_wave = [s for s in failed if s.wave == campaign.current_wave]
+    failed = Counter()
+    for states in counted.values():
+        failed.update({state: n for state, n in states.items() if state in FAILED_STATES})
+    wave = counted.get(campaign.current_wave, Counter())
+    failed_in_wave = Counter({state: n for state, n in wave.items() if state in FAILED_STATES})
     percent = campaign.failure_budget_percent
-    if len(failed) >= campaign.failure_budget:
+    if failed.total() >= campaign.failure_budget:
         spent, which = f"the failure budget of {campaign.failure_budget} is spent", failed
-    elif percent and wave and 100 * len(failed_in_wave) >= percent * len(wave):
+    elif percent and wave and 100 * failed_in_wave.total() >= percent * wave.total():
         spent = (
             f"the failure budget of {percent} % of a wave is spent in wave {campaign.current_wave} "
-            f"({len(failed_in_wave)} of {len(wave)})"
+            f"({failed_in_wave.total()} of {wave.total()})"
         )
         which = failed_in_wave
     else:
         return ""
-    states = Counter(State(s.state).label.lower() for s in which)
+    states = Counter()
+    for state, n in which.items():
+        states[State(state).label.lower()] += n
     kinds = ", ".join(f"{n} {label}" for label, n in sorted(states.items()))
     return (
-        f"{spent[0].upper()}{spent[1:]}: {len(which)} service(s) failed ({kinds}). "
+        f"{spent[0].upper()}{spent[1:]}: {which.total()} service(s) failed ({kinds}). "
         "No further service is started; retry the failed ones or abort."
     )
 

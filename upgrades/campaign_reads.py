@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from upgrades.campaigns import (
@@ -16,6 +16,8 @@ from upgrades.campaigns import (
     RULES,
     CampaignAction,
     CampaignState,
+    between_waves,
+    by_wave,
 )
 from upgrades.models import Campaign, Event, FleetService, ServiceUpgrade
 from upgrades.permissions import is_ec_team
@@ -116,18 +118,10 @@ def progress(campaign: Campaign) -> Progress:
     """The campaign's progress in a fixed number of queries, whatever its size: its services counted
     by wave and state in the database, then its failed services (grouped by reason here, since the
     reason is the first line of a free-text error), then the mean duration for the ETA."""
-    by_wave: dict[int, Counter] = defaultdict(Counter)
-    rows = (
-        campaign.services.filter(wave__isnull=False)
-        .values_list("wave", "state")
-        .annotate(n=Count("id"))
-        .order_by("wave", "state")
-    )
-    for wave, state, n in rows:
-        by_wave[wave][state] = n
-    counts = sum(by_wave.values(), Counter())
-    waves = [Wave(number, _wave_state(states), dict(states)) for number, states in by_wave.items()]
-    between = campaign.state == CampaignState.RUNNING and _between_waves(campaign, by_wave)
+    counted = by_wave(campaign)
+    counts = sum(counted.values(), Counter())
+    waves = [Wave(number, _wave_state(states), dict(states)) for number, states in counted.items()]
+    between = campaign.state == CampaignState.RUNNING and between_waves(campaign, counted)
     next_at = None
     if between and campaign.pause_seconds is not None and campaign.wave_ended_at:
         next_at = campaign.wave_ended_at + timedelta(seconds=campaign.pause_seconds)
@@ -139,7 +133,7 @@ def progress(campaign: Campaign) -> Progress:
         ended=sum(n for state, n in counts.items() if state in ENDED_STATES),
         next_wave_at=next_at,
         waits_for_continue=between and campaign.pause_seconds is None,
-        eta=eta(campaign, by_wave),
+        eta=eta(campaign, counted),
         abort=_abort(campaign, counts),
     )
 
@@ -150,13 +144,6 @@ def _wave_state(states: Counter) -> str:
     if all(state in (State.SUBMITTED, State.APPROVED) for state in states):
         return "waiting"
     return "running"
-
-
-def _between_waves(campaign: Campaign, by_wave: dict[int, Counter]) -> bool:
-    """As `campaigns.between_waves`, from the counts: the current wave ended and a later one waits."""
-    current = by_wave.get(campaign.current_wave, Counter())
-    later = any(number > campaign.current_wave for number in by_wave)
-    return campaign.current_wave > 0 and later and all(state in ENDED_STATES for state in current)
 
 
 def _failures(campaign: Campaign) -> list[Failure]:

@@ -1,5 +1,7 @@
 """Campaigns driven end to end by a real worker and beat against the fleet cfsim over HTTP."""
 
+from django.db.models.signals import post_init
+
 from tests.engine.conftest import topology, wait_for
 from upgrades import campaign_driver, campaign_reads, campaigns
 from upgrades.campaigns import CampaignAction as Action
@@ -178,3 +180,23 @@ def test_abort_with_roll_back_holds_step2_of_a_back_to_back_service_still_in_ste
     shown = topology(fleet, seen.zone_id, seen.app_name)
     assert shown["serving"] == [(seen.app_name, seen.image)]
     assert [app[0] for app in shown["apps"]] == [seen.app_name]
+
+
+def test_a_drive_reads_whole_only_the_services_it_starts(fleet, cast):
+    """Every service that ends its step asks for a drive: the drive decides from the campaign's
+    services counted by wave and state, and reads whole only those it starts, so the end of a wave
+    costs the same in a campaign of 12 services as in one of 5,000."""
+    campaign = create(cast["olga"], behind(12), canary_size=2, wave_size=5, max_parallel=5)
+    approved_and_started(campaign, cast["oscar"])
+    read = []
+
+    def count(sender, instance, **_):
+        read.append(instance)
+
+    post_init.connect(count, sender=ServiceUpgrade)
+    try:
+        started = campaign_driver.drive(campaign.pk, wait=True)
+    finally:
+        post_init.disconnect(count, sender=ServiceUpgrade)
+    assert len(read) == started, f"{len(read)} services read to start {started}"
+    wait_campaign(campaign, Campaign.State.COMPLETED, timeout=240)
