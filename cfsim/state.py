@@ -323,15 +323,15 @@ class Store:
                 settled = True
                 self._finish_job(job)
         for process in self.processes.values():
+            due = [i for i in process.actual if i.state == "STARTING" and moment >= i.ready_at]
+            if not due:
+                continue  # the common case, on every request: no image lookup
             crashing = self.runs_crashing_image(process)
-            for instance in process.actual:
-                if instance.state == "STARTING" and moment >= instance.ready_at:
-                    instance.state = "CRASHED" if crashing else "RUNNING"
-                    instance.details = (
-                        "APP/PROC/WEB: Exited with status 1 (out of memory)" if crashing else None
-                    )
-                    instance.started_at = time.time()
-                    settled = True
+            for instance in due:
+                instance.state = "CRASHED" if crashing else "RUNNING"
+                instance.details = "APP/PROC/WEB: Exited with status 1 (out of memory)" if crashing else None
+                instance.started_at = time.time()
+                settled = True
         if settled:
             self.changed.set()
 
