@@ -135,19 +135,24 @@ class Workers:
 
 
 @contextmanager
-def portal(sim: CfSim, scratch: Path, workers: Workers, engine: dict):
-    """A fresh portal on `sim` with `workers` (counting their SQL) and beat, mail going to a real SMTP
-    catcher; yields the Stack and the directory of the workers' SQL counts."""
+def portal(sim: CfSim, scratch: Path, workers: Workers, engine: dict, *, count_sql: bool = False):
+    """A fresh portal on `sim` with `workers` and beat, mail going to a real SMTP catcher; yields the
+    Stack and the directory of the workers' SQL counts (`count_sql`: counting writes a file after
+    every task, work that would weigh on the timings of the waves part)."""
     fresh_portal(sim.api_url)
     counts = scratch / f"sql-{time.monotonic_ns()}"
     counts.mkdir()
     smtp_port = free_port()
     catcher = serve("127.0.0.1", smtp_port, scratch / "mail")
-    extra = {"EMAIL_PORT": str(smtp_port), "CACHE_URL": CACHE, "BENCH_SQL_COUNT_DIR": str(counts), **engine}
+    extra = {"EMAIL_PORT": str(smtp_port), "CACHE_URL": CACHE, **engine}
+    counting = ()
+    if count_sql:
+        extra["BENCH_SQL_COUNT_DIR"] = str(counts)
+        counting = ("--include", "bench.sqlcount")
     stack = Stack(database=DATABASE, broker=BROKER, api_url=sim.api_url, log_dir=scratch, extra_env=extra)
     try:
         for _ in range(workers.processes):
-            stack.start_worker(workers.concurrency, "--include", "bench.sqlcount", pool=workers.pool)
+            stack.start_worker(workers.concurrency, *counting, pool=workers.pool)
         stack.start_beat()
         yield stack, counts
     finally:
@@ -303,7 +308,7 @@ def throughput_part(args, scratch: Path) -> list[str]:
     fast = PRODUCTION_ENGINE | {"ENGINE_POLL_SECONDS": "0.05", "CAMPAIGN_DRIVE_SECONDS": "1"}
     for processes in args.workers:
         sim = CfSim(args=("--fleet", str(n)), timeout=120)
-        with sim, portal(sim, scratch, Workers(processes), fast) as (stack, counts):
+        with sim, portal(sim, scratch, Workers(processes), fast, count_sql=True) as (stack, counts):
             campaign = create(fleet_zone_ids(), n, n, n)
             pids = [worker.pid for worker in stack.workers]
             cpu_before = cpu_seconds(pids)
