@@ -14,7 +14,7 @@ class CampaignQuerySet(TeamOnlyQuerySet):
         person's action take this lock to exclude each other, and nothing else.
 
         FOR NO KEY UPDATE, not FOR UPDATE: the foreign keys are checked when a transaction commits,
-        and one that updates a service's row twice (every sub-step's end) checks its campaign key
+        and one that updates a service's row twice (a phase's end) checks its campaign key
         then, which waits behind FOR UPDATE. Each service of a wave would end one drive after the
         other."""
         return self.select_for_update(no_key=True, skip_locked=skip_locked)
