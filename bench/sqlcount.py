@@ -42,8 +42,11 @@ def _ended(sender=None, **kwargs) -> None:
     with _lock:
         _statements[sender.name] += _current.statements
         _tasks[sender.name] += 1
+        # Written aside, then renamed over the old file: `totals` may read it at any moment.
         path = Path(DIRECTORY) / f"{os.getpid()}.json"
-        path.write_text(json.dumps({"statements": _statements, "tasks": _tasks}))
+        aside = path.with_suffix(".tmp")
+        aside.write_text(json.dumps({"statements": _statements, "tasks": _tasks}))
+        os.replace(aside, path)
 
 
 def totals(directory: Path) -> tuple[Counter, Counter]:
