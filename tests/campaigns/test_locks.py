@@ -25,7 +25,7 @@ def test_a_service_ends_its_sub_step_while_its_campaign_is_locked(fleet, cast):
     """A phase's end updates the service's row twice in one transaction (its lease, then its state),
     so PostgreSQL checks the row's campaign key when that transaction commits, with a FOR KEY SHARE
     lock on the campaign's row. A drive runs for every service that leaves its step,
-    reading every service of the campaign under its lock: had that lock been FOR UPDATE, each
+    counting the campaign's services under its lock: had that lock been FOR UPDATE, each
     service's commit would wait for it, and the ends of a wave's services would go one drive at a
     time (a wave of 50 in a campaign of 500: seconds)."""
     campaign = create(cast["olga"], behind(2))
