@@ -17,9 +17,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _wait(predicate, seconds=10):
     deadline = time.monotonic() + seconds
-    while not predicate():
+    while not (value := predicate()):
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.05)
+    return value
 
 
 @pytest.fixture
@@ -53,6 +54,18 @@ def test_a_heartbeat_that_cannot_reach_the_database_stops_the_worker_in_time(run
         # Two thirds of the lease after the last renewal at the latest, before anyone may claim it.
         _wait(lambda: _raises(heartbeat.check), seconds=5)
         assert not heartbeat.lost
+
+
+def test_a_sub_step_stuck_past_its_time_is_left_for_another_worker_to_take_over(running, settings):
+    """A thread cannot be stopped from outside: past ENGINE_SUBSTEP_SECONDS the heartbeat stops
+    renewing, so the lease expires and another worker can claim the sub-step; the stuck one, should
+    its call ever return, stops before its next CF call."""
+    settings.ENGINE_SUBSTEP_SECONDS = 1.5
+    with leases.Heartbeat(running, "worker-a") as heartbeat:
+        taken = _wait(lambda: leases.claim(running.pk, "stage", "worker-b"), seconds=10)
+        with pytest.raises(leases.LeaseLost):
+            heartbeat.check()
+    assert taken.lease_owner == "worker-b"
 
 
 def _raises(check) -> bool:

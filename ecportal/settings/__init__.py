@@ -322,8 +322,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # process runs WORKER_CONCURRENCY of them at once, where as many prefork processes would take about
 # 75 MB each. Scale out with more worker processes or instances. Threads have no task time limits
 # (the two below hold for `--pool prefork` only): every wait of a task is bounded by its own timeout
-# (CF, SMTP, webhooks), and a sub-step's lease by its heartbeat. `make run`'s SQLite takes one writer
-# at a time, so the embedded worker keeps two prefork processes.
+# (CF, SMTP, webhooks), and a sub-step stuck past ENGINE_SUBSTEP_SECONDS lets its lease expire, so
+# another worker takes its service over. `make run`'s SQLite takes one writer at a time, so the
+# embedded worker keeps two prefork processes.
 _EMBEDDED_DB = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
 CELERY_WORKER_POOL = env.str("WORKER_POOL", default="prefork" if _EMBEDDED_DB else "threads")
 CELERY_WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=2 if _EMBEDDED_DB else 16)
@@ -469,6 +470,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 # (however long CF takes); a worker that dies mid-sub-step is taken over after the lease expires (the
 # reconciler looks every ENGINE_RECONCILE_SECONDS), so resumption takes at most about the sum.
 ENGINE_LEASE_SECONDS = env.int("ENGINE_LEASE_SECONDS", default=60)
+# A sub-step still at work after this long (a CF answer trickling in, never reaching the read timeout)
+# is no longer renewed: another worker takes its service over once the lease expires. Retries of slow
+# CF calls take a few minutes at most; this is the hard time limit of a prefork worker's task.
+ENGINE_SUBSTEP_SECONDS = env.float("ENGINE_SUBSTEP_SECONDS", default=900.0)
 ENGINE_RECONCILE_SECONDS = env.float("ENGINE_RECONCILE_SECONDS", default=60.0)
 ENGINE_SILENCE_SECONDS = env.int("ENGINE_SILENCE_SECONDS", default=60)
 ENGINE_MAX_ATTEMPTS = env.int("ENGINE_MAX_ATTEMPTS", default=6)

@@ -1,6 +1,8 @@
 """Fixtures for end-to-end engine tests: cfsim over HTTP, a real worker and beat, PostgreSQL, Redis."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
@@ -37,6 +39,21 @@ def start_stack(sim, log_dir, **extra_env: str) -> Stack:
     running.start_beat()
     running.start_prober()
     return running
+
+
+@contextmanager
+def stack_instead(stack: Stack, sim, log_dir, **extra_env: str) -> Iterator[Stack]:
+    """A worker, beat and prober with `extra_env` settings in place of the package's `stack`, which
+    comes back after the block."""
+    stack.stop()
+    running = start_stack(sim, log_dir, **extra_env)
+    try:
+        yield running
+    finally:
+        running.stop()
+        stack.start_worker()
+        stack.start_beat()
+        stack.start_prober()
 
 
 @pytest.fixture(scope="package")

@@ -19,7 +19,7 @@ from tests.engine.conftest import (
     NEW,
     approve_and_trigger,
     filed_and_checked,
-    start_stack,
+    stack_instead,
     topology,
     wait_state,
 )
@@ -37,13 +37,10 @@ LOST = READ_TIMEOUT + 2
 def short_reads(stack, sim, tmp_path_factory):
     """The package's worker, beat and prober make way for ones with a short CF read timeout, and come
     back after this module."""
-    stack.stop()
-    running = start_stack(sim, tmp_path_factory.mktemp("short-reads"), CF_READ_TIMEOUT=str(READ_TIMEOUT))
-    yield running
-    running.stop()
-    stack.start_worker()
-    stack.start_beat()
-    stack.start_prober()
+    with stack_instead(
+        stack, sim, tmp_path_factory.mktemp("short-reads"), CF_READ_TIMEOUT=str(READ_TIMEOUT)
+    ) as running:
+        yield running
 
 
 @pytest.fixture

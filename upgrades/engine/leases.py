@@ -65,12 +65,17 @@ class Heartbeat:
     raises LeaseLost once a renewal found the lease in other hands (or the service moved on), or once
     the heartbeat has not renewed it for two thirds of its lifetime (the database unreachable): from
     then on another worker may claim it, so this one must stop first.
+
+    A sub-step that runs longer than ENGINE_SUBSTEP_SECONDS is no longer renewed: a worker thread
+    cannot be stopped from outside (a CF answer trickling in byte by byte never reaches the read
+    timeout), but its service is not held with it. The lease expires, another worker takes the
+    sub-step over, and the stuck one stops at its next CF call or write.
     """
 
     def __init__(self, service: ServiceUpgrade, owner: str):
         self.service, self.owner = service, owner
         self.lost = False
-        self._renewed = time.monotonic()
+        self._renewed = self._began = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"lease-{service.pk}", daemon=True)
 
@@ -91,6 +96,15 @@ class Heartbeat:
         interval = settings.ENGINE_LEASE_SECONDS / 3
         try:
             while not self._stop.wait(interval):
+                if time.monotonic() - self._began > settings.ENGINE_SUBSTEP_SECONDS:
+                    log.warning(
+                        "service %s: %s has run for over %s s; its lease is left to expire for another "
+                        "worker to take over",
+                        self.service.pk,
+                        self.service.step,
+                        settings.ENGINE_SUBSTEP_SECONDS,
+                    )
+                    return
                 try:
                     renewed = _ours(self.service, self.owner).update(lease_expires_at=_expiry())
                 except DatabaseError:
