@@ -20,7 +20,8 @@ every service of the fleet is in it. Printed side by side:
    its calls being the distinct CF calls its upgrade made (a poll repeated while CF works counts once)
    and its jobs the asynchronous CF jobs it waited for, both read from the portal's call log of this
    run; a wave of n services at most P at once takes ceil(n / P) × its slowest service's time, and the
-   waves follow one another. Goal: wall time ≤ 1.2 × ideal.
+   waves follow one another. Goal: wall time ≤ 1.2 × ideal. The heading gives the request rate a
+   fresh cfsim sustains on the machine at the time (as in part 2): the ratio moves with it.
 2. Throughput, the instant profile: one campaign of `--throughput-services` in a single wave (all at
    once) through 2 and through 4 worker processes of the production pool: upgrades/s against cfsim's
    own bound (its sustained requests/s for a realistic call mix, `bench/cfsim_rate.py`, ÷ CF calls per
@@ -247,10 +248,20 @@ def ideal_seconds(campaign, delays: dict) -> tuple[float, float, float, float]:
     return ideal, per(calls), per(jobs), requests / upgrades
 
 
+def cfsim_requests_per_second(args) -> float:
+    """What a fresh cfsim (instant profile) sustains on this machine now: part 2's bound, and beside
+    part 1's ratio how fast the machine is at the time (on a shared machine, the same code's ratio
+    moves with it)."""
+    with CfSim() as fresh:
+        counts, _, elapsed = cfsim_rate(fresh.api_url, args.rate_seconds, 8)
+    return sum(counts.values()) / elapsed
+
+
 def waves_part(args, scratch: Path) -> list[str]:
     lines = [
         f"1. {args.waves_services} services, canary {args.canary} then waves of {args.wave} (at most "
-        f"{args.wave} at once), back to back, realistic profile",
+        f"{args.wave} at once), back to back, realistic profile; on this machine now cfsim (instant "
+        f"profile) sustains {cfsim_requests_per_second(args):.0f} requests/s",
         f"   {'worker':>11}{'waves':>7}{'ideal s':>9}{'last done s':>13}{'wall s':>8}{'ratio':>7}"
         f"{'portal s/wave':>15}{'calls/upgrade':>15}{'jobs/upgrade':>14}{'requests/upgrade':>18}"
         "  goal ≤ 1.2 × ideal",
@@ -292,9 +303,7 @@ def throughput_part(args, scratch: Path) -> list[str]:
     from upgrades.models import CallLog
     from upgrades.workflow import State
 
-    with CfSim() as fresh:
-        counts, _, rate_elapsed = cfsim_rate(fresh.api_url, args.rate_seconds, 8)
-    cfsim_rps = sum(counts.values()) / rate_elapsed
+    cfsim_rps = cfsim_requests_per_second(args)
     n = args.throughput_services
     lines = [
         f"2. {n} services in one wave (all at once), instant profile; "
