@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/campaign.py [--waves-services 500] [--canary 5] [--wave 50]
         [--wave-workers threads:16x2,threads:16,prefork:4] [--throughput-services 1000] [--workers 2,4]
-        [--page-services 5000] [--renders 100] [--skip waves,throughput,pages]
+        [--page-services 5000] [--renders 100] [--prober] [--skip waves,throughput,pages]
 
 Each part runs on a fresh `ecportal_campaign_bench` database (`BENCH_DATABASE_URL`), Redis
 (`BENCH_BROKER_URL`, `BENCH_CACHE_URL`) and a cfsim fleet (`--fleet N`), the campaign created by
@@ -20,8 +20,12 @@ every service of the fleet is in it. Printed side by side:
    its calls being the distinct CF calls its upgrade made (a poll repeated while CF works counts once)
    and its jobs the asynchronous CF jobs it waited for, both read from the portal's call log of this
    run; a wave of n services at most P at once takes ceil(n / P) × its slowest service's time, and the
-   waves follow one another. Goal: wall time ≤ 1.2 × ideal. The heading gives the request rate a
-   fresh cfsim sustains on the machine at the time (as in part 2): the ratio moves with it.
+   waves follow one another. Goal: wall time ≤ 1.2 × ideal. With `--prober`, the prober process
+   probes each service's original URL in Step 2 (PROBE_RATE a second, through cfsim's router, on
+   the same machine) and Step 2 waits for its gates, as in production; the ideal stays CF's own
+   time, so the gates' waits (PROBE_NEW_ANSWERS answers, PROBE_CLEAN_SECONDS) count as the portal's.
+   The heading gives the request rate a fresh cfsim sustains on the machine at the time (as in part
+   2): the ratio moves with it.
 2. Throughput, the instant profile: one campaign of `--throughput-services` in a single wave (all at
    once) through 2 and through 4 worker processes of the production pool: upgrades/s against cfsim's
    own bound (its sustained requests/s for a realistic call mix, `bench/cfsim_rate.py`, ÷ CF calls per
@@ -136,10 +140,20 @@ class Workers:
 
 
 @contextmanager
-def portal(sim: CfSim, scratch: Path, workers: Workers, engine: dict, *, count_sql: bool = False):
+def portal(
+    sim: CfSim,
+    scratch: Path,
+    workers: Workers,
+    engine: dict,
+    *,
+    count_sql: bool = False,
+    prober: bool = False,
+):
     """A fresh portal on `sim` with `workers` and beat, mail going to a real SMTP catcher; yields the
     Stack and the directory of the workers' SQL counts (`count_sql`: counting writes a file after
-    every task, work that would weigh on the timings of the waves part)."""
+    every task, work that would weigh on the timings of the waves part). With `prober`, the prober
+    process probes each service's original URL through cfsim's router in Step 2, and Step 2 waits
+    for its gates, as in production; without it, probing and its gates are off."""
     fresh_portal(sim.api_url)
     counts = scratch / f"sql-{time.monotonic_ns()}"
     counts.mkdir()
@@ -150,11 +164,17 @@ def portal(sim: CfSim, scratch: Path, workers: Workers, engine: dict, *, count_s
     if count_sql:
         extra["BENCH_SQL_COUNT_DIR"] = str(counts)
         counting = ("--include", "bench.sqlcount")
-    stack = Stack(database=DATABASE, broker=BROKER, api_url=sim.api_url, log_dir=scratch, extra_env=extra)
+    router_url = sim.router_url if prober else ""
+    stack = Stack(
+        database=DATABASE, broker=BROKER, api_url=sim.api_url, router_url=router_url, log_dir=scratch,
+        extra_env=extra,
+    )  # fmt: skip
     try:
         for _ in range(workers.processes):
             stack.start_worker(workers.concurrency, *counting, pool=workers.pool)
         stack.start_beat()
+        if prober:
+            stack.start_prober()
         yield stack, counts
     finally:
         stack.stop()
@@ -260,8 +280,10 @@ def cfsim_requests_per_second(args) -> float:
 def waves_part(args, scratch: Path) -> list[str]:
     lines = [
         f"1. {args.waves_services} services, canary {args.canary} then waves of {args.wave} (at most "
-        f"{args.wave} at once), back to back, realistic profile; on this machine now cfsim (instant "
-        f"profile) sustains {cfsim_requests_per_second(args):.0f} requests/s",
+        f"{args.wave} at once), back to back, realistic profile, "
+        + ("probed (the prober and Step 2's gates on)" if args.prober else "not probed")
+        + f"; on this machine now cfsim (instant profile) sustains {cfsim_requests_per_second(args):.0f} "
+        "requests/s",
         f"   {'worker':>11}{'waves':>7}{'ideal s':>9}{'last done s':>13}{'wall s':>8}{'ratio':>7}"
         f"{'portal s/wave':>15}{'calls/upgrade':>15}{'jobs/upgrade':>14}{'requests/upgrade':>18}"
         "  goal ≤ 1.2 × ideal",
@@ -275,7 +297,7 @@ def waves_run(args, scratch: Path, workers: Workers) -> str:
     from upgrades.models import Campaign
 
     with CfSim(delays=REALISTIC, args=("--fleet", str(args.waves_services)), timeout=120) as sim:
-        with portal(sim, scratch, workers, PRODUCTION_ENGINE):
+        with portal(sim, scratch, workers, PRODUCTION_ENGINE, prober=args.prober):
             campaign = create(fleet_zone_ids(), args.canary, args.wave, args.wave)
             took = run(campaign, args.timeout)
             wait_until(
@@ -401,6 +423,11 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=100)
     parser.add_argument("--rate-seconds", type=float, default=5)
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument(
+        "--prober",
+        action="store_true",
+        help="part 1 with the prober and Step 2's probe gates on, as in production",
+    )
     parser.add_argument("--skip", default="", help="parts to leave out: waves,throughput,pages")
     args = parser.parse_args()
     configure()
