@@ -12,6 +12,7 @@ from tests.engine.conftest import (
     approve_and_trigger,
     filed_and_checked,
     topology,
+    wait_for,
     wait_state,
 )
 from upgrades import actions
@@ -33,17 +34,24 @@ def probe_counts(run: ProbeRun) -> dict[str, int]:
     }
 
 
+def all_written(service) -> dict[str, int] | None:
+    """The counts of the service's run once the prober has written a row for every answer counted."""
+    counts = probe_counts(ProbeRun.objects.get(service=service))
+    return counts if counts["sent_in_rows"] == counts["sent"] else None
+
+
 def test_with_a_slow_router_the_upgrade_completes_with_no_failed_probe_and_2_2_waits(engine, sim, cast):
     sim.configure(route_delay=3)
     request = filed_and_checked(cast["alice"], [ACME_PROD], plan=Plan.BACK_TO_BACK)
     approve_and_trigger(request, cast["olga"])
     service = wait_state(request.services.get().pk, State.COMPLETED, timeout=120)
     assert topology(sim, ACME_ZONE, ACME)["serving"] == [(ACME, NEW)]
+    # The tallies count every answer at once; each second's row follows once the second is over and,
+    # for the last ones, once the prober sees the run ended.
+    counts = wait_for(lambda: all_written(service), 10, "the tallies to be the sum of the seconds written")
     run = ProbeRun.objects.get(service=service)
-    counts = probe_counts(run)
     print(f"\nslow router (3 s): {counts}, 2.2 waited {run.unmap_waited_ms} ms")
     assert counts["failed"] == 0 and counts["sent"] > 0, counts
-    assert counts["sent_in_rows"] == counts["sent"], "the tallies are the sum of the seconds written"
     assert counts["old"] > 0 and counts["new"] > 0, "both releases answered the original URL in turn"
     assert run.ended_at is not None, "probing ended once the old app was stopped"
     # The router applies 2.1's mapping 3 s after the call, so the new release cannot have answered

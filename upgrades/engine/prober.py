@@ -2,10 +2,12 @@
 
 From just before 2.1 until the old app is stopped, Step 2 keeps a probe run open (`engine/probes.py`);
 the prober requests that run's URL through the foundation's router at `PROBE_RATE` a second, notes
-who answered and how fast, and writes what each finished second found (one row per second, and one
-UPDATE of the run's tallies), so thousands of probes cost a few hundred rows and no Celery worker
-waits for them. The engine reads the tallies for its gates. Runs whose service left Step 2 (done,
-failed, rolled back) or whose old app is stopped are closed here.
+who answered and how fast, and writes what each finished second found (one row per second), so
+thousands of probes cost a few hundred rows and no Celery worker waits for them. The run's tallies,
+which the engine's gates read, are brought up to date every half second with every answer so far,
+the current second's included: a gate never waits for a second to end. (A prober that dies loses
+the rows of the seconds it had not written; the tallies keep what they had counted.) Runs whose
+service left Step 2 (done, failed, rolled back) or whose old app is stopped are closed here.
 
 One prober at a time: two would count every second twice.
 """
@@ -44,7 +46,8 @@ class _Second:
 
 @dataclass
 class _Probing:
-    """One open run as the prober works it: what is probed, and what finished seconds await writing."""
+    """One open run as the prober works it: what is probed, what finished seconds await writing, and
+    how many answers and failures the run's tallies do not count yet."""
 
     run_id: int
     url: str
@@ -57,6 +60,7 @@ class _Probing:
     seconds: dict[datetime, _Second] = field(default_factory=dict)
     last_failure_at: datetime | None = None
     last_not_new_at: datetime | None = None
+    uncounted: _Second = field(default_factory=_Second)  # `sent` and `failed` only
 
     def note(self, answer: AppAnswer) -> None:
         """Count one answer in the second it arrived."""
@@ -64,10 +68,12 @@ class _Probing:
         with self.lock:
             second = self.seconds.setdefault(at.replace(microsecond=0), _Second())
             second.sent += 1
+            self.uncounted.sent += 1
             second.latencies_ms.append(answer.latency_ms)
             self.latencies_ms.append(answer.latency_ms)
             if answer.failure:
                 second.failed += 1
+                self.uncounted.failed += 1
                 second.failures[answer.failure] = second.failures.get(answer.failure, 0) + 1
                 self.new_since_failure, self.last_failure_at = 0, at
             if answer.runs(self.new_release):
@@ -84,14 +90,16 @@ class _Probing:
             return {}
         return {"p50_ms": nearest_rank(ordered, 50), "p99_ms": nearest_rank(ordered, 99)}
 
-    def finished(self, now: datetime) -> dict[datetime, _Second]:
-        """Take the seconds that are over (an answer arriving now counts in the current one)."""
+    def finished(self, now: datetime) -> tuple[dict[datetime, _Second], _Second]:
+        """Take the seconds that are over (an answer arriving now counts in the current one), and the
+        answers and failures not yet in the run's tallies."""
         with self.lock:
             current = now.replace(microsecond=0)
             done = {at: s for at, s in self.seconds.items() if at < current}
             for at in done:
                 del self.seconds[at]
-            return done
+            uncounted, self.uncounted = self.uncounted, _Second()
+            return done, uncounted
 
 
 def nearest_rank(ordered: list[int], percent: float) -> int:
@@ -175,21 +183,21 @@ class Prober:
             self._write(probing, final=final)
 
     def _write(self, probing: _Probing, *, final: bool) -> None:
-        """Write the finished seconds of one run and bring its tallies up to date, in one transaction."""
-        now = timezone.now() + (timedelta(seconds=2) if final else timedelta())
-        seconds = probing.finished(now)
-        if not seconds:
+        """Write the finished seconds of one run and bring its tallies up to date with every answer
+        so far, in one transaction."""
+        now = timezone.now()
+        seconds, uncounted = probing.finished(now + (timedelta(seconds=2) if final else timedelta()))
+        if not seconds and not uncounted.sent:
             return
         rows = [ProbeSecond(run_id=probing.run_id, at=at, **vars(s)) for at, s in sorted(seconds.items())]
-        last = max(seconds) + timedelta(seconds=1)
         with transaction.atomic():
             ProbeSecond.objects.bulk_create(rows, ignore_conflicts=True)
             fields = {
-                "sent": F("sent") + sum(s.sent for s in seconds.values()),
-                "failed": F("failed") + sum(s.failed for s in seconds.values()),
+                "sent": F("sent") + uncounted.sent,
+                "failed": F("failed") + uncounted.failed,
                 "new_since_failure": probing.new_since_failure,
                 **probing.percentiles(),
-                "last_probe_at": min(last, timezone.now()),
+                "last_probe_at": now,  # every answer noted until then is counted
             }
             if probing.last_failure_at:
                 fields["last_failure_at"] = probing.last_failure_at

@@ -9,7 +9,7 @@ class ProbeRun(models.Model):
     """The probes of one Step 2 attempt, from just before 2.1 until the old app is stopped.
 
     The engine opens it and reads its tallies for the gates of 2.2 and finalize; the prober process
-    sends the probes and keeps the tallies (one UPDATE a second). A retried Step 2 opens a new run.
+    sends the probes and keeps the tallies (an UPDATE every half second). A retried Step 2 opens a new run.
     """
 
     service = models.ForeignKey(ServiceUpgrade, on_delete=models.CASCADE, related_name="probe_runs")
