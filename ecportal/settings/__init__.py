@@ -472,8 +472,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 ENGINE_LEASE_SECONDS = env.int("ENGINE_LEASE_SECONDS", default=60)
 # A sub-step still at work after this long (a CF answer trickling in, never reaching the read timeout)
 # is no longer renewed: another worker takes its service over once the lease expires. Retries of slow
-# CF calls take a few minutes at most; this is the hard time limit of a prefork worker's task.
-ENGINE_SUBSTEP_SECONDS = env.float("ENGINE_SUBSTEP_SECONDS", default=900.0)
+# CF calls take a few minutes at most; by default this is the hard time limit of a prefork task.
+ENGINE_SUBSTEP_SECONDS = env.float("ENGINE_SUBSTEP_SECONDS", default=float(CELERY_TASK_TIME_LIMIT))
 ENGINE_RECONCILE_SECONDS = env.float("ENGINE_RECONCILE_SECONDS", default=60.0)
 ENGINE_SILENCE_SECONDS = env.int("ENGINE_SILENCE_SECONDS", default=60)
 ENGINE_MAX_ATTEMPTS = env.int("ENGINE_MAX_ATTEMPTS", default=6)
