@@ -68,6 +68,10 @@ def test_with_a_slow_router_the_upgrade_completes_with_no_failed_probe_and_2_2_w
         "created_at"
     )
     assert (unmapped.created_at - mapped.created_at).total_seconds() > 2, "2.2 came after the router's delay"
+    # While 2.2 waited, its looks read the probe run and asked CF nothing: green's instances were
+    # looked at once the gate had opened (twice, should a revived lease have run the sub-step again).
+    looks = CallLog.objects.filter(service=service, step="unmap_blue", path__endswith="/stats").count()
+    assert 1 <= looks <= 2, f"2.2 asked CF for green's instances {looks} times"
 
 
 def test_a_new_release_that_answers_errors_stops_step_2_before_the_old_app_stops(engine, sim, cast):

@@ -2,7 +2,9 @@
 
 The safety rules of DESIGN §2 are checked here, against CF as it stands, before each risky call:
 never unmap blue unless green is mapped and all its instances run; never stop or delete blue unless
-the original route's only destination is a healthy green.
+the original route's only destination is a healthy green. A sub-step that waits for a probe gate
+(`engine/probes.py`) looks at CF only once the gate has opened: a look while it waits reads one row
+and asks CF nothing, and the checks are made just before the call they guard.
 """
 
 from datetime import timedelta
@@ -25,12 +27,12 @@ def green_healthy(ctx: Context) -> bool:
 def map_original(ctx: Context) -> Outcome:
     """2.1: green joins blue on the original route (additive: both serve)."""
     s = ctx.service
+    if waiting := probes.before_map(ctx):
+        return waiting
     if not green_healthy(ctx):
         raise StepFailed(
             "Not every instance of the new app is running, so the original route was left alone."
         )
-    if waiting := probes.before_map(ctx):
-        return waiting
     if not ctx.cf.list_destinations(s.original_route_guid, app_guids=[s.green_app_guid]):
         ctx.cf.insert_destination(s.original_route_guid, s.green_app_guid)
     return Done()
@@ -39,12 +41,12 @@ def map_original(ctx: Context) -> Outcome:
 def unmap_blue(ctx: Context) -> Outcome:
     """2.2: blue leaves the original route, only once green serves there with every instance."""
     s = ctx.service
+    if waiting := probes.before_unmap(ctx):
+        return waiting
     if not ctx.cf.list_destinations(s.original_route_guid, app_guids=[s.green_app_guid]) or not green_healthy(
         ctx
     ):
         raise StepFailed("The new app is not serving on the original route, so the old app stays mapped.")
-    if waiting := probes.before_unmap(ctx):
-        return waiting
     for destination in ctx.cf.list_destinations(s.original_route_guid, app_guids=[s.blue_app_guid]):
         try:
             ctx.cf.remove_destination(s.original_route_guid, destination.guid)
@@ -84,9 +86,9 @@ def only_green_serves(ctx: Context) -> None:
 
 
 def stop_blue(ctx: Context) -> Outcome:
-    only_green_serves(ctx)
     if waiting := probes.before_stop(ctx):
         return waiting
+    only_green_serves(ctx)
     try:
         if ctx.cf.get_app(ctx.service.blue_app_guid).state != "STOPPED":
             ctx.cf.stop_app(ctx.service.blue_app_guid)
