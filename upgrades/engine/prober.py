@@ -4,10 +4,13 @@ From just before 2.1 until the old app is stopped, Step 2 keeps a probe run open
 the prober requests that run's URL through the foundation's router at `PROBE_RATE` a second, notes
 who answered and how fast, and writes what each finished second found (one row per second), so
 thousands of probes cost a few hundred rows and no Celery worker waits for them. The run's tallies,
-which the engine's gates read, are brought up to date every half second with every answer so far,
-the current second's included: a gate never waits for a second to end. (A prober that dies loses
-the rows of the seconds it had not written; the tallies keep what they had counted.) Runs whose
-service left Step 2 (done, failed, rolled back) or whose old app is stopped are closed here.
+which the engine's gates read, are brought up to date every WRITE_SECONDS with every answer so far,
+the current second's included: a gate never waits for a second to end. An answer that opens or
+shuts a gate (a run's first, a failure, the PROBE_NEW_ANSWERS-th from the new release, the one that
+completes a clean window of PROBE_CLEAN_SECONDS) has its run's tallies written at once, and a newly
+opened run is adopted within ADOPT_SECONDS: Step 2 waits for CF, not for the prober. (A prober that
+dies loses the rows of the seconds it had not written; the tallies keep what they had counted.) Runs
+whose service left Step 2 (done, failed, rolled back) or whose old app is stopped are closed here.
 
 One prober at a time: two would count every second twice.
 """
@@ -33,6 +36,10 @@ from upgrades.workflow import State
 
 log = logging.getLogger(__name__)
 
+# How often the prober looks for newly opened runs (the ids alone), and writes every open run's tallies.
+ADOPT_SECONDS = 0.1
+WRITE_SECONDS = 0.5
+
 
 @dataclass
 class _Second:
@@ -55,17 +62,24 @@ class _Probing:
     old_release: str
     foundation: Foundation
     new_since_failure: int
+    clean_since: datetime  # when the clean window began: the run's start, or its last answer not new
+    answered: bool = False  # the run's tallies count an answer
     latencies_ms: list[int] = field(default_factory=list)  # every answer's, for the percentiles
     lock: threading.Lock = field(default_factory=threading.Lock)
     seconds: dict[datetime, _Second] = field(default_factory=dict)
     last_failure_at: datetime | None = None
     last_not_new_at: datetime | None = None
     uncounted: _Second = field(default_factory=_Second)  # `sent` and `failed` only
+    urgent: bool = False  # an answer not written yet opens or shuts a gate
+    clean_told: bool = False  # the answer completing the current clean window was noted
 
-    def note(self, answer: AppAnswer) -> None:
-        """Count one answer in the second it arrived."""
+    def note(self, answer: AppAnswer) -> bool:
+        """Count one answer in the second it arrived. True when it opens or shuts a gate of Step 2
+        (see the module's docstring): its run's tallies are then to be written at once."""
         at = timezone.now()
         with self.lock:
+            gate = not self.answered or bool(answer.failure)
+            self.answered = True
             second = self.seconds.setdefault(at.replace(microsecond=0), _Second())
             second.sent += 1
             self.uncounted.sent += 1
@@ -79,9 +93,16 @@ class _Probing:
             if answer.runs(self.new_release):
                 second.new += 1
                 self.new_since_failure += 1
+                gate |= self.new_since_failure == settings.PROBE_NEW_ANSWERS
+                clean = (at - self.clean_since).total_seconds() >= settings.PROBE_CLEAN_SECONDS
+                if clean and not self.clean_told:
+                    self.clean_told = gate = True
             else:
-                self.last_not_new_at = at
+                self.last_not_new_at = self.clean_since = at
+                self.clean_told = False
                 second.old += answer.runs(self.old_release)
+            self.urgent |= gate
+            return gate
 
     def percentiles(self) -> dict[str, int]:
         with self.lock:
@@ -99,6 +120,7 @@ class _Probing:
             for at in done:
                 del self.seconds[at]
             uncounted, self.uncounted = self.uncounted, _Second()
+            self.urgent = False
             return done, uncounted
 
 
@@ -112,7 +134,9 @@ class Prober:
         self.rate = rate if rate is not None else settings.PROBE_RATE
         self.timeout = timeout if timeout is not None else settings.PROBE_TIMEOUT
         self.active: dict[int, _Probing] = {}
+        self.open_runs: set[int] = set()  # as the last refresh found them
         self.stop = threading.Event()
+        self.wake = threading.Event()  # an answer opened or shut a gate
         # Enough threads that slow answers (up to the timeout) never lower the rate.
         self.pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="probe")
 
@@ -124,10 +148,18 @@ class Prober:
         ticker = threading.Thread(target=self._tick, name="probe-ticker", daemon=True)
         ticker.start()
         log.info("prober: %g probes a second per open run", self.rate)
-        while not self.stop.wait(0.5):
+        next_round = time.monotonic()
+        while not self.stop.is_set():
+            self.wake.wait(ADOPT_SECONDS)
+            self.wake.clear()
             try:
-                self.refresh()
-                self.flush()
+                if time.monotonic() >= next_round:
+                    next_round = time.monotonic() + WRITE_SECONDS
+                    self.refresh()
+                    self.flush()
+                else:
+                    self.adopt()
+                    self.flush(urgent=True)
             except Exception:  # a database hiccup: keep probing, write on the next round
                 log.exception("prober: could not read or write probe runs")
                 connection.close()
@@ -145,7 +177,13 @@ class Prober:
             self.stop.wait(max(0.0, next_at - time.monotonic()))
 
     def _probe(self, probing: _Probing) -> None:
-        probing.note(ask(probing.foundation, probing.url, timeout=self.timeout))
+        if probing.note(ask(probing.foundation, probing.url, timeout=self.timeout)):
+            self.wake.set()
+
+    def adopt(self) -> None:
+        """Refresh at once when a run was opened since the last refresh (a look at the ids alone)."""
+        if set(ProbeRun.objects.filter(ended_at__isnull=True).values_list("pk", flat=True)) - self.open_runs:
+            self.refresh()
 
     def refresh(self) -> None:
         """Adopt newly opened runs; close those whose service no longer needs probing."""
@@ -167,8 +205,11 @@ class Prober:
                     run.old_release,
                     foundation,
                     run.new_since_failure,
+                    clean_since=run.last_not_new_at or run.started_at,
+                    answered=run.sent > 0,
                     latencies_ms=[ms for second in written for ms in second],
                 )
+        self.open_runs = seen
         for run_id in set(self.active) - seen:
             self._write(self.active.pop(run_id), final=True)
 
@@ -178,9 +219,11 @@ class Prober:
             self._write(probing, final=True)
         ProbeRun.objects.filter(pk=run_id, ended_at__isnull=True).update(ended_at=timezone.now())
 
-    def flush(self, *, final: bool = False) -> None:
+    def flush(self, *, final: bool = False, urgent: bool = False) -> None:
+        """Write every open run (`urgent`: only those with an answer that opens or shuts a gate)."""
         for probing in list(self.active.values()):
-            self._write(probing, final=final)
+            if probing.urgent or not urgent:
+                self._write(probing, final=final)
 
     def _write(self, probing: _Probing, *, final: bool) -> None:
         """Write the finished seconds of one run and bring its tallies up to date with every answer
