@@ -27,7 +27,7 @@ def probing(cast):
     prober = Prober(rate=10, timeout=1)
     prober.active[run.pk] = _Probing(
         run.pk, run.url, NEW, OLD, foundations.by_slug(service.foundation), new_since_failure=0,
-        clean_since=run.started_at,
+        started_at=run.started_at,
     )  # fmt: skip
     yield run, prober, prober.active[run.pk]
     prober.pool.shutdown()

@@ -62,7 +62,7 @@ class _Probing:
     old_release: str
     foundation: Foundation
     new_since_failure: int
-    clean_since: datetime  # when the clean window began: the run's start, or its last answer not new
+    started_at: datetime  # the run's, where a clean window begins until an answer is not new
     answered: bool = False  # the run's tallies count an answer
     latencies_ms: list[int] = field(default_factory=list)  # every answer's, for the percentiles
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -94,11 +94,12 @@ class _Probing:
                 second.new += 1
                 self.new_since_failure += 1
                 gate |= self.new_since_failure == settings.PROBE_NEW_ANSWERS
-                clean = (at - self.clean_since).total_seconds() >= settings.PROBE_CLEAN_SECONDS
+                since = self.last_not_new_at or self.started_at
+                clean = (at - since).total_seconds() >= settings.PROBE_CLEAN_SECONDS
                 if clean and not self.clean_told:
                     self.clean_told = gate = True
             else:
-                self.last_not_new_at = self.clean_since = at
+                self.last_not_new_at = at
                 self.clean_told = False
                 second.old += answer.runs(self.old_release)
             self.urgent |= gate
@@ -205,7 +206,8 @@ class Prober:
                     run.old_release,
                     foundation,
                     run.new_since_failure,
-                    clean_since=run.last_not_new_at or run.started_at,
+                    started_at=run.started_at,
+                    last_not_new_at=run.last_not_new_at,
                     answered=run.sent > 0,
                     latencies_ms=[ms for second in written for ms in second],
                 )
